@@ -1,0 +1,327 @@
+"""Reverse-mode automatic differentiation: ``Tensor``, ``Function``, ``Context``, the walk.
+
+An op is a :class:`Function` subclass with two static methods::
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = np.exp(x)
+            ctx.save(y, role=EXACT)          # the one way to keep an array for backward
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved
+            return grad * y
+
+``Exp.apply(tensor)`` runs it.  When gradients are wanted, the op's :class:`Context` becomes a
+node of the graph.  Nodes point at the nodes that produced their inputs, never at the user's
+tensors, so an activation array lives on only if the stash keeps it.  ``Context`` refuses to
+hold an ndarray as an attribute: whatever backward reads must go through ``ctx.save``, where
+the active stash policy can count and compress it.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .stash import store as _store
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run the block without recording a graph: ops save nothing and outputs need no grad."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class Context:
+    """A node of the graph: the op that ran, its inputs' producers and its saved arrays.
+
+    ``parents[i]`` is the node that produced input ``i``, the leaf :class:`Tensor` itself when
+    the input is a leaf that requires grad, or ``None``.  ``needs_input_grad[i]`` tells the
+    op's backward which gradients anyone will read.
+    """
+
+    def __init__(self, fn, parents, needs_input_grad):
+        d = self.__dict__
+        d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
+        d["_entries"] = []
+
+    def __setattr__(self, name, value):
+        if isinstance(value, np.ndarray):
+            raise TypeError(f"{self.fn.name}: keep arrays for backward with ctx.save(array, role=...), "
+                            f"not as the attribute ctx.{name}")
+        self.__dict__[name] = value
+
+    def save(self, array: np.ndarray, role: str, row_size: int | None = None) -> None:
+        """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
+
+        ``row_size`` is the length of one row (a token's features) for per-row policies.
+        """
+        self._entries.append(_store.save(array, role, self.fn.name, row_size))
+
+    @property
+    def saved(self) -> tuple:
+        """The saved arrays, in the order they were saved, as backward should read them."""
+        if self._entries is None:
+            raise RuntimeError(
+                f"{self.fn.name}: this graph's saved arrays were freed by an earlier backward(); "
+                "call backward(retain_graph=True) the first time to walk it twice")
+        return tuple(e.unpack() for e in self._entries)
+
+    def release(self) -> None:
+        """Free the saved arrays (once backward has read them)."""
+        entries, self.__dict__["_entries"] = self._entries, None
+        for e in entries or ():
+            _store.release(e)
+
+    def __del__(self):
+        try:
+            if self._entries:
+                self.release()
+        except Exception:  # interpreter shutdown: nothing left to free
+            pass
+
+
+class _NoGradContext:
+    """Stands in for a Context when no gradient is needed: saves nothing."""
+
+    def __init__(self, n):
+        self.needs_input_grad = (False,) * n
+
+    def save(self, array, role, row_size=None):
+        pass
+
+
+class Function:
+    """Base class of every op.  Subclasses define ``forward`` and ``backward`` (static).
+
+    ``forward(ctx, *args, **options)`` receives ndarrays for tensor arguments and returns one
+    ndarray; ``backward(ctx, grad)`` returns one gradient (or ``None``) per positional argument.
+    ``arg_names`` names the positional arguments for error messages; ``int_args`` lists the
+    ones that may be integer tensors (labels, indices), every other tensor must be floating.
+    """
+
+    registry: dict[str, type] = {}
+    name = "function"
+    arg_names: tuple = ()
+    int_args: frozenset = frozenset()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+        Function.registry[cls.name] = cls
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> "Tensor":
+        raw, parents, needs = [], [], []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                if a.data.dtype.kind != "f" and i not in cls.int_args:
+                    raise TypeError(f"{cls.name}: argument {cls._arg(i)} must be a floating-point "
+                                    f"tensor, got dtype {a.data.dtype} with shape {a.shape}")
+                raw.append(a.data)
+                needs.append(a.requires_grad)
+                parents.append(a._node if a._node is not None else (a if a.requires_grad else None))
+            else:
+                raw.append(a)
+                needs.append(False)
+                parents.append(None)
+        if _grad_enabled and any(needs):
+            ctx = Context(cls, tuple(parents), tuple(needs))
+            out = Tensor(cls.forward(ctx, *raw, **kwargs), requires_grad=True)
+            out._node = ctx
+            return out
+        return Tensor(cls.forward(_NoGradContext(len(raw)), *raw, **kwargs))
+
+    @classmethod
+    def _arg(cls, i):
+        return cls.arg_names[i] if i < len(cls.arg_names) else f"#{i}"
+
+
+class Tensor:
+    """An ndarray with an optional gradient.
+
+    ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept); Python
+    numbers and lists become float32.  ``requires_grad=True`` makes it a leaf whose ``.grad``
+    receives gradients.  Arrays an op saves for backward are read-only until backward has run.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to the Tensor's reflected method
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            data = np.asarray(data, dtype=dtype)
+        elif not isinstance(data, np.ndarray):
+            data = np.asarray(data)
+            if data.dtype == np.float64:
+                data = data.astype(np.float32)
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype {data.dtype}")
+        self.data = data
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None
+
+    # -- plain properties ------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        g = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{g})"
+
+    # -- backward ----------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` is required unless the tensor holds one element.  The graph's saved arrays are
+        freed node by node as the walk passes them, unless ``retain_graph`` is true.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no input that "
+                               "requires grad reached it, or it was computed under no_grad)")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward: tensor of shape {self.shape} is not a scalar; pass "
+                                 f"grad= an array of shape {self.shape}")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
+        if self._node is None:
+            _accumulate_leaf(self, grad)
+            return
+        _walk(self._node, grad, retain_graph)
+
+    # -- operators (defined in minidd.functional) -----------------------------------------------
+    def __add__(self, o): return F.add(self, o)
+    def __radd__(self, o): return F.add(o, self)
+    def __sub__(self, o): return F.sub(self, o)
+    def __rsub__(self, o): return F.sub(o, self)
+    def __mul__(self, o): return F.mul(self, o)
+    def __rmul__(self, o): return F.mul(o, self)
+    def __truediv__(self, o): return F.div(self, o)
+    def __rtruediv__(self, o): return F.div(o, self)
+    def __neg__(self): return F.neg(self)
+    def __pow__(self, p): return F.pow(self, p)
+    def __matmul__(self, o): return F.matmul(self, o)
+    def __rmatmul__(self, o): return F.matmul(o, self)
+    def __getitem__(self, index): return F.getitem(self, index)
+
+    def sum(self, axis=None, keepdims=False): return F.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return F.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return F.max(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0): return F.var(self, axis, keepdims, ddof)
+    def reshape(self, *shape): return F.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    permute = transpose
+    T = property(lambda self: F.transpose(self))
+    def exp(self): return F.exp(self)
+    def log(self): return F.log(self)
+    def sqrt(self): return F.sqrt(self)
+    def tanh(self): return F.tanh(self)
+    def sigmoid(self): return F.sigmoid(self)
+    def relu(self): return F.relu(self)
+
+
+def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
+    # Out of place: gradients handed to several leaves may share memory, so .grad is never
+    # written into (optimizers and clipping replace it instead).
+    t.grad = g if t.grad is None else t.grad + g
+
+
+def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
+    """Iterative, deterministic backward walk: a node runs once all its consumers have."""
+    pending: dict[Context, int] = {}
+    stack, seen = [root], {root}
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if isinstance(p, Context):
+                pending[p] = pending.get(p, 0) + 1
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+    grads: dict[Context, np.ndarray] = {root: grad}
+    owned: set[Context] = set()  # nodes whose accumulated grad is our own array
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        g = grads.pop(node, None)
+        in_grads = ()
+        if g is not None:
+            if node._entries is None:
+                node.saved  # raises the freed-graph error
+            in_grads = node.fn.backward(node, g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(node.parents):
+                raise RuntimeError(f"{node.fn.name}.backward returned {len(in_grads)} gradients "
+                                   f"for {len(node.parents)} inputs")
+        if not retain_graph:
+            node.release()
+        owned.discard(node)
+        for i, p in enumerate(node.parents):
+            if p is None:
+                continue
+            ig = in_grads[i] if in_grads else None
+            if isinstance(p, Tensor):
+                if ig is not None:
+                    _accumulate_leaf(p, ig)
+                continue
+            if ig is not None:
+                acc = grads.get(p)
+                if acc is None:
+                    grads[p] = ig
+                elif p in owned:
+                    acc += ig
+                else:
+                    grads[p] = acc + ig
+                    owned.add(p)
+            pending[p] -= 1
+            if pending[p] == 0:
+                ready.append(p)
+
+
+from . import functional as F  # noqa: E402  (the operators above call into it)

@@ -1,0 +1,60 @@
+"""Helpers shared by the op modules (broadcast bookkeeping, constant operands)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Tensor
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and grad.shape[i + lead] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
+
+
+def operands(a, b):
+    """Make a binary op's operands: at least one Tensor; a plain number or array becomes a
+    constant of the tensor's floating dtype (so float32 stays float32)."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        return a, b
+    if ta:
+        return a, constant(b, a.dtype)
+    if tb:
+        return constant(a, b.dtype), b
+    return Tensor(a), constant(b, Tensor(a).dtype)
+
+
+def constant(c, dtype) -> np.ndarray:
+    arr = np.asarray(c)
+    if dtype.kind == "f" and arr.dtype != dtype and arr.dtype.kind in "biuf":
+        arr = arr.astype(dtype)
+    return arr
+
+
+def as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def normalize_axes(axis, ndim: int, op: str) -> tuple:
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dims")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def shape_error(op: str, **shapes) -> ValueError:
+    desc = ", ".join(f"{k} of shape {tuple(v)}" for k, v in shapes.items())
+    return ValueError(f"{op}: incompatible shapes: {desc}")

@@ -1,0 +1,152 @@
+"""Activations and ordinary dropout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from ..autograd import Function
+from ..stash.roles import EXACT, INDEX
+from ._util import as_tensor
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class ReLU(Function):
+    """``max(x, 0)``; keeps a boolean mask for backward, not its output."""
+
+    name = "relu"
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        mask = x > 0
+        ctx.save(mask, role=INDEX)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return g * mask
+
+
+class GELU(Function):
+    """Gaussian error linear unit: exact (``erf``) or the tanh approximation (BERT's)."""
+
+    name = "gelu"
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.approximate = approximate
+        ctx.save(x, role=EXACT)
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
+            return 0.5 * x * (1.0 + np.tanh(inner))
+        return x * special.ndtr(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        if ctx.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+            d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+        else:
+            d = special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return g * d.astype(g.dtype, copy=False)
+
+
+class Softmax(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        ctx.save(e, role=EXACT)
+        return e
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        gy = g * y
+        return gy - y * gy.sum(axis=ctx.axis, keepdims=True)
+
+
+class LogSoftmax(Function):
+    name = "log_softmax"
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save(out, role=EXACT)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+class Dropout(Function):
+    """Ordinary (inverted) dropout; its mask is saved as an index."""
+
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, p, rng):
+        mask = rng.random(x.shape, dtype=np.float32) >= p
+        ctx.scale = 1.0 / (1.0 - p)
+        ctx.save(mask, role=INDEX)
+        return x * mask * x.dtype.type(ctx.scale)
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return g * mask * g.dtype.type(ctx.scale)
+
+
+def _axis(x, axis, op):
+    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
+    return int(axis) % x.ndim
+
+
+def relu(x):
+    return ReLU.apply(as_tensor(x))
+
+
+def gelu(x, approximate="tanh"):
+    """GELU; ``approximate="tanh"`` (BERT's, default) or ``"none"`` (exact, via erf)."""
+    if approximate not in ("tanh", "none"):
+        raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
+    return GELU.apply(as_tensor(x), approximate=approximate)
+
+
+def softmax(x, axis=-1):
+    x = as_tensor(x)
+    return Softmax.apply(x, axis=_axis(x, axis, "softmax"))
+
+
+def log_softmax(x, axis=-1):
+    x = as_tensor(x)
+    return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))
+
+
+def dropout(x, p, rng, training=True):
+    """Zero each element with probability ``p`` (drawn from ``rng``) and scale the rest by
+    ``1/(1-p)``; the identity when ``training`` is false or ``p == 0``."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be a number in [0, 1), got {p!r}")
+    x = as_tensor(x)
+    if not training or p == 0:
+        return x
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"dropout: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return Dropout.apply(x, p=float(p), rng=rng)

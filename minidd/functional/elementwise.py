@@ -1,0 +1,243 @@
+"""Broadcasting elementwise arithmetic and pointwise functions."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..stash.roles import EXACT, INDEX
+from ._util import as_tensor, operands, shape_error, unbroadcast
+
+
+def _broadcast(ufunc, a, b, op):
+    try:
+        return ufunc(a, b)
+    except ValueError:
+        raise shape_error(op, a=np.shape(a), b=np.shape(b)) from None
+
+
+class Add(Function):
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return _broadcast(np.add, a, b, "add")
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), need = ctx.shapes, ctx.needs_input_grad
+        return (unbroadcast(g, sa) if need[0] else None, unbroadcast(g, sb) if need[1] else None)
+
+
+class Sub(Function):
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return _broadcast(np.subtract, a, b, "sub")
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), need = ctx.shapes, ctx.needs_input_grad
+        return (unbroadcast(g, sa) if need[0] else None, unbroadcast(-g, sb) if need[1] else None)
+
+
+class Mul(Function):
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        need = ctx.needs_input_grad
+        ctx.shapes = (np.shape(a), np.shape(b))
+        ctx.order = (need[0] and np.ndim(b) > 0, need[1] and np.ndim(a) > 0)
+        if ctx.order[0]:
+            ctx.save(b, role=EXACT)
+        elif need[0]:
+            ctx.b = b.item()
+        if ctx.order[1]:
+            ctx.save(a, role=EXACT)
+        elif need[1]:
+            ctx.a = a.item()
+        return _broadcast(np.multiply, a, b, "mul")
+
+    @staticmethod
+    def backward(ctx, g):
+        saved = list(ctx.saved)
+        (sa, sb), need = ctx.shapes, ctx.needs_input_grad
+        b = saved.pop(0) if ctx.order[0] else getattr(ctx, "b", None)
+        a = saved.pop(0) if ctx.order[1] else getattr(ctx, "a", None)
+        return (unbroadcast(g * b, sa) if need[0] else None,
+                unbroadcast(g * a, sb) if need[1] else None)
+
+
+class Div(Function):
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        need = ctx.needs_input_grad
+        ctx.shapes = (np.shape(a), np.shape(b))
+        out = _broadcast(np.true_divide, a, b, "div")
+        if need[0] or need[1]:
+            if np.ndim(b) > 0 or need[1]:
+                ctx.save(np.asarray(b), role=EXACT)
+            else:
+                ctx.b = b.item()
+        if need[1]:
+            ctx.save(out, role=EXACT)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), need = ctx.shapes, ctx.needs_input_grad
+        saved = ctx.saved
+        b = saved[0] if saved else ctx.b
+        ga = unbroadcast(g / b, sa) if need[0] else None
+        gb = unbroadcast(-g * saved[1] / b, sb) if need[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    """``x ** p`` for a constant real exponent ``p``."""
+
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.p = p
+        ctx.save(x, role=EXACT)
+        return np.power(x, p)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * ctx.p * np.power(x, ctx.p - 1)
+
+
+class Exp(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save(y, role=EXACT)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y
+
+
+class Log(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x, role=EXACT)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / x
+
+
+class Sqrt(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.sqrt(x)
+        ctx.save(y, role=EXACT)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g / (2 * y)
+
+
+class Tanh(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save(y, role=EXACT)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        # exp of -|x| never overflows
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save(y, role=EXACT)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y * (1 - y)
+
+
+class Maximum(Function):
+    """Elementwise maximum; where ``a == b`` the gradient goes to ``a``."""
+
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        a_wins = _broadcast(np.greater_equal, a, b, "maximum")
+        ctx.save(a_wins, role=INDEX)
+        return np.where(a_wins, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a_wins,) = ctx.saved
+        (sa, sb), need = ctx.shapes, ctx.needs_input_grad
+        return (unbroadcast(np.where(a_wins, g, 0), sa) if need[0] else None,
+                unbroadcast(np.where(a_wins, 0, g), sb) if need[1] else None)
+
+
+def add(a, b): return Add.apply(*operands(a, b))
+def sub(a, b): return Sub.apply(*operands(a, b))
+def mul(a, b): return Mul.apply(*operands(a, b))
+def div(a, b): return Div.apply(*operands(a, b))
+def maximum(a, b): return Maximum.apply(*operands(a, b))
+def neg(x): return Neg.apply(as_tensor(x))
+def exp(x): return Exp.apply(as_tensor(x))
+def log(x): return Log.apply(as_tensor(x))
+def sqrt(x): return Sqrt.apply(as_tensor(x))
+def tanh(x): return Tanh.apply(as_tensor(x))
+def sigmoid(x): return Sigmoid.apply(as_tensor(x))
+
+
+def pow(x, p):
+    """``x ** p`` for a real number ``p``."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError(f"pow: exponent p must be a real number, got {type(p).__name__}")
+    return Pow.apply(as_tensor(x), p=float(p))

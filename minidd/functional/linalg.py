@@ -1,0 +1,97 @@
+"""Matrix products: batched ``matmul`` and the ``linear`` layer op (where deferred dropout acts)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..stash.roles import EXACT, PARAMETER, WEIGHT_GRAD_INPUT
+from ._util import as_tensor, unbroadcast
+
+
+class MatMul(Function):
+    """``a @ b`` for tensors with at least 2 dims; leading (batch) dims broadcast."""
+
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul: a of shape {a.shape} and b of shape {b.shape} do not chain: "
+                             "both need at least 2 dims and a.shape[-1] == b.shape[-2]")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dims of a {a.shape[:-2]} and b {b.shape[:-2]} "
+                             "do not broadcast") from None
+        need = ctx.needs_input_grad
+        ctx.shapes = (a.shape, b.shape)
+        if need[0]:
+            ctx.save(b, role=EXACT)
+        if need[1]:
+            ctx.save(a, role=EXACT)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        need, (sa, sb) = ctx.needs_input_grad, ctx.shapes
+        saved = list(ctx.saved)
+        ga = gb = None
+        if need[0]:
+            ga = unbroadcast(np.matmul(g, np.swapaxes(saved.pop(0), -1, -2)), sa)
+        if need[1]:
+            gb = unbroadcast(np.matmul(np.swapaxes(saved.pop(0), -1, -2), g), sb)
+        return ga, gb
+
+
+class Linear(Function):
+    """``y = x W^T + b`` with ``W`` of shape (out, in), as in PyTorch.
+
+    ``x`` is saved with role ``WEIGHT_GRAD_INPUT``: it is read only by ``dW = dY^T X``, so a
+    deferred-dropout stash may sparsify it; ``dX = dY W`` reads only the weight.
+    """
+
+    arg_names = ("x", "weight", "bias")
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: x of shape {x.shape} does not fit weight of shape {w.shape}: "
+                             "weight must be (out_features, in_features) with in_features == x.shape[-1]")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
+        need = ctx.needs_input_grad
+        if need[1]:
+            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=w.shape[1])
+        if need[0]:
+            ctx.save(w, role=PARAMETER)
+        ctx.x_shape = x.shape
+        y = np.matmul(x.reshape(-1, w.shape[1]), w.T)
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        saved = list(ctx.saved)
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = gw = gb = None
+        if need[1]:
+            x = saved.pop(0)
+            gw = g2.T @ x.reshape(-1, x.shape[-1])
+        if need[0]:
+            gx = (g2 @ saved.pop(0)).reshape(ctx.x_shape)
+        if len(need) > 2 and need[2]:
+            gb = g2.sum(axis=0)
+        return (gx, gw, gb) if len(need) > 2 else (gx, gw)
+
+
+def matmul(a, b):
+    """Matrix product with broadcasting batch dims (both operands at least 2-D)."""
+    return MatMul.apply(as_tensor(a), as_tensor(b))
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias``; ``weight`` is (out_features, in_features)."""
+    args = (as_tensor(x), as_tensor(weight)) + (() if bias is None else (as_tensor(bias),))
+    return Linear.apply(*args)

@@ -1,0 +1,132 @@
+"""Layer normalisation and batch normalisation (training and inference)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..stash.roles import EXACT, PARAMETER
+from ._util import as_tensor
+
+
+class LayerNorm(Function):
+    """Normalise over the last axis, then scale by ``gamma`` and shift by ``beta``."""
+
+    name = "layer_norm"
+    arg_names = ("x", "gamma", "beta")
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, eps):
+        d = x.shape[-1]
+        if gamma.shape != (d,) or beta.shape != (d,):
+            raise ValueError(f"layer_norm: gamma and beta must have shape ({d},) for x of shape "
+                             f"{x.shape}, got {gamma.shape} and {beta.shape}")
+        mean = x.mean(axis=-1, keepdims=True)
+        xc = x - mean
+        rstd = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)
+        xhat = xc * rstd
+        if any(ctx.needs_input_grad):
+            ctx.save(xhat, role=EXACT)
+            ctx.save(rstd, role=EXACT)
+            ctx.save(gamma, role=PARAMETER)
+        return xhat * gamma + beta
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, gamma = ctx.saved
+        need = ctx.needs_input_grad
+        gx = None
+        if need[0]:
+            gxhat = g * gamma
+            gx = rstd * (gxhat - gxhat.mean(axis=-1, keepdims=True)
+                         - xhat * (gxhat * xhat).mean(axis=-1, keepdims=True))
+        lead = tuple(range(g.ndim - 1))
+        gg = (g * xhat).sum(axis=lead) if need[1] else None
+        gb = g.sum(axis=lead) if need[2] else None
+        return gx, gg, gb
+
+
+class BatchNorm(Function):
+    """Normalise over every axis but the channel axis 1 ((N, C) or (N, C, H, W)).
+
+    In training, batch statistics normalise and the running statistics (updated in place) track
+    them with ``momentum``, the running variance unbiased as in PyTorch.  In inference the
+    running statistics normalise.
+    """
+
+    name = "batch_norm"
+    arg_names = ("x", "gamma", "beta")
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
+        c = x.shape[1]
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, c) + (1,) * (x.ndim - 2)
+        if training:
+            count = x.size // c
+            if count < 2:
+                raise ValueError(f"batch_norm: training needs more than one value per channel, "
+                                 f"got x of shape {x.shape}")
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=axes, keepdims=True)
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(c)
+                running_var *= 1 - momentum
+                running_var += momentum * var.reshape(c) * (count / (count - 1))
+        else:
+            xc = x - running_mean.reshape(bshape).astype(x.dtype, copy=False)
+            var = running_var.reshape(bshape).astype(x.dtype, copy=False)
+        rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        xhat = xc * rstd
+        ctx.training, ctx.axes, ctx.bshape = training, axes, bshape
+        if any(ctx.needs_input_grad):
+            ctx.save(xhat, role=EXACT)
+            ctx.save(rstd, role=EXACT)
+            ctx.save(gamma, role=PARAMETER)
+        return xhat * gamma.reshape(bshape) + beta.reshape(bshape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, gamma = ctx.saved
+        need, axes = ctx.needs_input_grad, ctx.axes
+        gx = None
+        if need[0]:
+            gxhat = g * gamma.reshape(ctx.bshape)
+            if ctx.training:
+                gx = rstd * (gxhat - gxhat.mean(axis=axes, keepdims=True)
+                             - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True))
+            else:
+                gx = gxhat * rstd
+        gg = (g * xhat).sum(axis=axes) if need[1] else None
+        gb = g.sum(axis=axes) if need[2] else None
+        return gx, gg, gb
+
+
+def layer_norm(x, gamma, beta, eps=1e-5):
+    """Layer normalisation over the last axis."""
+    return LayerNorm.apply(as_tensor(x), as_tensor(gamma), as_tensor(beta), eps=float(eps))
+
+
+def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over all axes but 1.  ``running_mean``/``running_var`` are float
+    arrays of shape (C,), updated in place in training and required in inference."""
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: x must be (N, C) or (N, C, ...), got shape {x.shape}")
+    c = x.shape[1]
+    for name, a in (("gamma", gamma), ("beta", beta)):
+        if tuple(getattr(a, "shape", ())) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},), got {getattr(a, 'shape', None)}")
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        if a is None:
+            if not training:
+                raise ValueError(f"batch_norm: inference (training=False) needs {name}")
+        elif not isinstance(a, np.ndarray) or a.shape != (c,):
+            raise ValueError(f"batch_norm: {name} must be an ndarray of shape ({c},)")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum!r}")
+    return BatchNorm.apply(x, as_tensor(gamma), as_tensor(beta), running_mean=running_mean,
+                           running_var=running_var, training=bool(training),
+                           momentum=float(momentum), eps=float(eps))

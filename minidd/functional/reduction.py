@@ -1,0 +1,121 @@
+"""Reductions: sum, mean, max, var over an axis, a tuple of axes or everything."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..stash.entries import narrowest_uint
+from ..stash.roles import EXACT, INDEX
+from ._util import as_tensor, normalize_axes
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _spread(g, shape, axes, keepdims):
+    """Broadcast a reduced gradient back over the reduced axes (a view, no copy)."""
+    if not keepdims:
+        g = g.reshape(_kept_shape(shape, axes))
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        return np.asarray(x.sum(axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _spread(g, ctx.shape, ctx.axes, ctx.keepdims)
+
+
+class Mean(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        ctx.count = int(np.prod([x.shape[a] for a in axes]))
+        return np.asarray(x.mean(axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _spread(g / ctx.count, ctx.shape, ctx.axes, ctx.keepdims)
+
+
+class Max(Function):
+    """Maximum over axes; the gradient goes to the first maximal element (saved as an index)."""
+
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        if x.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        rest = tuple(i for i in range(x.ndim) if i not in axes)
+        moved = np.transpose(x, rest + axes)
+        flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+        idx = np.asarray(flat.argmax(axis=-1))
+        out = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        ctx.shape, ctx.axes, ctx.keepdims, ctx.rest = x.shape, axes, keepdims, rest
+        ctx.save(idx.astype(narrowest_uint(flat.shape[-1] - 1)), role=INDEX)
+        return out.reshape(_kept_shape(x.shape, axes)) if keepdims else out
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved
+        shape, axes, rest = ctx.shape, ctx.axes, ctx.rest
+        moved_shape = tuple(shape[i] for i in rest) + tuple(shape[i] for i in axes)
+        lead = moved_shape[:len(rest)]
+        flat = np.zeros(lead + (int(np.prod(moved_shape[len(rest):])),), dtype=g.dtype)
+        g_rest = g.reshape(lead)
+        np.put_along_axis(flat, idx.astype(np.intp)[..., None], g_rest[..., None], axis=-1)
+        return np.transpose(flat.reshape(moved_shape), np.argsort(rest + axes))
+
+
+class Var(Function):
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims, ddof):
+        count = int(np.prod([x.shape[a] for a in axes]))
+        if count - ddof <= 0:
+            raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom over {count} elements")
+        ctx.shape, ctx.axes, ctx.keepdims, ctx.denom = x.shape, axes, keepdims, count - ddof
+        ctx.save(x, role=EXACT)
+        return np.asarray(x.var(axis=axes, keepdims=keepdims, ddof=ddof))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        centered = x - x.mean(axis=ctx.axes, keepdims=True)
+        return _spread(g, ctx.shape, ctx.axes, ctx.keepdims) * centered * (2.0 / ctx.denom)
+
+
+def _reduce(cls, x, axis, keepdims, **extra):
+    x = as_tensor(x)
+    return cls.apply(x, axes=normalize_axes(axis, x.ndim, cls.name), keepdims=bool(keepdims), **extra)
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (None: all)."""
+    return _reduce(Sum, x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis`` (None: all)."""
+    return _reduce(Mean, x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis`` (None: all)."""
+    return _reduce(Max, x, axis, keepdims)
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom."""
+    return _reduce(Var, x, axis, keepdims, ddof=int(ddof))

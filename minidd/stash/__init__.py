@@ -1,0 +1,21 @@
+"""Where saved activations live between the forward and backward pass.
+
+Every op keeps what its backward needs through ``ctx.save(array, role=...)``; that call lands in
+:func:`save`, which hands the array to the active :class:`StashPolicy` and books the packed entry
+in the :class:`Ledger`.  Choose a policy for a block of code with :func:`use`::
+
+    with minidd.stash.use(DeferredDropout(drop=0.9)):
+        loss = model(x).cross_entropy(y); loss.backward()
+"""
+from .entries import StashEntry, to_bfloat16, from_bfloat16
+from .ledger import Ledger, LedgerRow
+from .policies import Dense, DeferredDropout, StashPolicy, ZeroValue
+from .roles import EXACT, INDEX, PARAMETER, ROLES, WEIGHT_GRAD_INPUT, Scope, current_scope, scope
+from .store import get_policy, ledger, release, save, set_policy, use
+
+__all__ = [
+    "StashPolicy", "Dense", "ZeroValue", "DeferredDropout", "StashEntry", "Ledger", "LedgerRow",
+    "use", "set_policy", "get_policy", "ledger", "save", "release", "scope", "current_scope",
+    "Scope", "WEIGHT_GRAD_INPUT", "EXACT", "PARAMETER", "INDEX", "ROLES", "to_bfloat16",
+    "from_bfloat16",
+]

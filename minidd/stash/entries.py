@@ -1,0 +1,211 @@
+"""Stash entries: the containers a policy packs an array into, and their encoders.
+
+An entry owns everything needed to rebuild the array for backward and knows its exact size:
+``nbytes`` is the payload (the NumPy buffers it holds, what ``tracemalloc`` sees) plus a small
+descriptor (``META_BYTES``) that a hardware stash would also keep (shape and format).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Bytes of descriptor per entry: 8 per dimension of the shape plus 8 for dtype, format, count.
+META_BYTES_PER_DIM = 8
+META_BYTES_FIXED = 8
+
+VALUE_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def meta_bytes(shape) -> int:
+    return META_BYTES_FIXED + META_BYTES_PER_DIM * len(shape)
+
+
+def narrowest_uint(max_value: int) -> np.dtype:
+    """Smallest unsigned integer dtype that holds ``max_value``."""
+    for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if max_value <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    raise ValueError(f"narrowest_uint: {max_value} does not fit in 64 bits")
+
+
+# ----------------------------------------------------------------------------- value codecs
+def to_bfloat16(values: np.ndarray) -> np.ndarray:
+    """Round float values to bfloat16, returned as their uint16 bit patterns.
+
+    Round-to-nearest-even on the float32 bit pattern; NaN stays a quiet NaN.
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) >> np.uint32(16)
+    out = rounded.astype(np.uint16)
+    nan = np.isnan(values)
+    if nan.any():
+        out[nan] = ((bits[nan] >> np.uint32(16)) | np.uint32(0x40)).astype(np.uint16)
+    return out
+
+
+def from_bfloat16(bits: np.ndarray, dtype) -> np.ndarray:
+    """Widen bfloat16 bit patterns (uint16) back to ``dtype``."""
+    wide = (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return wide if np.dtype(dtype) == np.float32 else wide.astype(dtype)
+
+
+def encode_values(values: np.ndarray, value_dtype: str) -> np.ndarray:
+    if value_dtype == "float32" and values.dtype in (np.float32, np.float64):
+        return values  # keep the array's own precision (float64 stays exact for gradient checks)
+    if value_dtype == "float16":
+        return values.astype(np.float16)
+    if value_dtype == "bfloat16":
+        return to_bfloat16(values)
+    return values
+
+
+def decode_values(stored: np.ndarray, value_dtype: str, dtype) -> np.ndarray:
+    if value_dtype == "bfloat16":
+        return from_bfloat16(stored, dtype)
+    return stored
+
+
+# ----------------------------------------------------------------------------- entries
+class StashEntry:
+    """Base class.  Subclasses set ``kind`` and implement ``unpack`` and ``_payload_nbytes``.
+
+    Bookkeeping filled in by the store: ``layer``, ``role``, ``refs``, ``key``, ``source``.
+    Statistics for the ledger: ``numel``, ``dense_nbytes``, ``nonzero`` (natural non-zeros, or
+    ``None`` when the policy did not look), ``kept`` (elements stored) and ``target_kept``.
+    """
+
+    kind = "?"
+    __slots__ = ("shape", "dtype", "numel", "dense_nbytes", "nonzero", "kept", "target_kept",
+                 "nbytes", "layer", "role", "refs", "key", "source", "__weakref__")
+
+    def __init__(self, shape, dtype, nonzero=None, kept=None, target_kept=None):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.numel = int(np.prod(self.shape, dtype=np.int64))
+        self.dense_nbytes = self.numel * self.dtype.itemsize
+        self.nonzero = nonzero
+        self.kept = self.numel if kept is None else kept
+        self.target_kept = self.kept if target_kept is None else target_kept
+        self.nbytes = self._payload_nbytes() + meta_bytes(self.shape)
+        self.layer = self.role = self.key = self.source = None
+        self.refs = 0
+
+    def _payload_nbytes(self) -> int:
+        raise NotImplementedError
+
+    def unpack(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def drop(self) -> None:
+        """Let go of the payload (called once the last op that saved it has run backward)."""
+
+
+class DenseEntry(StashEntry):
+    """The array itself, by reference, made read-only while it is stashed."""
+
+    kind = "dense"
+    __slots__ = ("array", "_flipped")
+
+    def __init__(self, array: np.ndarray, nonzero=None, kept=None, target_kept=None):
+        self.array = array
+        self._flipped = bool(array.flags.writeable)
+        if self._flipped:
+            array.flags.writeable = False
+        super().__init__(array.shape, array.dtype, nonzero, kept, target_kept)
+
+    def _payload_nbytes(self):
+        return self.array.nbytes
+
+    def unpack(self):
+        return self.array
+
+    def drop(self):
+        if self._flipped:
+            try:
+                self.array.flags.writeable = True
+            except ValueError:  # its base became read-only meanwhile: leave it as it is
+                pass
+        self.array = None
+
+
+class PackedMaskEntry(StashEntry):
+    """A boolean mask packed eight to a byte."""
+
+    kind = "bitmask"
+    __slots__ = ("bits",)
+
+    def __init__(self, mask: np.ndarray):
+        self.bits = np.packbits(mask.reshape(-1))
+        self.bits.flags.writeable = False
+        super().__init__(mask.shape, np.bool_)
+
+    def _payload_nbytes(self):
+        return self.bits.nbytes
+
+    def unpack(self):
+        return np.unpackbits(self.bits, count=self.numel).view(np.bool_).reshape(self.shape)
+
+    def drop(self):
+        self.bits = None
+
+
+class SparseEntry(StashEntry):
+    """Stored elements as values plus their positions: a bitmap or flat indices.
+
+    ``positions`` is either a packed bitmap (``np.packbits`` of the keep mask, format
+    ``"bitmap"``) or the sorted flat indices in the narrowest unsigned type (``"index"``).
+    Values may be stored narrower than the array (float16, or bfloat16 as uint16).
+    """
+
+    __slots__ = ("positions", "values", "value_dtype", "kind")
+
+    def __init__(self, shape, dtype, fmt, positions, values, value_dtype="float32",
+                 nonzero=None, kept=None, target_kept=None):
+        self.kind = fmt
+        self.positions = positions
+        self.values = values
+        self.value_dtype = value_dtype
+        positions.flags.writeable = False
+        values.flags.writeable = False
+        super().__init__(shape, dtype, nonzero, kept, target_kept)
+
+    def _payload_nbytes(self):
+        return self.positions.nbytes + self.values.nbytes
+
+    def unpack(self):
+        out = np.zeros(self.numel, dtype=self.dtype)
+        vals = decode_values(self.values, self.value_dtype, self.dtype)
+        if self.kind == "bitmap":
+            idx = np.flatnonzero(np.unpackbits(self.positions, count=self.numel))
+        else:
+            idx = self.positions
+        out[idx] = vals
+        return out.reshape(self.shape)
+
+    def drop(self):
+        self.positions = self.values = None
+
+
+def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
+    """The cheaper of bitmap + values and index + values for ``kept`` of ``numel`` elements."""
+    bitmap = (numel + 7) // 8 + kept * value_itemsize
+    index = kept * (narrowest_uint(max(numel - 1, 0)).itemsize + value_itemsize)
+    return ("bitmap", bitmap) if bitmap <= index else ("index", index)
+
+
+def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32",
+                nonzero=None, target_kept=None, fmt=None) -> SparseEntry:
+    """Pack the elements of ``array`` where the flat boolean ``mask`` is set.
+
+    ``fmt`` forces ``"bitmap"`` or ``"index"``; by default the smaller of the two is used.
+    """
+    flat = array.reshape(-1)
+    idx = np.flatnonzero(mask)
+    values = encode_values(flat[idx], value_dtype)
+    if fmt is None:
+        fmt, _ = sparse_bytes(flat.size, idx.size, values.dtype.itemsize)
+    if fmt == "bitmap":
+        positions = np.packbits(mask)
+    else:
+        positions = idx.astype(narrowest_uint(max(flat.size - 1, 0)))
+    return SparseEntry(array.shape, array.dtype, fmt, positions, values, value_dtype,
+                       nonzero=nonzero, kept=int(idx.size), target_kept=target_kept)

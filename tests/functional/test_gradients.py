@@ -1,0 +1,126 @@
+"""Every op's backward against central finite differences, in float64, over several shapes."""
+import numpy as np
+import pytest
+
+import minidd
+from minidd import functional as F
+
+
+def _positive(shape):
+    return lambda rng: rng.uniform(0.5, 2.0, shape)
+
+
+def _normal(shape):
+    return lambda rng: rng.standard_normal(shape)
+
+
+def _bn_train(x, g, b):
+    return F.batch_norm(x, g, b, np.zeros(x.shape[1]), np.ones(x.shape[1]), training=True)
+
+
+def _bn_eval(x, g, b):
+    c = x.shape[1]
+    return F.batch_norm(x, g, b, np.linspace(-0.5, 0.5, c), np.linspace(0.5, 2.0, c), training=False)
+
+
+_LABELS = np.array([0, 2, 1, 2, 0])
+_TOKENS = np.array([[0, 3, 3], [5, 1, 0]])
+
+# (op name, function of Tensors, input makers); every op appears at least once.
+CASES = [
+    ("add", lambda a, b: a + b, [_normal((3, 4)), _normal((3, 4))]),
+    ("add", lambda a, b: a + b, [_normal((2, 3, 4)), _normal((4,))]),
+    ("add", lambda a, b: a + b, [_normal((3, 1)), _normal((1, 4))]),
+    ("sub", lambda a, b: a - b, [_normal((2, 3, 4)), _normal((3, 1))]),
+    ("sub", lambda a: 2.0 - a, [_normal((5,))]),
+    ("mul", lambda a, b: a * b, [_normal((3, 4)), _normal((3, 4))]),
+    ("mul", lambda a, b: a * b, [_normal((2, 3, 4)), _normal((1, 4))]),
+    ("mul", lambda a: a * 3.0, [_normal((4,))]),
+    ("div", lambda a, b: a / b, [_normal((3, 4)), _positive((3, 4))]),
+    ("div", lambda a, b: a / b, [_normal((2, 3, 4)), _positive((4,))]),
+    ("div", lambda a: a / 4.0, [_normal((4,))]),
+    ("div", lambda b: 2.0 / b, [_positive((4,))]),
+    ("neg", lambda a: -a, [_normal((3, 4))]),
+    ("pow", lambda a: a ** 3, [_normal((3, 4))]),
+    ("pow", lambda a: a ** 0.5, [_positive((2, 5))]),
+    ("exp", F.exp, [_normal((3, 4))]),
+    ("log", F.log, [_positive((3, 4))]),
+    ("sqrt", F.sqrt, [_positive((2, 3, 2))]),
+    ("tanh", F.tanh, [_normal((3, 4))]),
+    ("sigmoid", F.sigmoid, [_normal((2, 3, 4))]),
+    ("maximum", F.maximum, [_normal((3, 4)), _normal((3, 4))]),
+    ("maximum", F.maximum, [_normal((2, 3, 4)), _normal((4,))]),
+    ("sum", lambda a: a.sum(), [_normal((3, 4))]),
+    ("sum", lambda a: a.sum(axis=1), [_normal((2, 3, 4))]),
+    ("sum", lambda a: a.sum(axis=(0, 2), keepdims=True), [_normal((2, 3, 4))]),
+    ("mean", lambda a: a.mean(), [_normal((3, 4))]),
+    ("mean", lambda a: a.mean(axis=-1, keepdims=True), [_normal((2, 3, 4))]),
+    ("max", lambda a: a.max(), [_normal((3, 4))]),
+    ("max", lambda a: a.max(axis=1), [_normal((2, 3, 4))]),
+    ("max", lambda a: a.max(axis=(0, 2), keepdims=True), [_normal((2, 3, 4))]),
+    ("var", lambda a: a.var(), [_normal((3, 4))]),
+    ("var", lambda a: a.var(axis=0, ddof=1), [_normal((5, 3))]),
+    ("reshape", lambda a: a.reshape(4, 3) * np.arange(12.0).reshape(4, 3), [_normal((3, 4))]),
+    ("transpose", lambda a: a.T * np.arange(12.0).reshape(4, 3), [_normal((3, 4))]),
+    ("transpose", lambda a: a.transpose(2, 0, 1), [_normal((2, 3, 4))]),
+    ("getitem", lambda a: a[1:, ::2], [_normal((3, 4))]),
+    ("getitem", lambda a: a[np.array([0, 2, 2])], [_normal((3, 4))]),
+    ("getitem", lambda a: a[:, np.array([1, 1, 3]), 0], [_normal((2, 4, 3))]),
+    ("concatenate", lambda a, b: F.concatenate([a, b], axis=1), [_normal((2, 3)), _normal((2, 2))]),
+    ("stack", lambda a, b: F.stack([a, b], axis=-1), [_normal((2, 3)), _normal((2, 3))]),
+    ("pad", lambda a: F.pad(a, ((1, 0), (2, 1))), [_normal((2, 3))]),
+    ("matmul", F.matmul, [_normal((3, 4)), _normal((4, 5))]),
+    ("matmul", F.matmul, [_normal((2, 3, 4)), _normal((2, 4, 5))]),
+    ("matmul", F.matmul, [_normal((2, 2, 3, 4)), _normal((4, 2))]),
+    ("linear", F.linear, [_normal((4, 3)), _normal((5, 3)), _normal((5,))]),
+    ("linear", F.linear, [_normal((2, 3, 4)), _normal((2, 4))]),
+    ("relu", F.relu, [_normal((3, 4))]),
+    ("relu", F.relu, [_normal((2, 3, 4))]),
+    ("gelu", F.gelu, [_normal((3, 4))]),
+    ("gelu", lambda a: F.gelu(a, approximate="none"), [_normal((2, 3, 4))]),
+    ("softmax", F.softmax, [_normal((3, 4))]),
+    ("softmax", lambda a: F.softmax(a, axis=1), [_normal((2, 3, 4))]),
+    ("log_softmax", F.log_softmax, [_normal((3, 4))]),
+    ("log_softmax", lambda a: F.log_softmax(a, axis=0), [_normal((3, 2, 2))]),
+    ("cross_entropy", lambda a: F.cross_entropy(a, _LABELS), [_normal((5, 3))]),
+    ("layer_norm", F.layer_norm, [_normal((3, 4)), _normal((4,)), _normal((4,))]),
+    ("layer_norm", F.layer_norm, [_normal((2, 3, 5)), _normal((5,)), _normal((5,))]),
+    ("batch_norm", _bn_train, [_normal((4, 3)), _normal((3,)), _normal((3,))]),
+    ("batch_norm", _bn_train, [_normal((2, 3, 3, 2)), _normal((3,)), _normal((3,))]),
+    ("batch_norm", _bn_eval, [_normal((2, 3, 2, 2)), _normal((3,)), _normal((3,))]),
+    ("conv2d", F.conv2d, [_normal((2, 3, 5, 5)), _normal((4, 3, 3, 3)), _normal((4,))]),
+    ("conv2d", lambda x, w: F.conv2d(x, w, stride=2, padding=1), [_normal((2, 2, 6, 5)), _normal((3, 2, 3, 2))]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 2), [_normal((2, 3, 4, 4))]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 3, stride=2, padding=1), [_normal((1, 2, 5, 5))]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [_normal((2, 3, 4, 4))]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, (3, 2), stride=1, padding=1), [_normal((1, 2, 4, 5))]),
+    ("embedding", lambda w: F.embedding(_TOKENS, w), [_normal((6, 4))]),
+    ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal((4, 5))]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)),
+                         ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(CASES)])
+def test_backward_matches_finite_differences(case, rng):
+    name, fn, makers = CASES[case]
+    err = minidd.check_grad(fn, [m(rng) for m in makers], rng=rng)
+    assert err < 1e-5
+
+
+def test_every_op_has_a_gradient_case():
+    tested = {name for name, _, _ in CASES}
+    missing = set(minidd.Function.registry) - tested
+    assert not missing, f"ops without a gradient test: {sorted(missing)}"
+
+
+def test_ops_keep_float64(rng):
+    x = minidd.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    for name, fn, makers in CASES:
+        args = [minidd.Tensor(m(rng)) for m in makers]
+        assert fn(*args).dtype == np.float64, name
+
+
+def test_ops_keep_float32_by_default(rng):
+    for name, fn, makers in CASES:
+        args = [minidd.Tensor(m(rng).astype(np.float32)) for m in makers]
+        assert fn(*args).dtype == np.float32, name
