@@ -80,8 +80,10 @@ def use(policy: StashPolicy):
     set_policy(policy)
     try:
         yield policy
-    finally:
-        set_policy(previous)
+    except BaseException:
+        _State.policy = previous  # the block failed: its graph is being abandoned, do not mask the error
+        raise
+    set_policy(previous)
 
 
 def save(array: np.ndarray, role: str, op: str, row_size: int | None = None) -> StashEntry:

@@ -1,0 +1,70 @@
+"""Multi-head self-attention and the Transformer encoder block (BERT-style)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from .layers import GELU, Dropout, LayerNorm, Linear
+from .module import Module
+
+
+class MultiHeadSelfAttention(Module):
+    """Self-attention with ``heads`` heads.  Q, K and V are three projections of one input: the
+    stash keeps that input once and all three weight gradients read it."""
+
+    def __init__(self, dim, heads, *, rng, dropout=0.0):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"MultiHeadSelfAttention: dim {dim} is not divisible by heads {heads}")
+        self.q = Linear(dim, dim, rng=rng)
+        self.k = Linear(dim, dim, rng=rng)
+        self.v = Linear(dim, dim, rng=rng)
+        self.out = Linear(dim, dim, rng=rng)
+        self.drop = Dropout(dropout, rng=rng)
+        self.dim, self.heads = dim, heads
+
+    def forward(self, x, mask=None):
+        """``x`` (B, T, D); ``mask`` (B, T) booleans, True for real tokens (padding is ignored)."""
+        b, t, d = x.shape
+        h, dh = self.heads, d // self.heads
+
+        def split(y):  # (B, T, D) -> (B, H, T, dh)
+            return y.reshape(b, t, h, dh).transpose(0, 2, 1, 3)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        scores = F.matmul(q, k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(dh))
+        if mask is not None:
+            bias = np.where(mask, 0.0, -1e9).astype(x.dtype)[:, None, None, :]
+            scores = scores + bias
+        attn = self.drop(F.softmax(scores, axis=-1))
+        ctx = F.matmul(attn, v).transpose(0, 2, 1, 3).reshape(b, t, d)
+        return self.out(ctx)
+
+
+class TransformerEncoderBlock(Module):
+    """Attention and a GELU feed-forward network, each in a residual branch with LayerNorm.
+
+    Post-LN as in BERT (``x = LN(x + f(x))``) by default; ``pre_ln=True`` gives
+    ``x = x + f(LN(x))``.
+    """
+
+    def __init__(self, dim, heads, ff_dim, *, rng, dropout=0.0, pre_ln=False):
+        super().__init__()
+        self.attn = MultiHeadSelfAttention(dim, heads, rng=rng, dropout=dropout)
+        self.ln1 = LayerNorm(dim)
+        self.ff1 = Linear(dim, ff_dim, rng=rng)
+        self.act = GELU()
+        self.ff2 = Linear(ff_dim, dim, rng=rng)
+        self.ln2 = LayerNorm(dim)
+        self.drop1 = Dropout(dropout, rng=rng)
+        self.drop2 = Dropout(dropout, rng=rng)
+        self.pre_ln = pre_ln
+
+    def forward(self, x, mask=None):
+        if self.pre_ln:
+            x = x + self.drop1(self.attn(self.ln1(x), mask))
+            return x + self.drop2(self.ff2(self.act(self.ff1(self.ln2(x)))))
+        x = self.ln1(x + self.drop1(self.attn(x, mask)))
+        return self.ln2(x + self.drop2(self.ff2(self.act(self.ff1(x)))))

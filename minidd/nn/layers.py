@@ -1,0 +1,173 @@
+"""Layers: thin modules over :mod:`minidd.functional`."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from .module import Module, Parameter
+
+
+def _check_rng(rng, who):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{who}: rng must be a numpy.random.Generator (for example "
+                        f"numpy.random.default_rng(0)), got {type(rng).__name__}")
+    return rng
+
+
+def _check_pos(v, name, who):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{who}: {name} must be a positive int, got {v!r}")
+    return int(v)
+
+
+class Linear(Module):
+    """``y = x W^T + b``, weight (out, in) initialised U(-1/sqrt(in), 1/sqrt(in)) as in PyTorch."""
+
+    def __init__(self, in_features, out_features, *, rng, bias=True):
+        super().__init__()
+        i = _check_pos(in_features, "in_features", "Linear")
+        o = _check_pos(out_features, "out_features", "Linear")
+        _check_rng(rng, "Linear")
+        bound = 1.0 / math.sqrt(i)
+        self.weight = Parameter(rng.uniform(-bound, bound, (o, i)))
+        self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
+        self.in_features, self.out_features = i, o
+
+    def forward(self, x):
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}): input has shape "
+                             f"{x.shape}, expected (..., {self.in_features})")
+        return F.linear(x, self.weight, self.bias)
+
+    def __repr__(self):
+        return f"Linear({self.in_features}, {self.out_features})"
+
+
+class Conv2d(Module):
+    """2-D convolution over NCHW input, PyTorch's default initialisation."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, bias=True):
+        super().__init__()
+        c = _check_pos(in_channels, "in_channels", "Conv2d")
+        o = _check_pos(out_channels, "out_channels", "Conv2d")
+        k = _check_pos(kernel_size, "kernel_size", "Conv2d")
+        _check_rng(rng, "Conv2d")
+        bound = 1.0 / math.sqrt(c * k * k)
+        self.weight = Parameter(rng.uniform(-bound, bound, (o, c, k, k)))
+        self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
+        self.stride, self.padding, self.in_channels = stride, padding, c
+        self.shape = (c, o, k)
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d: input has shape {x.shape}, expected (N, {self.in_channels}, H, W)")
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def __repr__(self):
+        c, o, k = self.shape
+        return f"Conv2d({c}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding})"
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.args = (kernel_size, stride, padding)
+
+    def forward(self, x):
+        return F.max_pool2d(x, *self.args)
+
+    def __repr__(self):
+        return f"MaxPool2d{self.args}"
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation over (N, C, H, W) or (N, C) with running statistics."""
+
+    def __init__(self, num_features, momentum=0.1, eps=1e-5):
+        super().__init__()
+        c = _check_pos(num_features, "num_features", "BatchNorm2d")
+        self.weight = Parameter(np.ones(c))
+        self.bias = Parameter(np.zeros(c))
+        self.register_buffer("running_mean", np.zeros(c, dtype=np.float32))
+        self.register_buffer("running_var", np.ones(c, dtype=np.float32))
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x):
+        return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+                            training=self.training, momentum=self.momentum, eps=self.eps)
+
+    def __repr__(self):
+        return f"BatchNorm2d({self.weight.shape[0]})"
+
+
+class LayerNorm(Module):
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        d = _check_pos(dim, "dim", "LayerNorm")
+        self.weight = Parameter(np.ones(d))
+        self.bias = Parameter(np.zeros(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return F.layer_norm(x, self.weight, self.bias, self.eps)
+
+    def __repr__(self):
+        return f"LayerNorm({self.weight.shape[0]})"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class GELU(Module):
+    def __init__(self, approximate="tanh"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+
+class Flatten(Module):
+    """(N, ...) -> (N, prod(...))."""
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1)
+
+
+class Dropout(Module):
+    """Ordinary dropout with its own seeded generator; the identity in eval mode."""
+
+    def __init__(self, p, *, rng):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = _check_rng(rng, "Dropout") if p > 0 else rng
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.rng, training=self.training)
+
+    def __repr__(self):
+        return f"Dropout({self.p})"
+
+
+class Embedding(Module):
+    """A table of ``num`` vectors of size ``dim``, initialised N(0, 0.02) as in BERT."""
+
+    stash_dense = True
+
+    def __init__(self, num, dim, *, rng):
+        super().__init__()
+        n = _check_pos(num, "num", "Embedding")
+        d = _check_pos(dim, "dim", "Embedding")
+        self.weight = Parameter(_check_rng(rng, "Embedding").normal(0.0, 0.02, (n, d)))
+
+    def forward(self, indices):
+        return F.embedding(indices, self.weight)
+
+    def __repr__(self):
+        return f"Embedding{self.weight.shape}"

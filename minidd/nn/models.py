@@ -1,0 +1,125 @@
+"""The three model families of the study: a ReLU-MLP, a VGG-style CNN and a mini-BERT.
+
+Each model marks its first layer, embeddings and classifier head ``stash_dense`` so that
+:class:`~minidd.stash.DeferredDropout` leaves them dense by default.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .attention import TransformerEncoderBlock
+from .layers import BatchNorm2d, Conv2d, Embedding, Flatten, LayerNorm, Linear, MaxPool2d, ReLU
+from .module import Module, Sequential
+
+
+def _dense(m: Module) -> Module:
+    m.stash_dense = True
+    return m
+
+
+class MLP(Module):
+    """ReLU multi-layer perceptron, e.g. ``MLP((784, 512, 512, 10), rng=rng)``."""
+
+    def __init__(self, sizes=(784, 512, 512, 10), *, rng):
+        super().__init__()
+        sizes = tuple(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            lin = Linear(a, b, rng=rng)
+            last = i == len(sizes) - 2
+            layers.append(_dense(lin) if i == 0 or last else lin)
+            if not last:
+                layers.append(ReLU())
+        self.layers = Sequential(*layers)
+        self.sizes = sizes
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(f"MLP: input has shape {x.shape}, expected (N, {self.sizes[0]})")
+        return self.layers(x)
+
+
+class CNN(Module):
+    """VGG-style: blocks of [conv3x3-BN-ReLU] x convs_per_block then 2x2 max-pool; linear head.
+
+    ``CNN(in_channels=1, image_size=28, channels=(32, 64))`` on MNIST.
+    """
+
+    def __init__(self, in_channels=1, image_size=28, channels=(32, 64), convs_per_block=1,
+                 num_classes=10, *, rng):
+        super().__init__()
+        layers, c, size, first = [], in_channels, image_size, True
+        for width in channels:
+            for _ in range(convs_per_block):
+                conv = Conv2d(c, width, 3, padding=1, rng=rng, bias=False)
+                layers += [_dense(conv) if first else conv, BatchNorm2d(width), ReLU()]
+                c, first = width, False
+            layers.append(MaxPool2d(2))
+            size //= 2
+        if size < 1:
+            raise ValueError(f"CNN: image_size {image_size} is too small for {len(channels)} pooling stages")
+        layers += [Flatten(), _dense(Linear(c * size * size, num_classes, rng=rng))]
+        self.layers = Sequential(*layers)
+        self.input_shape = (in_channels, image_size, image_size)
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
+            raise ValueError(f"CNN: input has shape {x.shape}, expected (N, {', '.join(map(str, self.input_shape))})")
+        return self.layers(x)
+
+
+class BertEncoder(Module):
+    """Token and position embeddings, LayerNorm, then ``layers`` Transformer encoder blocks."""
+
+    def __init__(self, vocab_size, max_len=128, dim=64, heads=4, layers=2, ff_dim=256,
+                 dropout=0.1, pre_ln=False, *, rng):
+        super().__init__()
+        self.tok = Embedding(vocab_size, dim, rng=rng)
+        self.pos = Embedding(max_len, dim, rng=rng)
+        self.ln = LayerNorm(dim)
+        self.blocks = Sequential(*[TransformerEncoderBlock(dim, heads, ff_dim, rng=rng,
+                                                           dropout=dropout, pre_ln=pre_ln)
+                                   for _ in range(layers)])
+        self.vocab_size, self.max_len, self.dim = vocab_size, max_len, dim
+
+    def forward(self, tokens, mask=None):
+        """``tokens`` (B, T) integers; ``mask`` (B, T) booleans, True for real tokens."""
+        tokens = np.asarray(getattr(tokens, "data", tokens))
+        if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
+            raise ValueError(f"{type(self).__name__}: tokens must be integers of shape (B, T), "
+                             f"got {tokens.dtype} {tokens.shape}")
+        b, t = tokens.shape
+        if t > self.max_len:
+            raise ValueError(f"{type(self).__name__}: sequence length {t} exceeds the position "
+                             f"table ({self.max_len})")
+        x = self.ln(self.tok(tokens) + self.pos(np.arange(t)))
+        for block in self.blocks:
+            x = block(x, mask)
+        return x
+
+
+class MiniBERT(Module):
+    """A BERT-like encoder with a classifier on the first token (``pool="cls"``) or the mean
+    of the real tokens (``pool="mean"``)."""
+
+    def __init__(self, vocab_size, num_classes=2, max_len=128, dim=64, heads=4, layers=2,
+                 ff_dim=256, dropout=0.1, pool="cls", pre_ln=False, *, rng):
+        super().__init__()
+        if pool not in ("cls", "mean"):
+            raise ValueError(f"MiniBERT: pool must be 'cls' or 'mean', got {pool!r}")
+        self.encoder = BertEncoder(vocab_size, max_len, dim, heads, layers, ff_dim, dropout,
+                                   pre_ln, rng=rng)
+        self.head = _dense(Linear(dim, num_classes, rng=rng))
+        self.pool = pool
+
+    def forward(self, tokens, mask=None):
+        h = self.encoder(tokens, mask)
+        if self.pool == "cls":
+            pooled = h[:, 0]
+        else:
+            m = np.ones(h.shape[:2], h.dtype) if mask is None else np.asarray(mask, h.dtype)
+            pooled = (h * m[:, :, None]).sum(axis=1) * (1.0 / np.maximum(m.sum(1), 1.0))[:, None]
+        return self.head(pooled)

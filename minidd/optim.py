@@ -1,0 +1,207 @@
+"""Optimizers (SGD, Adam, AdamW), learning-rate schedules and gradient clipping.
+
+Updates are written into each parameter's array in place; ``.grad`` arrays are never written
+(gradients handed to several leaves may share memory), clipping replaces them instead.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .nn.module import Parameter
+
+
+class Optimizer:
+    """Base class: holds the parameters, the base learning rate and an optional schedule.
+
+    ``lr_schedule`` is a callable ``step -> multiplier`` (see :func:`warmup_cosine`); the rate
+    used at step ``t`` is ``lr * lr_schedule(t)``.
+    """
+
+    def __init__(self, params, lr, lr_schedule=None):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, not a Parameter")
+        self.lr = _positive(lr, "lr", type(self).__name__)
+        if lr_schedule is not None and not callable(lr_schedule):
+            raise TypeError(f"{type(self).__name__}: lr_schedule must be callable step -> factor")
+        self.lr_schedule = lr_schedule
+        self.step_count = 0
+
+    @property
+    def current_lr(self) -> float:
+        return self.lr * (self.lr_schedule(self.step_count) if self.lr_schedule else 1.0)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        lr = self.current_lr
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self._update(i, p, p.grad, lr)
+        self.step_count += 1
+
+    def _update(self, i, p, g, lr):
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Optimizer state as flat arrays (for checkpoints)."""
+        out = {"step_count": np.array(self.step_count)}
+        for name, bufs in self._buffers().items():
+            for i, b in enumerate(bufs):
+                if b is not None:
+                    out[f"{name}.{i}"] = b.copy()
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step_count = int(state["step_count"])
+        for name, bufs in self._buffers().items():
+            for i in range(len(bufs)):
+                key = f"{name}.{i}"
+                if key in state:
+                    arr = np.asarray(state[key])
+                    if arr.shape != self.params[i].shape:
+                        raise ValueError(f"{type(self).__name__}.load_state_dict: {key} has shape "
+                                         f"{arr.shape}, expected {self.params[i].shape}")
+                    bufs[i] = arr.astype(self.params[i].dtype, copy=True)
+
+    def _buffers(self) -> dict:
+        return {}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay."""
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, lr_schedule=None):
+        super().__init__(params, lr, lr_schedule)
+        self.momentum = _unit(momentum, "momentum", "SGD")
+        self.weight_decay = _nonneg(weight_decay, "weight_decay", "SGD")
+        if nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.velocity = [None] * len(self.params)
+
+    def _update(self, i, p, g, lr):
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        if self.momentum:
+            v = self.velocity[i]
+            if v is None:
+                v = self.velocity[i] = np.array(g, dtype=p.dtype)
+            else:
+                v *= self.momentum
+                v += g
+            g = g + self.momentum * v if self.nesterov else v
+        p.data -= lr * g
+
+    def _buffers(self):
+        return {"velocity": self.velocity}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` is L2 added to the gradient."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, lr_schedule=None):
+        super().__init__(params, lr, lr_schedule)
+        b1, b2 = betas
+        self.beta1, self.beta2 = _unit(b1, "betas[0]", type(self).__name__), _unit(b2, "betas[1]", type(self).__name__)
+        self.eps = _positive(eps, "eps", type(self).__name__)
+        self.weight_decay = _nonneg(weight_decay, "weight_decay", type(self).__name__)
+        self.m = [np.zeros_like(p.data) for p in self.params]
+        self.v = [np.zeros_like(p.data) for p in self.params]
+
+    def _update(self, i, p, g, lr):
+        if self.weight_decay and not self.decoupled:
+            g = g + self.weight_decay * p.data
+        m, v = self.m[i], self.v[i]
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)
+        t = self.step_count + 1
+        step = lr * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+        if self.weight_decay and self.decoupled:
+            p.data *= 1 - lr * self.weight_decay
+        p.data -= step * m / (np.sqrt(v) + self.eps)
+
+    def _buffers(self):
+        return {"m": self.m, "v": self.v}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter)."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, lr_schedule=None):
+        super().__init__(params, lr, betas, eps, weight_decay, lr_schedule)
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, final: float = 0.0):
+    """Multiplier: linear warm-up from 0 to 1 over ``warmup_steps``, then cosine decay to
+    ``final`` at ``total_steps``."""
+    _check_schedule(warmup_steps, total_steps)
+
+    def factor(step):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        frac = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * frac))
+    return factor
+
+
+def warmup_linear(warmup_steps: int, total_steps: int, final: float = 0.0):
+    """Multiplier: linear warm-up, then linear decay to ``final`` at ``total_steps``."""
+    _check_schedule(warmup_steps, total_steps)
+
+    def factor(step):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        frac = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 1 - (1 - final) * frac
+    return factor
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale the gradients so their global L2 norm is at most ``max_norm``; returns the norm
+    before clipping."""
+    max_norm = _positive(max_norm, "max_norm", "clip_grad_norm")
+    params = [p for p in params if p.grad is not None]
+    total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for p in params:
+            p.grad = p.grad * p.grad.dtype.type(scale)
+    return total
+
+
+def _check_schedule(warmup, total):
+    if not isinstance(warmup, int) or not isinstance(total, int) or warmup < 0 or total < 1:
+        raise ValueError(f"schedule: warmup_steps must be an int >= 0 and total_steps an int >= 1, "
+                         f"got {warmup!r} and {total!r}")
+
+
+def _positive(v, name, who):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise ValueError(f"{who}: {name} must be a positive number, got {v!r}")
+    return float(v)
+
+
+def _nonneg(v, name, who):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+        raise ValueError(f"{who}: {name} must be a number >= 0, got {v!r}")
+    return float(v)
+
+
+def _unit(v, name, who):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+        raise ValueError(f"{who}: {name} must be a number in [0, 1), got {v!r}")
+    return float(v)

@@ -1,0 +1,179 @@
+"""The autodiff core: walk order, accumulation, freeing, no_grad and errors at the boundary."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import minidd
+from minidd import Tensor, functional as F, no_grad, stash
+
+
+def test_float32_by_default_and_ndarray_dtype_kept():
+    assert Tensor([1.0, 2.0]).dtype == np.float32
+    assert Tensor(np.zeros(3)).dtype == np.float64
+    assert Tensor(np.arange(3)).dtype.kind == "i"
+
+
+def test_requires_grad_needs_a_float_tensor():
+    with pytest.raises(TypeError, match="floating"):
+        Tensor(np.arange(3), requires_grad=True)
+
+
+def test_chain_of_5000_ops_has_no_recursion_limit():
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, np.full(3, 1.0001 ** 5000), rtol=1e-9)
+
+
+def test_diamond_accumulates_both_paths():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    a = x * 3.0
+    b = a * a          # same tensor twice: 2a * da
+    c = a + b          # diamond: a reaches c directly and through b
+    c.sum().backward()
+    np.testing.assert_allclose(x.grad, 3.0 * (1 + 2 * 3.0 * np.array([1.0, 2.0])))
+
+
+def test_leaf_used_twice_and_grad_accumulates_across_backwards():
+    x = Tensor(np.array([2.0]), requires_grad=True)
+    (x * x + x).sum().backward()
+    np.testing.assert_allclose(x.grad, [5.0])
+    (x * 1.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [6.0])
+
+
+def test_walk_frees_every_saved_array_and_second_backward_raises():
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    loss = F.tanh(F.linear(x, w)).sum()
+    assert len(stash.ledger()) > 0 and stash.ledger().current > 0
+    loss.backward()
+    assert len(stash.ledger()) == 0 and stash.ledger().current == 0
+    with pytest.raises(RuntimeError, match="freed"):
+        loss.backward()
+
+
+def test_retain_graph_allows_a_second_walk():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (F.exp(x)).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * np.exp([1.0, 2.0]))
+
+
+def test_dropping_a_graph_without_backward_frees_its_stash():
+    x = Tensor(np.ones((3, 3)), requires_grad=True)
+    y = F.exp(x) * 2.0
+    assert len(stash.ledger()) == 1
+    del y
+    gc.collect()
+    assert len(stash.ledger()) == 0
+
+
+def test_no_grad_saves_nothing_and_builds_no_graph():
+    x = Tensor(np.ones((3, 3)), requires_grad=True)
+    with no_grad():
+        y = F.tanh(F.linear(x, x))
+    assert not y.requires_grad and len(stash.ledger()) == 0
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+
+
+def test_needs_input_grad_skips_unneeded_gradients():
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    x = Tensor(np.ones((4, 3)))           # input data: no gradient wanted
+    y = F.linear(x, w)
+    # only X is saved (for dW); the weight is not, because dX is not wanted
+    assert [r.role for r in stash.ledger().rows()] == [stash.WEIGHT_GRAD_INPUT]
+    y.sum().backward()
+    assert x.grad is None and w.grad.shape == (2, 3)
+
+
+def test_saved_arrays_are_read_only_until_backward():
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = F.exp(x)
+    with pytest.raises(ValueError, match="read-only"):
+        y.data[0] = 5.0
+    y.sum().backward()
+    y.data[0] = 5.0  # writable again once backward has read it
+
+
+def test_context_refuses_arrays_as_attributes():
+    class Leaky(minidd.Function):
+        name = "leaky_test_op"
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.kept = x
+            return x
+
+    try:
+        with pytest.raises(TypeError, match="ctx.save"):
+            Leaky.apply(Tensor(np.ones(2), requires_grad=True))
+    finally:
+        del minidd.Function.registry["leaky_test_op"]
+
+
+def test_unknown_role_is_refused():
+    class BadRole(minidd.Function):
+        name = "bad_role_test_op"
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save(x, role="activation")
+            return x
+
+    try:
+        with pytest.raises(ValueError, match="unknown stash role 'activation'"):
+            BadRole.apply(Tensor(np.ones(2), requires_grad=True))
+    finally:
+        del minidd.Function.registry["bad_role_test_op"]
+
+
+def test_graph_does_not_hold_intermediate_tensors():
+    x = Tensor(np.ones((3, 3)), requires_grad=True)
+    h = x * 2.0
+    ref = weakref.ref(h)
+    y = F.sum(h)  # sum saves nothing
+    del h
+    gc.collect()
+    assert ref() is None
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.full((3, 3), 2.0))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: Tensor(np.ones(3), requires_grad=True).backward(), "not a scalar"),
+    (lambda: Tensor(np.ones(3), requires_grad=True).backward(np.ones(2)), r"grad has shape \(2,\)"),
+    (lambda: F.matmul(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))), r"matmul: a of shape \(2, 3\)"),
+    (lambda: F.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))), r"linear: x of shape \(2, 3\)"),
+    (lambda: F.conv2d(Tensor(np.ones((1, 2, 5, 5))), Tensor(np.ones((3, 4, 3, 3)))), r"conv2d: x of shape"),
+    (lambda: F.conv2d(Tensor(np.ones((1, 2, 2, 2))), Tensor(np.ones((3, 2, 3, 3)))), "does not fit"),
+    (lambda: Tensor(np.ones((2, 3))) + Tensor(np.ones((4,))), r"add: incompatible shapes: a of shape \(2, 3\)"),
+    (lambda: F.exp(Tensor(np.arange(3))), "exp: argument x must be a floating-point tensor"),
+    (lambda: F.cross_entropy(Tensor(np.ones((2, 3))), np.array([0, 3])), r"labels must be in \[0, 3\)"),
+    (lambda: F.embedding(np.array([7]), Tensor(np.ones((4, 2)))), r"indices must be in \[0, 4\)"),
+    (lambda: F.reshape(Tensor(np.ones(6)), (4, 2)), r"cannot reshape a tensor of shape \(6,\)"),
+    (lambda: F.dropout(Tensor(np.ones(3)), 1.5, np.random.default_rng(0)), r"p must be a number in \[0, 1\)"),
+])
+def test_bad_input_raises_clear_errors(call, match):
+    with pytest.raises((ValueError, TypeError, IndexError, RuntimeError), match=match):
+        call()
+
+
+def test_walk_is_deterministic():
+    def run():
+        rng = np.random.default_rng(3)
+        x = Tensor(rng.standard_normal((8, 5)).astype(np.float32), requires_grad=True)
+        w = Tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+        h = F.gelu(F.linear(x, w))
+        loss = (F.softmax(h) * h + F.tanh(h)).sum()
+        loss.backward()
+        return x.grad, w.grad
+
+    (a1, b1), (a2, b2) = run(), run()
+    assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
