@@ -1,0 +1,41 @@
+"""Which layers a DeferredDropout policy drops, and when (schedule, overrides, marks)."""
+import numpy as np
+import pytest
+
+from minidd import Tensor, functional as F, nn, stash
+from minidd.stash import DeferredDropout
+
+
+def test_schedule_warmup_then_linear_ramp():
+    p = DeferredDropout(0.9, warmup_steps=10, ramp_steps=3)
+    assert [round(p.scheduled_drop(s), 3) for s in (0, 9, 10, 11, 12, 13, 100)] == \
+           [0.0, 0.0, 0.3, 0.6, 0.9, 0.9, 0.9]
+    with pytest.raises(ValueError, match="step must be"):
+        p.set_step(-1)
+
+
+def _kinds(policy, rng):
+    model = nn.MLP((16, 32, 32, 32, 4), rng=rng)
+    with stash.use(policy):
+        loss = F.cross_entropy(model(Tensor(rng.standard_normal((8, 16)).astype(np.float32))),
+                               rng.integers(0, 4, 8))
+        kinds = {r.layer: r.kept < r.nonzero for r in stash.ledger().rows()
+                 if r.role == stash.WEIGHT_GRAD_INPUT}
+        loss.backward()
+    return kinds
+
+
+def test_marked_layers_stay_dense_by_default_and_overrides_win(rng):
+    assert _kinds(DeferredDropout(0.9), rng) == {
+        "layers.0": False, "layers.2": True, "layers.4": True, "layers.6": False}
+    assert _kinds(DeferredDropout(0.9, keep_marked_dense=False), rng) == {
+        "layers.0": True, "layers.2": True, "layers.4": True, "layers.6": True}
+    assert _kinds(DeferredDropout(0.9, layers={"layers.4": 0.0, "layers.6": 0.5}), rng) == {
+        "layers.0": False, "layers.2": True, "layers.4": False, "layers.6": True}
+
+
+def test_warmup_keeps_everything_then_drops(rng):
+    p = DeferredDropout(0.9, warmup_steps=2)
+    assert not any(_kinds(p, rng).values())
+    p.set_step(2)
+    assert any(_kinds(p, rng).values())
