@@ -12,6 +12,16 @@ from ._util import as_tensor
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_A = 0.044715
+
+
+def _tanh_inner(x):
+    """tanh(c (x + a x^3)) with few temporaries (x**3 through np.power is slow)."""
+    u = x * x
+    u *= _GELU_A * _SQRT_2_OVER_PI
+    u += _SQRT_2_OVER_PI
+    u *= x
+    return np.tanh(u, out=u)
 
 
 class ReLU(Function):
@@ -43,16 +53,26 @@ class GELU(Function):
         ctx.approximate = approximate
         ctx.save(x, role=EXACT)
         if approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
-            return 0.5 * x * (1.0 + np.tanh(inner))
+            y = _tanh_inner(x)
+            y += 1.0
+            y *= x
+            y *= 0.5
+            return y
         return x * special.ndtr(x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
         if ctx.approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
-            d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+            # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2),  t = tanh(c (x + a x^3))
+            t = _tanh_inner(x)
+            d = x * x
+            d *= 3 * _GELU_A * _SQRT_2_OVER_PI
+            d += _SQRT_2_OVER_PI
+            d *= x
+            d *= 1.0 - t * t
+            d += 1.0 + t
+            d *= 0.5
         else:
             d = special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return g * d.astype(g.dtype, copy=False)

@@ -8,6 +8,7 @@ in the :class:`Ledger`.  Choose a policy for a block of code with :func:`use`::
         loss = model(x).cross_entropy(y); loss.backward()
 """
 from .entries import StashEntry, to_bfloat16, from_bfloat16
+from .fidelity import gradient_fidelity
 from .ledger import Ledger, LedgerRow
 from .policies import Dense, DeferredDropout, StashPolicy, ZeroValue
 from .roles import EXACT, INDEX, PARAMETER, ROLES, WEIGHT_GRAD_INPUT, Scope, current_scope, scope
@@ -17,5 +18,5 @@ __all__ = [
     "StashPolicy", "Dense", "ZeroValue", "DeferredDropout", "StashEntry", "Ledger", "LedgerRow",
     "use", "set_policy", "get_policy", "ledger", "save", "release", "scope", "current_scope",
     "Scope", "WEIGHT_GRAD_INPUT", "EXACT", "PARAMETER", "INDEX", "ROLES", "to_bfloat16",
-    "from_bfloat16",
+    "from_bfloat16", "gradient_fidelity",
 ]

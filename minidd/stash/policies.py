@@ -200,9 +200,9 @@ class DeferredDropout(StashPolicy):
             mask = _exact_topk_mask(mag, k, scope.name)
         else:
             mask = self._sampled_mask(mag, k, scope.name)
+        nnz = int(np.count_nonzero(mag > 0))  # counting a bool mask is faster than floats
         del mag
         mask = mask.reshape(-1)
-        nnz = int(np.count_nonzero(array))
         kept = int(np.count_nonzero(mask))
         itemsize = 2 if self.value_dtype != "float32" else array.dtype.itemsize
         _, sparse = sparse_bytes(n, kept, itemsize)
@@ -241,7 +241,7 @@ def _exact_topk_mask(mag: np.ndarray, k: int, layer: str) -> np.ndarray:
     thr = part[:, kth]
     del part
     mask = mag >= _positive(thr)[:, None]
-    excess = mask.sum(axis=1) - k
+    excess = np.count_nonzero(mask, axis=1) - k
     tied_rows = np.flatnonzero(excess > 0)
     if tied_rows.size:  # more than k at or above the threshold: drop the last tied ones
         tied = mag[tied_rows] == thr[tied_rows, None]

@@ -39,3 +39,20 @@ def test_warmup_keeps_everything_then_drops(rng):
     assert not any(_kinds(p, rng).values())
     p.set_step(2)
     assert any(_kinds(p, rng).values())
+
+
+def test_gradient_fidelity_probe(rng):
+    model = nn.MLP((16, 64, 64, 4), rng=rng)
+    x = rng.standard_normal((32, 16)).astype(np.float32)
+    y = rng.integers(0, 4, 32)
+
+    def loss_fn(m):
+        return F.cross_entropy(m(Tensor(x)), y)
+
+    same = stash.gradient_fidelity(model, loss_fn, DeferredDropout(0.0))
+    assert all(r["cosine"] == pytest.approx(1.0) and r["rel_error"] == 0 for r in same)
+    rows = {r["param"]: r for r in stash.gradient_fidelity(model, loss_fn, DeferredDropout(0.9))}
+    assert set(rows) == {"layers.0.weight", "layers.2.weight", "layers.4.weight"}
+    assert rows["layers.0.weight"]["rel_error"] == 0          # first layer kept dense
+    assert 0.3 < rows["layers.2.weight"]["cosine"] < 0.999     # dropped: close, not equal
+    assert rows["layers.2.weight"]["rel_error"] > 0.01

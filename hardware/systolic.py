@@ -1,0 +1,83 @@
+"""Compute cycles of one GEMM ``Y[M x N] = X[M x K] W[K x N]`` on an ``R x C`` systolic array.
+
+Each dataflow keeps one operand in place and maps the GEMM onto two spatial dimensions (rows,
+columns of the array) and one temporal dimension (cycles of streaming), as in SCALE-Sim:
+
+============  =======================  ===================  ==================
+dataflow      spatial rows S_R         spatial columns S_C  temporal T
+============  =======================  ===================  ==================
+``ws`` weight  K                       N                    M
+``os`` output  M                       N                    K
+``is`` input   K                       M                    N
+============  =======================  ===================  ==================
+
+The work is cut into ``folds = ceil(S_R / R) * ceil(S_C / C)`` array-sized pieces.
+
+``scalesim``
+    SCALE-Sim v2's compute cycles: every fold fills the array, streams ``T`` operands and
+    drains, ``folds * (T + 2R + C - 2) - 1``.  Example: M=512, K=768, N=768 on 128x128
+    weight-stationary is 6 * 6 * 894 - 1 = 32,183 cycles.
+``tpu``
+    A TPU-like array: the next fold's operands are loaded while the current fold streams
+    (double buffering) and partial sums accumulate on chip, so fill and drain are paid once:
+    ``folds * max(T, R) + R + C - 2``.  A fold still takes at least ``R`` cycles, the time to
+    shift the next fold's stationary operand in.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DATAFLOWS = ("ws", "os", "is")
+TIMING_MODELS = ("tpu", "scalesim")
+
+
+@dataclass(frozen=True)
+class GemmTiming:
+    cycles: int
+    folds: int
+    macs: int
+    utilization: float  #: MACs / (cycles x R x C)
+
+
+def _check_dims(**dims):
+    for name, v in dims.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"gemm_cycles: {name} must be a positive int, got {v!r}")
+
+
+def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "ws",
+                model: str = "tpu") -> GemmTiming:
+    """Cycles of ``Y[m x n] = X[m x k] W[k x n]`` on one ``rows x cols`` array."""
+    _check_dims(m=m, k=k, n=n, rows=rows, cols=cols)
+    if dataflow not in DATAFLOWS:
+        raise ValueError(f"gemm_cycles: dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
+    if model not in TIMING_MODELS:
+        raise ValueError(f"gemm_cycles: model must be one of {TIMING_MODELS}, got {model!r}")
+    s_r, s_c, t = {"ws": (k, n, m), "os": (m, n, k), "is": (k, m, n)}[dataflow]
+    folds = math.ceil(s_r / rows) * math.ceil(s_c / cols)
+    if model == "scalesim":
+        cycles = folds * (t + 2 * rows + cols - 2) - 1
+    else:
+        cycles = folds * max(t, rows) + rows + cols - 2
+    macs = m * k * n
+    return GemmTiming(cycles, folds, macs, macs / (cycles * rows * cols))
+
+
+def core_gemm_cycles(m: int, k: int, n: int, groups: int, mxus: int, rows: int, cols: int,
+                     dataflow: str = "ws", model: str = "tpu") -> GemmTiming:
+    """``groups`` independent GEMMs on a core with ``mxus`` arrays.
+
+    Independent GEMMs (attention heads) are spread over the arrays; a single GEMM is split
+    across them by output columns ``n``.
+    """
+    if groups >= mxus:
+        one = gemm_cycles(m, k, n, rows, cols, dataflow, model)
+        rounds = math.ceil(groups / mxus)
+        cycles = rounds * one.cycles
+        folds = groups * one.folds
+    else:  # each GEMM in turn, split across the arrays by output columns
+        one = gemm_cycles(m, k, math.ceil(n / mxus), rows, cols, dataflow, model)
+        cycles, folds = groups * one.cycles, groups * one.folds * mxus
+    macs = groups * m * k * n
+    return GemmTiming(cycles, folds, macs, macs / (cycles * rows * cols * mxus))

@@ -1,0 +1,299 @@
+"""Workloads: the layer-list format (the contract with the training side) and its builders.
+
+Everything is **per sample**; the simulator multiplies by the batch.  A layer is one of
+
+``gemm``    ``Y[m x n] = X[m x k] W[k x n]`` with a weight (linear, convolution as im2col);
+``bmm``     ``groups`` products of two activations (attention scores and context);
+``vector``  elementwise and normalisation work on the vector unit (``vector_flops``).
+
+``stash`` lists what the layer keeps for backward, with roles as in ``minidd.stash``:
+``weight_grad_input`` (the X that only dW reads: what deferred dropout may sparsify), ``exact``,
+``index`` (packed to ``bits`` per element).  ``inputs`` names the producing layers (``"input"``
+for the model input) and ``in_elements`` gives the size read from each: the workload is checked
+to chain (each input's size equals its producer's output).
+
+A JSON trace has the same fields: ``{"name": ..., "layers": [{"name": ..., "kind": ...,
+"m": ..., "k": ..., "n": ..., "stash": [{"role": ..., "elements": ..., ...}], ...}]}``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("gemm", "bmm", "vector")
+ROLES = ("weight_grad_input", "exact", "index")
+
+
+@dataclass(frozen=True)
+class StashItem:
+    role: str
+    elements: int                   #: per sample
+    natural_sparsity: float = 0.0   #: fraction of exact zeros
+    bits: int | None = None         #: for masks and indices: bits per element
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"StashItem.role must be one of {ROLES}, got {self.role!r}")
+        if not isinstance(self.elements, int) or self.elements < 1:
+            raise ValueError(f"StashItem.elements must be a positive int, got {self.elements!r}")
+        if not 0.0 <= self.natural_sparsity <= 1.0:
+            raise ValueError(f"StashItem.natural_sparsity must be in [0, 1], got {self.natural_sparsity!r}")
+        if self.bits is not None and (not isinstance(self.bits, int) or self.bits < 1):
+            raise ValueError(f"StashItem.bits must be a positive int, got {self.bits!r}")
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: str
+    m: int = 1
+    k: int = 1
+    n: int = 1
+    groups: int = 1
+    params: int = 0
+    vector_flops: int = 0
+    in_elements: tuple = ()
+    out_elements: int = 0
+    inputs: tuple = ()
+    stash: tuple = ()
+    keep_dense: bool = False   #: first layer, embeddings, head: deferred dropout leaves it dense
+    shares_stash_with: str = ""  #: a gemm whose weight-gradient input is stashed by that layer
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Layer.name must be a non-empty string, got {self.name!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"layer {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        for f in ("m", "k", "n", "groups"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"layer {self.name!r}: {f} must be a positive int, got {v!r}")
+        for f in ("params", "vector_flops", "out_elements"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"layer {self.name!r}: {f} must be a non-negative int, got {v!r}")
+        if len(self.in_elements) != len(self.inputs):
+            raise ValueError(f"layer {self.name!r}: in_elements needs one size per input "
+                             f"({len(self.inputs)}), got {len(self.in_elements)}")
+        if not all(isinstance(s, StashItem) for s in self.stash):
+            raise ValueError(f"layer {self.name!r}: stash must hold StashItem objects")
+
+    @property
+    def macs(self) -> int:
+        return self.groups * self.m * self.k * self.n if self.kind != "vector" else 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    layers: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if not self.layers:
+            raise ValueError(f"workload {self.name!r} has no layers")
+        out = {"input": None}
+        for layer in self.layers:
+            if layer.name in out:
+                raise ValueError(f"workload {self.name!r}: duplicate layer name {layer.name!r}")
+            for src, size in zip(layer.inputs, layer.in_elements):
+                if src not in out:
+                    raise ValueError(f"workload {self.name!r}: layer {layer.name!r} reads {src!r}, "
+                                     "which is not an earlier layer")
+                if out[src] is not None and out[src] != size:
+                    raise ValueError(f"workload {self.name!r}: shapes do not chain: layer "
+                                     f"{layer.name!r} reads {size} elements per sample from "
+                                     f"{src!r}, which produces {out[src]}")
+            if layer.shares_stash_with:
+                owner = next((x for x in self.layers if x.name == layer.shares_stash_with), None)
+                if owner is None or not any(i.role == "weight_grad_input" for i in owner.stash):
+                    raise ValueError(f"workload {self.name!r}: layer {layer.name!r} shares the stash "
+                                     f"of {layer.shares_stash_with!r}, which stashes no weight-gradient input")
+            out[layer.name] = layer.out_elements
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, "layers": [asdict(layer) for layer in self.layers]})
+
+
+def workload_from_dict(data: dict) -> Workload:
+    """Build a workload from plain data (a parsed JSON trace)."""
+    try:
+        layers = []
+        for d in data["layers"]:
+            d = dict(d)
+            d["stash"] = tuple(StashItem(**s) for s in d.get("stash", ()))
+            d["inputs"] = tuple(d.get("inputs", ()))
+            d["in_elements"] = tuple(d.get("in_elements", ()))
+            layers.append(Layer(**d))
+        return Workload(data["name"], tuple(layers))
+    except KeyError as e:
+        raise ValueError(f"workload: missing field {e}") from None
+    except TypeError as e:
+        raise ValueError(f"workload: {e}") from None
+
+
+def load_workload(path) -> Workload:
+    with open(path) as f:
+        return workload_from_dict(json.load(f))
+
+
+# ------------------------------------------------------------------------------- builders
+def _linear(name, src, m, k, n, shares="", sparsity=0.0, keep_dense=False, in_el=None):
+    st = () if shares else (StashItem("weight_grad_input", m * k, sparsity),)
+    return Layer(name, "gemm", m, k, n, params=k * n + n, in_elements=(in_el or m * k,),
+                 out_elements=m * n, inputs=(src,), stash=st, keep_dense=keep_dense,
+                 shares_stash_with=shares)
+
+
+def _vector(name, srcs, elements, flops_per_element, stash=(), out=None):
+    srcs = (srcs,) if isinstance(srcs, str) else tuple(srcs)
+    return Layer(name, "vector", vector_flops=int(elements * flops_per_element),
+                 in_elements=tuple(elements for _ in srcs), out_elements=out or elements,
+                 inputs=srcs, stash=tuple(stash))
+
+
+BERT_SIZES = {"base": (12, 768, 12, 3072), "large": (24, 1024, 16, 4096)}
+
+
+def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 30522) -> Workload:
+    """BERT encoder (post-LN) with a classifier on the first token, per sample of ``seq`` tokens.
+
+    Per block: Q, K, V projections (one stashed input, shared), attention scores and context
+    (products of activations: their operands are stashed exactly), the output projection,
+    LayerNorm, the GELU feed-forward network and LayerNorm.  Embeddings and the head are kept
+    dense by deferred dropout; GELU and LayerNorm outputs have no exact zeros.
+    """
+    if size not in BERT_SIZES:
+        raise ValueError(f"bert: size must be one of {tuple(BERT_SIZES)}, got {size!r}")
+    n_layers, h, heads, ff = BERT_SIZES[size]
+    s, dh = seq, h // heads
+    layers = [Layer("embed", "vector", vector_flops=8 * s * h, params=(vocab + 512 + 2) * h + 2 * h,
+                    out_elements=s * h, stash=(StashItem("exact", s * h),), keep_dense=True)]
+    x = "embed"
+    for i in range(n_layers):
+        p = f"block{i}."
+        layers += [
+            _linear(p + "q", x, s, h, h),
+            _linear(p + "k", x, s, h, h, shares=p + "q"),   # Q, K, V read one stashed input
+            _linear(p + "v", x, s, h, h, shares=p + "q"),
+            Layer(p + "scores", "bmm", s, dh, s, groups=heads, in_elements=(s * h, s * h),
+                  out_elements=heads * s * s, inputs=(p + "q", p + "k"),
+                  stash=(StashItem("exact", s * h), StashItem("exact", s * h))),
+            _vector(p + "softmax", p + "scores", heads * s * s, 10,
+                    stash=(StashItem("exact", heads * s * s),)),
+            Layer(p + "context", "bmm", s, s, dh, groups=heads, in_elements=(heads * s * s, s * h),
+                  out_elements=s * h, inputs=(p + "softmax", p + "v"),
+                  stash=(StashItem("exact", s * h),)),  # probabilities shared with softmax
+            _linear(p + "attn_out", p + "context", s, h, h),
+            _vector(p + "ln1", (p + "attn_out", x), s * h, 12,
+                    stash=(StashItem("exact", s * h),)),
+            _linear(p + "ff1", p + "ln1", s, h, ff),
+            _vector(p + "gelu", p + "ff1", s * ff, 16, stash=(StashItem("exact", s * ff),)),
+            _linear(p + "ff2", p + "gelu", s, ff, h),
+            _vector(p + "ln2", (p + "ff2", p + "ln1"), s * h, 12,
+                    stash=(StashItem("exact", s * h),)),
+        ]
+        x = p + "ln2"
+    layers.append(_linear("head", x, 1, h, num_classes, keep_dense=True, in_el=s * h))
+    return Workload(f"bert-{size}-seq{seq}", tuple(layers))
+
+
+def _conv(name, src, c, hw_in, o, k, stride, sparsity, keep_dense=False):
+    ho = (hw_in + 2 * (k // 2) - k) // stride + 1
+    return Layer(name, "gemm", ho * ho, c * k * k, o, params=c * k * k * o,
+                 in_elements=(c * hw_in * hw_in,), out_elements=o * ho * ho, inputs=(src,),
+                 stash=(StashItem("weight_grad_input", c * hw_in * hw_in, sparsity),),
+                 keep_dense=keep_dense), ho
+
+
+def _bn_relu(name, src, c, hw, relu=True):
+    """BatchNorm (stashes its normalised input exactly) and ReLU (a 1-bit mask)."""
+    el = c * hw * hw
+    stash = [StashItem("exact", el)] + ([StashItem("index", el, bits=1)] if relu else [])
+    return _vector(name, src, el, 10 + (1 if relu else 0), stash=stash)
+
+
+def resnet50(relu_sparsity: float = 0.5, num_classes: int = 1000, image: int = 224) -> Workload:
+    """ResNet-50 (v1.5 bottlenecks, stride in the 3x3 conv); conv inputs after a ReLU have
+    ``relu_sparsity`` exact zeros."""
+    layers = []
+    conv, hw = _conv("conv1", "input", 3, image, 64, 7, 2, 0.0, keep_dense=True)
+    layers += [conv, _bn_relu("bn1", "conv1", 64, hw)]
+    layers.append(_vector("pool1", "bn1", 64 * hw * hw, 1, out=64 * (hw // 2) ** 2,
+                          stash=(StashItem("index", 64 * (hw // 2) ** 2, bits=4),)))
+    hw //= 2
+    src, c = "pool1", 64
+    for stage, (width, blocks, stride) in enumerate(((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))):
+        for b in range(blocks):
+            p = f"layer{stage + 1}.{b}."
+            s = stride if b == 0 else 1
+            c1, hw1 = _conv(p + "conv1", src, c, hw, width, 1, 1, relu_sparsity)
+            c2, hw2 = _conv(p + "conv2", p + "bn1", width, hw1, width, 3, s, relu_sparsity)
+            c3, hw3 = _conv(p + "conv3", p + "bn2", width, hw2, 4 * width, 1, 1, relu_sparsity)
+            layers += [c1, _bn_relu(p + "bn1", p + "conv1", width, hw1),
+                       c2, _bn_relu(p + "bn2", p + "conv2", width, hw2),
+                       c3, _bn_relu(p + "bn3", p + "conv3", 4 * width, hw3, relu=False)]
+            short = src
+            if b == 0:
+                d, _ = _conv(p + "down", src, c, hw, 4 * width, 1, s, relu_sparsity)
+                layers += [d, _bn_relu(p + "down_bn", p + "down", 4 * width, hw3, relu=False)]
+                short = p + "down_bn"
+            el = 4 * width * hw3 * hw3
+            layers.append(_vector(p + "add_relu", (p + "bn3", short), el, 2,
+                                  stash=(StashItem("index", el, bits=1),)))
+            src, c, hw = p + "add_relu", 4 * width, hw3
+    layers.append(_vector("avgpool", src, c * hw * hw, 1, out=c))
+    layers.append(_linear("fc", "avgpool", 1, c, num_classes, sparsity=0.0, keep_dense=True))
+    return Workload("resnet50", tuple(layers))
+
+
+VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+def vgg16(relu_sparsity: float = 0.5, num_classes: int = 1000, image: int = 224) -> Workload:
+    """VGG-16 (no BatchNorm): 13 convolutions with ReLU, 5 max-pools, 3 fully connected layers."""
+    layers, src, c, hw, i = [], "input", 3, image, 0
+    for v in VGG16_CFG:
+        if v == "M":
+            out = c * (hw // 2) ** 2
+            layers.append(_vector(f"pool{i}", src, c * hw * hw, 1, out=out,
+                                  stash=(StashItem("index", out, bits=2),)))
+            src, hw = f"pool{i}", hw // 2
+            continue
+        i += 1
+        conv, hw = _conv(f"conv{i}", src, c, hw, v, 3, 1, 0.0 if i == 1 else relu_sparsity,
+                         keep_dense=(i == 1))
+        el = v * hw * hw
+        layers += [conv, _vector(f"relu{i}", f"conv{i}", el, 1, stash=(StashItem("index", el, bits=1),))]
+        src, c = f"relu{i}", v
+    feat = c * hw * hw
+    layers += [_linear("fc1", src, 1, feat, 4096, sparsity=relu_sparsity),
+               _vector("fc1_relu", "fc1", 4096, 1, stash=(StashItem("index", 4096, bits=1),)),
+               _linear("fc2", "fc1_relu", 1, 4096, 4096, sparsity=relu_sparsity),
+               _vector("fc2_relu", "fc2", 4096, 1, stash=(StashItem("index", 4096, bits=1),)),
+               _linear("fc3", "fc2_relu", 1, 4096, num_classes, sparsity=relu_sparsity, keep_dense=True)]
+    return Workload("vgg16", tuple(layers))
+
+
+PAPER_MODELS = {
+    "bert-base-128": lambda s: bert("base", 128),
+    "bert-base-512": lambda s: bert("base", 512),
+    "bert-large-128": lambda s: bert("large", 128),
+    "bert-large-512": lambda s: bert("large", 512),
+    "resnet50": lambda s: resnet50(s),
+    "vgg16": lambda s: vgg16(s),
+}
+
+
+def paper_model(name: str, relu_sparsity: float = 0.5) -> Workload:
+    """One of :data:`PAPER_MODELS` (ReLU sparsity matters only for the CNNs)."""
+    if name not in PAPER_MODELS:
+        raise ValueError(f"paper_model: unknown model {name!r}; choose from {tuple(PAPER_MODELS)}")
+    return PAPER_MODELS[name](relu_sparsity)
+
+

@@ -1,0 +1,25 @@
+import json
+
+from hardware.__main__ import main
+
+
+def test_step_writes_csv(tmp_path, capsys):
+    out = tmp_path / "layers.csv"
+    assert main(["step", "--model", "bert-base-128", "--policy", "deferred_dropout", "--drop", "0.9",
+                 "--batch", "4", "--csv", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "deferred_dropout(0.9, exact)" in text and "footprint" in text
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("name,kind,fwd_cycles") and len(rows) == 1 + 12 * 12 + 2
+
+
+def test_reproduce_prints_the_paper_ranges(capsys):
+    assert main(["reproduce", "--models", "vgg16", "--drops", "0.9"]) == 0
+    assert "| vgg16 | 0.9 |" in capsys.readouterr().out
+
+
+def test_bad_config_is_reported_not_raised(tmp_path, capsys):
+    p = tmp_path / "chip.json"
+    p.write_text(json.dumps({"mxus": 2}))
+    assert main(["step", "--config", str(p)]) == 2
+    assert "missing field" in capsys.readouterr().err

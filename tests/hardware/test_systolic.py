@@ -1,0 +1,65 @@
+"""Closed forms of GEMM timing, pinned on hand-derived cases."""
+import itertools
+
+import pytest
+
+from hardware.systolic import core_gemm_cycles, gemm_cycles
+
+
+@pytest.mark.parametrize("m, k, n, r, c, df, expected", [
+    (512, 768, 768, 128, 128, "ws", 6 * 6 * (512 + 256 + 128 - 2) - 1),   # 32,183: DESIGN.md example
+    (10, 130, 129, 128, 128, "ws", 2 * 2 * (10 + 256 + 128 - 2) - 1),     # partial folds in K and N
+    (4, 3, 5, 8, 8, "ws", 1 * (4 + 16 + 8 - 2) - 1),                      # array larger than the GEMM
+    (100, 64, 256, 128, 128, "ws", 1 * 2 * (100 + 256 + 128 - 2) - 1),    # K smaller than R
+    (300, 50, 100, 128, 64, "os", 3 * 2 * (50 + 256 + 64 - 2) - 1),      # output stationary: T = K
+    (70, 200, 30, 64, 64, "is", 4 * 2 * (30 + 128 + 64 - 2) - 1),        # input stationary: T = N
+])
+def test_scalesim_closed_form(m, k, n, r, c, df, expected):
+    t = gemm_cycles(m, k, n, r, c, df, model="scalesim")
+    assert t.cycles == expected
+    assert t.macs == m * k * n
+    assert 0 < t.utilization <= 1
+
+
+def test_example_from_the_design_notes():
+    assert gemm_cycles(512, 768, 768, 128, 128, "ws", "scalesim").cycles == 32183
+
+
+@pytest.mark.parametrize("m, k, n, expected", [
+    (512, 768, 768, 36 * 512 + 128 + 128 - 2),   # streaming hides every weight load
+    (64, 256, 256, 4 * 128 + 128 + 128 - 2),     # M < R: a fold still waits R cycles for weights
+])
+def test_tpu_closed_form(m, k, n, expected):
+    assert gemm_cycles(m, k, n, 128, 128, "ws", "tpu").cycles == expected
+
+
+def test_tpu_advantage_is_the_fill_and_drain_it_does_not_repeat():
+    """With T >= R, scalesim - tpu = (folds - 1) (2R + C - 2) + R - 1: one fill/drain per fold
+    against one in all, plus the weight loads that double buffering hides."""
+    r = c = 128
+    for m, k, n in itertools.product((128, 300, 1000), (64, 200, 768), (50, 128, 513)):
+        s = gemm_cycles(m, k, n, r, c, "ws", "scalesim")
+        t = gemm_cycles(m, k, n, r, c, "ws", "tpu")
+        assert t.cycles <= s.cycles and t.folds == s.folds
+        assert s.cycles - t.cycles == (s.folds - 1) * (2 * r + c - 2) + r - 1
+
+
+def test_two_arrays_split_columns_or_groups():
+    one = gemm_cycles(512, 768, 384, 128, 128).cycles
+    assert core_gemm_cycles(512, 768, 768, 1, 2, 128, 128).cycles == one
+    head = gemm_cycles(128, 64, 128, 128, 128).cycles
+    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128).cycles == 6 * head
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"m": 0}, "m must be a positive int"),
+    ({"k": -3}, "k must be a positive int"),
+    ({"rows": 2.5}, "rows must be a positive int"),
+    ({"dataflow": "rs"}, "dataflow must be one of"),
+    ({"model": "cycle-exact"}, "model must be one of"),
+])
+def test_bad_sizes_and_names(kwargs, match):
+    args = {"m": 8, "k": 8, "n": 8, "rows": 4, "cols": 4, "dataflow": "ws", "model": "tpu"}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        gemm_cycles(**args)
