@@ -14,6 +14,10 @@ Policies (mirroring ``minidd.stash``):
     top-k in a first pass over the tensor (a histogram/radix select), then encodes in a second
     pass, re-reading the tensor from HBM when it does not fit in VMEM; ``selection="estimate"``
     uses a threshold known in advance (sampled or the previous step's) and encodes in one pass.
+
+``skip_zeros_in_dw`` is a what-if, off by default: a matrix unit that skips the zeros of the
+stashed input in the weight-gradient GEMM, whose compute then scales with the stored density
+(a TPUv3 MXU is dense and does not do this).
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class Policy:
     selection: str = "exact"
     value_bytes: int | None = None        #: stored value width (default: the chip's act_bytes)
     dense_layers: tuple = field(default=())  #: extra layer names left dense (besides keep_dense ones)
+    skip_zeros_in_dw: bool = False        #: assumption: the weight-gradient GEMM skips stored zeros
 
     def __post_init__(self):
         if self.kind not in POLICY_KINDS:
@@ -48,9 +53,10 @@ class Policy:
 
     @property
     def label(self) -> str:
+        skip = " +skip" if self.skip_zeros_in_dw else ""
         if self.kind == "deferred_dropout":
-            return f"deferred_dropout({self.drop:g}, {self.selection})"
-        return self.kind
+            return f"deferred_dropout({self.drop:g}, {self.selection}){skip}"
+        return self.kind + skip
 
 
 BASELINE = Policy("zero_value")

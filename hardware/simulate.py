@@ -15,6 +15,7 @@ the stash of every layer and, as workspace, the largest dense layer output of th
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .compression import BASELINE, Policy, StashCost, engine_cycles, stash_cost
@@ -107,7 +108,19 @@ def _stash_costs(layer: Layer, batch, policy, chip) -> list[StashCost]:
                        policy, chip, dense) for item in layer.stash]
 
 
-def _layer(layer: Layer, costs, shared: dict, batch, policy, chip, tm, df) -> LayerReport:
+def _input_elements(layer: Layer, layers: dict) -> int:
+    """Elements per sample a gemm reads: its declared input, else its stashed X, else m * k."""
+    if layer.in_elements:
+        return layer.in_elements[0]
+    owner = layers.get(layer.shares_stash_with, layer)
+    for item in owner.stash:
+        if item.role == "weight_grad_input":
+            return item.elements
+    return layer.m * layer.k
+
+
+def _layer(layer: Layer, costs, shared: dict, workload_layers: dict, batch, policy, chip, tm,
+           df) -> LayerReport:
     a, p = chip.act_bytes, chip.param_bytes
     vmem, mx, rows, cols = chip.vmem_bytes, chip.mxus, chip.mxu_rows, chip.mxu_cols
     stash_write = sum(c.stored_bytes + c.extra_hbm_read for c in costs if c.encoded)
@@ -123,15 +136,20 @@ def _layer(layer: Layer, costs, shared: dict, batch, policy, chip, tm, df) -> La
         fwd = core_gemm_cycles(m, k, n, g, mx, rows, cols, df, tm).cycles
         out_b = m * n * a  # one GEMM's result
         if layer.kind == "gemm":
-            x_b = layer.in_elements[0] * batch * a  # the input as stored (conv: before im2col)
+            x_b = _input_elements(layer, workload_layers) * batch * a  # conv: before im2col
             w_b = k * n * a
             hbm += gemm_hbm_bytes(m, n, g, x_b, w_b, out_b, vmem, a)
-            if layer.inputs != ("input",):  # no input gradient for the model's input
+            if layer.input_grad:
                 dx = core_gemm_cycles(m, n, k, g, mx, rows, cols, df, tm).cycles
                 hbm += gemm_hbm_bytes(m, k, g, out_b, w_b, x_b, vmem, a)
+            density = 1.0
             if layer.shares_stash_with:
-                stash_read = shared[layer.shares_stash_with]
+                stash_read, density = shared[layer.shares_stash_with]
+            elif layer.name in shared:
+                density = shared[layer.name][1]
             dw = core_gemm_cycles(k, m, n, g, mx, rows, cols, df, tm).cycles
+            if policy.skip_zeros_in_dw and density < 1.0:  # what-if: skip stored zeros
+                dw = math.ceil(dw * density) + rows + cols
             hbm += gemm_hbm_bytes(k, n, g, stash_read, out_b, k * n * p, vmem, a)
             hbm += layer.params * (3 * p + 2 * chip.optimizer_bytes_per_param)  # optimizer update
         else:
@@ -169,12 +187,14 @@ def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELIN
     """Model one training step; see the module docstring for what is counted."""
     _check(chip, workload, policy, batch, timing_model, dataflow)
     reports, shared = [], {}
+    by_name = {layer.name: layer for layer in workload.layers}
     for layer in workload.layers:
         costs = _stash_costs(layer, batch, policy, chip)
-        if any(i.role == "weight_grad_input" for i in layer.stash):
-            shared[layer.name] = sum(c.stored_bytes for c, i in zip(costs, layer.stash)
-                                     if i.role == "weight_grad_input")
-        reports.append(_layer(layer, costs, shared, batch, policy, chip, timing_model, dataflow))
+        wgi = [(c, i) for c, i in zip(costs, layer.stash) if i.role == "weight_grad_input"]
+        if wgi:
+            shared[layer.name] = (sum(c.stored_bytes for c, _ in wgi),
+                                  sum(c.kept for c, _ in wgi) / sum(i.elements * batch for _, i in wgi))
+        reports.append(_layer(layer, costs, shared, by_name, batch, policy, chip, timing_model, dataflow))
     cycles = sum(r.cycles for r in reports)
     fp = footprint(chip, workload, policy, batch)
     return StepReport(chip.name, workload.name, policy.label, batch, timing_model, dataflow,

@@ -12,6 +12,10 @@ Everything is **per sample**; the simulator multiplies by the batch.  A layer is
 for the model input) and ``in_elements`` gives the size read from each: the workload is checked
 to chain (each input's size equals its producer's output).
 
+A layer reads ``in_elements[0]`` elements of input (for a convolution: the input tensor, not its
+im2col matrix); without ``inputs`` (as in a minidd trace, which does not record the dataflow
+graph and so is not chain-checked) the size of its stashed weight-gradient input, else ``m * k``.
+
 A JSON trace has the same fields: ``{"name": ..., "layers": [{"name": ..., "kind": ...,
 "m": ..., "k": ..., "n": ..., "stash": [{"role": ..., "elements": ..., ...}], ...}]}``.
 """
@@ -59,6 +63,7 @@ class Layer:
     stash: tuple = ()
     keep_dense: bool = False   #: first layer, embeddings, head: deferred dropout leaves it dense
     shares_stash_with: str = ""  #: a gemm whose weight-gradient input is stashed by that layer
+    input_grad: bool = True      #: False for a layer on the model input (no dX to compute)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -76,6 +81,8 @@ class Layer:
         if len(self.in_elements) != len(self.inputs):
             raise ValueError(f"layer {self.name!r}: in_elements needs one size per input "
                              f"({len(self.inputs)}), got {len(self.in_elements)}")
+        if self.kind == "bmm" and len(self.in_elements) != 2:
+            raise ValueError(f"layer {self.name!r}: a bmm reads two inputs; give inputs and in_elements for both")
         if not all(isinstance(s, StashItem) for s in self.stash):
             raise ValueError(f"layer {self.name!r}: stash must hold StashItem objects")
 
@@ -208,7 +215,7 @@ def _conv(name, src, c, hw_in, o, k, stride, sparsity, keep_dense=False):
     return Layer(name, "gemm", ho * ho, c * k * k, o, params=c * k * k * o,
                  in_elements=(c * hw_in * hw_in,), out_elements=o * ho * ho, inputs=(src,),
                  stash=(StashItem("weight_grad_input", c * hw_in * hw_in, sparsity),),
-                 keep_dense=keep_dense), ho
+                 keep_dense=keep_dense, input_grad=src != "input"), ho
 
 
 def _bn_relu(name, src, c, hw, relu=True):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -38,7 +39,7 @@ class Module:
     def __init__(self):
         d = self.__dict__
         d["_parameters"], d["_modules"], d["_buffers"] = OrderedDict(), OrderedDict(), OrderedDict()
-        d["training"], d["_name"] = True, ""
+        d["training"], d["_name"], d["_parent"] = True, "", None
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -48,7 +49,7 @@ class Module:
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
-            value.__dict__["_name"] = name
+            value.__dict__["_name"], value.__dict__["_parent"] = name, weakref.ref(self)
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
@@ -56,8 +57,17 @@ class Module:
         self._buffers[name] = array
         object.__setattr__(self, name, array)
 
+    @property
+    def qualified_name(self) -> str:
+        """Dotted path from the outermost module that holds this one (``encoder.blocks.0.attn``)."""
+        parts, m = [], self
+        while m is not None and m._parent is not None:
+            parts.append(m._name)
+            m = m._parent()
+        return ".".join(reversed(parts))
+
     def __call__(self, *args, **kwargs):
-        with scope(self._name, keep_dense=self.stash_dense):
+        with scope(self.qualified_name, keep_dense=self.stash_dense, absolute=True):
             return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):

@@ -44,8 +44,9 @@ def current_scope() -> Scope:
 
 
 @contextlib.contextmanager
-def scope(name: str, keep_dense: bool = False):
-    """Run the block inside layer ``name`` (joined to the enclosing scope with a dot).
+def scope(name: str, keep_dense: bool = False, absolute: bool = False):
+    """Run the block inside layer ``name``: joined to the enclosing scope with a dot, or taken
+    as it is when ``absolute`` (modules pass their full dotted path).
 
     ``keep_dense`` marks the layer as one that lossy policies leave dense by default (the
     first layer, embeddings, the classifier head); it is inherited by nested scopes.
@@ -53,7 +54,10 @@ def scope(name: str, keep_dense: bool = False):
     if not isinstance(name, str):
         raise TypeError(f"scope: name must be a str, got {type(name).__name__}")
     outer = _scopes[-1]
-    full = f"{outer.name}.{name}" if outer.name and name else (name or outer.name)
+    if absolute:
+        full = name or outer.name
+    else:
+        full = f"{outer.name}.{name}" if outer.name and name else (name or outer.name)
     _scopes.append(Scope(full, keep_dense or outer.keep_dense))
     try:
         yield _scopes[-1]

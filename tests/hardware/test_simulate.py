@@ -113,3 +113,16 @@ def test_bad_simulation_arguments(kwargs, match):
         Policy("deferred_dropout", 1.0)
     with pytest.raises(ValueError, match="Policy.kind must be"):
         Policy("gist")
+
+
+def test_zero_skipping_what_if_scales_weight_gradient_compute_with_density():
+    w = bert("base")
+    dense_dw = simulate_step(TPUV3, w, Policy("deferred_dropout", 0.9), 32)
+    skip_dw = simulate_step(TPUV3, w, Policy("deferred_dropout", 0.9, skip_zeros_in_dw=True), 32)
+    q0 = next(r for r in dense_dw.layers if r.name == "block0.k")
+    q1 = next(r for r in skip_dw.layers if r.name == "block0.k")   # shares q's sparse stash
+    assert q1.dw_cycles == math.ceil(q0.dw_cycles * 0.1) + 256
+    head0 = next(r for r in dense_dw.layers if r.name == "head")
+    head1 = next(r for r in skip_dw.layers if r.name == "head")    # kept dense: nothing skipped
+    assert head1.dw_cycles == head0.dw_cycles
+    assert skip_dw.cycles < dense_dw.cycles
