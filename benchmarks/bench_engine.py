@@ -175,10 +175,12 @@ def main(argv=None):
         "cnn minidd": lambda: minidd_step(cnn, cnn_opt, Tensor(xc), yc),
         "cnn numpy": lambda: numpy_cnn_step(cnn_np, xc, yc),
     }
+    t = median_times(contenders, repeats=args.repeats)
+    # PyTorch is timed on its own afterwards: its thread pool spins after each step and would
+    # slow whichever contender ran next in an interleaved loop.
     peers = torch_steps(mlp, cnn, xm, ym, xc, yc)
     if peers:
-        contenders.update({f"{k} torch": v for k, v in peers.items()})
-    t = median_times(contenders, repeats=args.repeats)
+        t.update(median_times({f"{k} torch": v for k, v in peers.items()}, repeats=args.repeats))
     print(f"median of {args.repeats} interleaved repeats, one SGD step, float32")
     for model, shape in (("mlp", "784-1024-1024-10, batch 128"), ("cnn", "conv32-pool-conv64-pool-fc, batch 64")):
         ratio = t[f"{model} minidd"] / t[f"{model} numpy"]
