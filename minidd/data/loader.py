@@ -1,0 +1,37 @@
+"""Seeded mini-batches over arrays that share their first dimension."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class BatchIterator:
+    """Iterate ``(arrays...)`` in batches; a new seeded permutation each epoch when ``shuffle``.
+
+    ``BatchIterator((x, y), 64, rng=np.random.default_rng(0))``; ``len()`` is batches per epoch.
+    """
+
+    def __init__(self, arrays, batch_size: int, *, rng=None, shuffle: bool = True, drop_last: bool = False):
+        arrays = tuple(arrays)
+        if not arrays:
+            raise ValueError("BatchIterator: needs at least one array")
+        n = len(arrays[0])
+        for i, a in enumerate(arrays):
+            if len(a) != n:
+                raise ValueError(f"BatchIterator: array {i} has {len(a)} rows, array 0 has {n}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"BatchIterator: batch_size must be a positive int, got {batch_size!r}")
+        if shuffle and not isinstance(rng, np.random.Generator):
+            raise TypeError("BatchIterator: shuffle=True needs rng=numpy.random.Generator")
+        self.arrays, self.n, self.batch_size = arrays, n, batch_size
+        self.rng, self.shuffle, self.drop_last = rng, shuffle, drop_last
+
+    def __len__(self):
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        order = self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield tuple(a[idx] for a in self.arrays)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from minidd import data
+from minidd.data import files
+
+
+def test_missing_file_says_where_it_looked_and_how_to_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("MINIDD_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="(?s)nope.npz.*Looked in:.*MINIDD_DATA_DIR"):
+        files.find("nope.npz")
+
+
+def test_data_dir_env_takes_precedence(monkeypatch, tmp_path):
+    (tmp_path / "mnist10k.npz").write_bytes(b"x")
+    monkeypatch.setenv("MINIDD_DATA_DIR", str(tmp_path))
+    assert files.find("mnist10k.npz") == tmp_path / "mnist10k.npz"
+
+
+def test_mnist_split_is_stratified_seeded_and_scaled():
+    (xtr, ytr), (xte, yte) = data.load_mnist(seed=0)
+    assert xtr.shape == (8000, 1, 28, 28) and xte.shape == (2000, 1, 28, 28)
+    assert xtr.dtype == np.float32 and 0.0 <= xtr.min() and xtr.max() <= 1.0
+    per_class = np.array([1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978])
+    assert np.abs(np.bincount(yte) - per_class * 0.2).max() <= 0.5
+    (xtr2, ytr2), _ = data.load_mnist(seed=0)
+    assert np.array_equal(xtr, xtr2) and np.array_equal(ytr, ytr2)
+    (_, ytr3), _ = data.load_mnist(seed=1)
+    assert not np.array_equal(ytr, ytr3)
+    (flat, _), _ = data.load_mnist(flatten=True)
+    assert flat.shape == (8000, 784)
+
+
+def test_tokenizer_is_fitted_on_training_texts_only():
+    tok = data.WordTokenizer.fit(["free money now", "free offer", "meeting at noon"], vocab_size=10, min_count=1)
+    assert tok.vocab[:4] == list(data.text.SPECIALS) and tok.vocab[4] == "free"
+    ids, mask = tok.encode(["free zebra", ""], max_len=4)
+    assert ids.tolist() == [[data.CLS, tok.index["free"], data.UNK, data.PAD], [data.CLS, 0, 0, 0]]
+    assert mask.tolist() == [[True, True, True, False], [True, False, False, False]]
+    with pytest.raises(ValueError, match="max_len must be an int >= 2"):
+        tok.encode(["x"], max_len=1)
+
+
+def test_spam_split():
+    tr, te, tok = data.load_spam(seed=0)
+    assert tr[0].shape == (4700, 128) and te[0].shape == (1175, 128) and len(tok) == 8000
+    assert abs(tr[2].mean() - 1763 / 5875) < 0.01 and abs(te[2].mean() - 1763 / 5875) < 0.01
+    assert (tr[0][:, 0] == data.CLS).all()
+    assert tr[1].dtype == bool and (tr[1] == (tr[0] != data.PAD)).all()
+
+
+def test_synthetic_tasks_and_batches_are_seeded():
+    a = data.gaussian_clusters(100, rng=np.random.default_rng(3))
+    b = data.gaussian_clusters(100, rng=np.random.default_rng(3))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    x, y = data.spirals(50, rng=np.random.default_rng(0))
+    assert x.shape == (50, 2) and set(np.unique(y)) <= {0, 1, 2}
+    tok, mask, lab = data.marker_sequences(40, rng=np.random.default_rng(0))
+    assert ((tok == 4).any(axis=1) == (lab == 1)).all()
+    it = data.BatchIterator((x, y), 16, rng=np.random.default_rng(1))
+    batches = list(it)
+    assert len(it) == len(batches) == 4 and sum(len(b[1]) for b in batches) == 50
+    order = np.concatenate([b[1] for b in batches])
+    assert sorted(order.tolist()) == sorted(y.tolist())
+    with pytest.raises(ValueError, match="array 1 has 3 rows"):
+        data.BatchIterator((x, y[:3]), 4, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="shuffle=True needs rng"):
+        data.BatchIterator((x, y), 4)
