@@ -120,9 +120,10 @@ def run(model: str, policy: str, seed: int, epochs: int | None = None, train_lim
     result = {
         "model": model, "policy": policy, "seed": seed, "epochs": epochs,
         "description": recipe.description, "history": history,
-        "test_accuracy": history["test_accuracy"][-1], "train_seconds": train_seconds,
+        "test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1],
+        "train_seconds": train_seconds,
     }
-    result.update(measure(net, probe, pol))
+    result.update(measure(net, _loss_fn(probe), len(probe[-1]), pol))
     return result
 
 
@@ -131,11 +132,10 @@ def _loss_fn(probe):
     return lambda m: F.cross_entropy(m(*_inputs(xs)), y)
 
 
-def measure(net, probe, policy: stash.StashPolicy, repeats: int = 5) -> dict:
+def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 5) -> dict:
     """Stash footprint, gradient fidelity, step time against Dense and the hardware model's view
-    of ``net`` on one ``probe`` batch under ``policy``."""
+    of ``net`` on one fixed batch (``loss_fn(net)`` builds its loss) under ``policy``."""
     import hardware
-    loss_fn = _loss_fn(probe)
     net.train()
     with stash.use(policy):
         loss = loss_fn(net)
@@ -164,7 +164,6 @@ def measure(net, probe, policy: stash.StashPolicy, repeats: int = 5) -> dict:
             step(pol)()
             times[key].append(time.perf_counter() - t)
     net.zero_grad()
-    batch = len(probe[-1])
     workload = hardware.workload_from_dict(trace(net, loss_fn, batch, name=type(net).__name__))
     cmp = hardware.compare(hardware.TPUV3, workload, _hardware_policy(policy), batch=batch)
     return {
