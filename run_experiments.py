@@ -2,7 +2,7 @@
 """Compare the zero-value baseline with deferred dropout end to end, and write a report.
 
     python run_experiments.py                     # the quick preset: a few minutes on 2 cores
-    python run_experiments.py --preset full       # 3 models x 6 policies x 3 seeds
+    python run_experiments.py --preset full       # 4 models x 6 policies x 3 seeds
     python run_experiments.py --preset hardware   # the paper-scale hardware model only, seconds
 
 Each run trains one model under one stash policy and records its accuracy curve, the measured
@@ -50,15 +50,18 @@ def _ints(text):
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=("quick", "full", "hardware"), default="quick",
-                    help="quick (default): all three models, Dense, ZeroValue and deferred dropout at "
-                         "0.5 and 0.9, short training; full: 3 models x {Dense, ZeroValue, DD 0.5, 0.75, "
-                         "0.9, 0.95} x 3 seeds with full training; hardware: the paper-scale hardware "
-                         "table only")
-    ap.add_argument("--models", type=_csv("models"), help="override the preset's models (mlp, cnn, bert)")
+                    help="quick (default): all models, Dense, ZeroValue and deferred dropout at "
+                         "0.5 and 0.9, short training; full: {mlp, cnn, bert, mlm} x {Dense, ZeroValue, "
+                         "DD 0.5, 0.75, 0.9, 0.95} x 3 seeds with full training; hardware: the "
+                         "paper-scale hardware table only")
+    ap.add_argument("--models", type=_csv("models"),
+                    help="override the preset's models: mlp, cnn, bert (classifiers) and mlm "
+                         "(masked-language-model pre-training)")
     ap.add_argument("--drops", type=_drops,
                     help="override the deferred-dropout drop rates (Dense and ZeroValue always run)")
     ap.add_argument("--seeds", type=_ints, help="override the seeds, e.g. 0,1,2")
-    ap.add_argument("--epochs", type=int, help="epochs for every model (default: the preset's)")
+    ap.add_argument("--epochs", type=int,
+                    help="epochs for every model, steps for mlm (default: the preset's)")
     ap.add_argument("--train-limit", type=int, help="train on the first N training examples only")
     ap.add_argument("--out", help="output folder (default results/<preset>)")
     ap.add_argument("--jobs", type=int, default=1,

@@ -31,9 +31,9 @@ class Recipe:
     description: str
     epochs: int
     batch_size: int
-    data: Callable            #: () -> (train, test, info)
-    build: Callable           #: (rng, info) -> Module
-    optimizer: Callable       #: (params, total_steps) -> Optimizer
+    data: Callable | None     #: () -> (train, test, info)
+    build: Callable | None    #: (rng, info) -> Module
+    optimizer: Callable | None  #: (params, total_steps) -> Optimizer (None: see minidd.mlm)
     clip_norm: float | None = None
 
 
@@ -66,6 +66,9 @@ RECIPES = {
                    lambda params, steps: AdamW(params, lr=1e-3, weight_decay=0.01,
                                                lr_schedule=warmup_cosine(steps // 10, steps)),
                    clip_norm=1.0),
+    "mlm": Recipe("mlm", "masked-language-model pre-training of the mini-BERT (2 blocks, d=64) on "
+                  "the e-mail bodies, 64 tokens; the budget counts steps, not epochs", 400, 32,
+                  None, None, None),
 }
 
 
@@ -103,6 +106,12 @@ def run(model: str, policy: str, seed: int, epochs: int | None = None, train_lim
     recipe = RECIPES[model]
     pol = make_policy(policy)
     epochs = epochs or recipe.epochs
+    if model == "mlm":
+        from .mlm import pretrain
+        result = pretrain(pol, seed, steps=epochs, batch_size=recipe.batch_size, max_len=64,
+                          train_limit=train_limit, progress=progress)
+        result.update(policy=policy, epochs=epochs, description=recipe.description)
+        return result
     train, test, info = recipe.data()
     if train_limit:
         train = tuple(a[:train_limit] for a in train)

@@ -7,7 +7,7 @@ import os
 import statistics
 from pathlib import Path
 
-SUMMARY_FIELDS = ["model", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std",
+SUMMARY_FIELDS = ["model", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std",
                   "stash_bytes", "stash_reduction", "wgi_reduction", "min_cosine", "mean_cosine",
                   "step_overhead", "hw_stash_reduction", "hw_footprint_reduction",
                   "hw_speedup_same_batch", "hw_speedup_own_batch"]
@@ -25,12 +25,14 @@ def summarize(runs: list[dict]) -> list[dict]:
     rows = []
     for (model, policy), rs in groups.items():
         acc = [r["test_accuracy"] for r in rs]
+        loss = [r["test_loss"] for r in rs]
         wgi = [r["stash"]["by_role"].get("weight_grad_input", {}) for r in rs]
         dropped = [f["cosine"] for r in rs for f in r["fidelity"] if f["rel_error"] > 0]
         mean = statistics.fmean
         rows.append({
             "model": model, "policy": policy, "drop": _drop(policy), "seeds": len(rs),
             "accuracy_mean": mean(acc), "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+            "loss_mean": mean(loss), "loss_std": statistics.stdev(loss) if len(loss) > 1 else 0.0,
             "stash_bytes": mean(r["stash"]["stash_bytes"] for r in rs),
             "stash_reduction": mean(r["stash"]["stash_dense_bytes"] / r["stash"]["stash_bytes"] for r in rs),
             "wgi_reduction": mean(w["dense_nbytes"] / w["nbytes"] for w in wgi) if all(wgi) else float("nan"),
@@ -68,17 +70,18 @@ def report_markdown(rows: list[dict], config: dict, paper_table: str, figures: l
              f"policies {', '.join(config['policies'])}; seeds {config['seeds']}; epochs "
              f"{config['epochs'] or 'recipe defaults'}; training subset {config['train_limit'] or 'none'}.",
              "", "## Accuracy against drop rate", "",
-             "Test accuracy (%) at the end of training, mean ± std over seeds. `dense` and "
-             "`zero_value` are both lossless and runs are deterministic, so their accuracies agree "
-             "exactly; the cosine column compares each dropped layer's weight gradient with the "
-             "dense one on a probe batch.", "",
-             "| model | policy | seeds | accuracy | vs dense (points) | weight-grad cosine (min / mean) |",
-             "|---|---|---|---|---|---|"]
+             "Test accuracy (%) and test loss at the end of training, mean ± std over seeds (for "
+             "`mlm`: masked-token accuracy and held-out MLM loss). `dense` and `zero_value` are both "
+             "lossless and runs are deterministic, so they agree exactly; the cosine column compares "
+             "each dropped layer's weight gradient with the dense one on a probe batch.", "",
+             "| model | policy | seeds | accuracy | vs dense (points) | test loss | weight-grad cosine (min / mean) |",
+             "|---|---|---|---|---|---|---|"]
     dense = {r["model"]: r["accuracy_mean"] for r in rows if r["policy"] == "dense"}
     for r in rows:
         diff = "" if r["model"] not in dense else f"{100 * (r['accuracy_mean'] - dense[r['model']]):+.2f}"
         lines.append(f"| {r['model']} | {r['policy']} | {r['seeds']} | {_pct(r['accuracy_mean'])} ± "
-                     f"{_pct(r['accuracy_std'])} | {diff} | {r['min_cosine']:.3f} / {r['mean_cosine']:.3f} |")
+                     f"{_pct(r['accuracy_std'])} | {diff} | {r['loss_mean']:.4f} ± {r['loss_std']:.4f} | "
+                     f"{r['min_cosine']:.3f} / {r['mean_cosine']:.3f} |")
     lines += ["", "## Measured stash footprint", "",
               "Bytes the stash holds at the forward/backward boundary for one training batch, "
               "measured by the ledger (which matches `tracemalloc` within 5%). Reduction is "
@@ -117,6 +120,7 @@ def write_figures(rows: list[dict], folder) -> tuple[list[str], str]:
                     "then rerun the same command (finished runs are not repeated).")
     paths = []
     for metric, label, fname in (("accuracy_mean", "test accuracy", "accuracy_vs_drop.png"),
+                                 ("loss_mean", "test loss (mlm: held-out MLM loss)", "loss_vs_drop.png"),
                                  ("stash_reduction", "stash reduction vs Dense (x)", "footprint_vs_drop.png")):
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for model in sorted({r["model"] for r in rows}):
