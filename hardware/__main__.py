@@ -16,7 +16,7 @@ def _drops(text):
     try:
         vals = [float(x) for x in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"drop rates must be comma-separated numbers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"drop rates must be comma-separated numbers, got {text!r}") from None
     if not all(0 <= v < 1 for v in vals):
         raise argparse.ArgumentTypeError(f"drop rates must be in [0, 1), got {text!r}")
     return vals

@@ -22,8 +22,7 @@ A JSON trace has the same fields: ``{"name": ..., "layers": [{"name": ..., "kind
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 KINDS = ("gemm", "bmm", "vector")
 ROLES = ("weight_grad_input", "exact", "index")

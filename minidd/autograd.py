@@ -76,10 +76,13 @@ class Context:
     def saved(self) -> tuple:
         """The saved arrays, in the order they were saved, as backward should read them."""
         if self._entries is None:
-            raise RuntimeError(
-                f"{self.fn.name}: this graph's saved arrays were freed by an earlier backward(); "
-                "call backward(retain_graph=True) the first time to walk it twice")
+            raise self.freed_error()
         return tuple(e.unpack() for e in self._entries)
+
+    def freed_error(self) -> RuntimeError:
+        return RuntimeError(
+            f"{self.fn.name}: this graph's saved arrays were freed by an earlier backward(); "
+            "call backward(retain_graph=True) the first time to walk it twice")
 
     def release(self) -> None:
         """Free the saved arrays (once backward has read them)."""
@@ -292,7 +295,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
         in_grads = ()
         if g is not None:
             if node._entries is None:
-                node.saved  # raises the freed-graph error
+                raise node.freed_error()
             in_grads = node.fn.backward(node, g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)

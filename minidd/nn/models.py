@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
 from .attention import TransformerEncoderBlock
 from .layers import BatchNorm2d, Conv2d, Embedding, Flatten, LayerNorm, Linear, MaxPool2d, ReLU
 from .module import Module, Sequential

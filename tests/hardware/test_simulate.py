@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from hardware import (TPUV3, Layer, Policy, StashItem, Workload, bert, compare, footprint,
+from hardware import (TPUV3, Layer, Policy, Workload, bert, compare, footprint,
                       max_batch, paper_model, resnet50, simulate_step, stash_cost, vgg16,
                       workload_from_dict)
 from hardware.workload import PAPER_MODELS
