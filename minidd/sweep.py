@@ -54,7 +54,7 @@ class SweepConfig:
 PRESETS = {
     "quick": SweepConfig(("mlp", "cnn", "bert", "mlm"),
                          ("dense", "zero_value", "deferred_dropout:0.5", "deferred_dropout:0.9"), (0,),
-                         epochs={"mlp": 3, "cnn": 1, "bert": 1, "mlm": 100},
+                         epochs={"mlp": 3, "cnn": 2, "bert": 1, "mlm": 100},
                          train_limit={"cnn": 4000, "bert": 2400}),
     "full": SweepConfig(("mlp", "cnn", "bert", "mlm"),
                         ("dense", "zero_value") + tuple(f"deferred_dropout:{d}" for d in DROPS_FULL),
