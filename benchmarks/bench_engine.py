@@ -24,6 +24,15 @@ LR = 0.01
 
 
 # ------------------------------------------------------------------ hand-written NumPy steps
+def _xent_grad(z, y):
+    """Gradient of the mean cross-entropy with respect to the logits ``z``."""
+    e = np.exp(z - z.max(1, keepdims=True))
+    d = e / e.sum(1, keepdims=True)
+    d[np.arange(len(y)), y] -= 1
+    d /= len(y)
+    return d
+
+
 def numpy_mlp_step(params, x, y):
     (w1, b1), (w2, b2), (w3, b3) = params
     h1 = x @ w1.T + b1
@@ -32,12 +41,7 @@ def numpy_mlp_step(params, x, y):
     h2 = a1 @ w2.T + b2
     m2 = h2 > 0
     a2 = h2 * m2
-    z = a2 @ w3.T + b3
-    e = np.exp(z - z.max(1, keepdims=True))
-    p = e / e.sum(1, keepdims=True)
-    d = p.copy()
-    d[np.arange(len(y)), y] -= 1
-    d /= len(y)
+    d = _xent_grad(a2 @ w3.T + b3, y)
     grads = [(d.T @ a2, d.sum(0))]
     d2 = (d @ w3) * m2
     grads.append((d2.T @ a1, d2.sum(0)))
@@ -88,12 +92,7 @@ def numpy_cnn_step(params, x, y):
     m2 = h2 > 0
     p2, i2 = _pool(h2 * m2)
     flat = p2.reshape(len(x), -1)
-    z = flat @ w3.T + b3
-    e = np.exp(z - z.max(1, keepdims=True))
-    p = e / e.sum(1, keepdims=True)
-    d = p.copy()
-    d[np.arange(len(y)), y] -= 1
-    d /= len(y)
+    d = _xent_grad(flat @ w3.T + b3, y)
     g3 = (d.T @ flat, d.sum(0))
     dp2 = (d @ w3).reshape(p2.shape)
     dh2 = _pool_back(dp2, i2, h2.shape) * m2
