@@ -57,9 +57,10 @@ def mask_tokens(tokens: np.ndarray, rng: np.random.Generator, rate: float = 0.15
 class MaskedLM(Module):
     """A :class:`BertEncoder` with BERT's MLM head, its output layer tied to the token embedding."""
 
-    def __init__(self, vocab_size, max_len=128, dim=64, heads=4, layers=2, ff_dim=256, dropout=0.1, *, rng):
+    def __init__(self, vocab_size, max_len=128, dim=64, heads=4, layers=2, ff_dim=256, dropout=0.1,
+                 pre_ln=False, *, rng):
         super().__init__()
-        self.encoder = BertEncoder(vocab_size, max_len, dim, heads, layers, ff_dim, dropout, rng=rng)
+        self.encoder = BertEncoder(vocab_size, max_len, dim, heads, layers, ff_dim, dropout, pre_ln, rng=rng)
         self.transform = Linear(dim, dim, rng=rng)
         self.act = GELU()
         self.ln = LayerNorm(dim)
@@ -99,17 +100,18 @@ def evaluate_mlm(model, tokens, mask, batch_size=64, rate=0.15) -> dict:
 
 def pretrain(policy: stash.StashPolicy, seed: int, steps: int = 600, batch_size: int = 32,
              max_len: int = 128, dim: int = 64, layers: int = 2, lr: float = 1e-3,
-             eval_every: int | None = None, train_limit: int | None = None, progress: bool = False) -> dict:
+             eval_every: int | None = None, train_limit: int | None = None, progress: bool = False,
+             vocab_size: int = 8000, pre_ln: bool = False, dropout: float = 0.1) -> dict:
     """Pre-train a masked LM for ``steps`` under ``policy``; returns its curve and final scores."""
     from .recipes import measure
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"pretrain: steps must be a positive int, got {steps!r}")
-    (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = load_spam(seed=0, max_len=max_len)
+    (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = load_spam(seed=0, max_len=max_len, vocab_size=vocab_size)
     if train_limit:
         tr_tok, tr_mask = tr_tok[:train_limit], tr_mask[:train_limit]
         te_tok, te_mask = te_tok[:max(16, train_limit // 4)], te_mask[:max(16, train_limit // 4)]
     rng = np.random.default_rng(seed)
-    model = MaskedLM(len(tok), max_len, dim, 4, layers, 4 * dim, 0.1, rng=rng)
+    model = MaskedLM(len(tok), max_len, dim, 4, layers, 4 * dim, dropout, pre_ln, rng=rng)
     opt = AdamW(model.parameters(), lr=lr, weight_decay=0.01, lr_schedule=warmup_cosine(steps // 10, steps))
     eval_every = eval_every or max(1, steps // 4)
     curve, train_losses, t0 = [], [], time.perf_counter()

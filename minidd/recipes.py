@@ -66,9 +66,9 @@ RECIPES = {
                    lambda params, steps: AdamW(params, lr=1e-3, weight_decay=0.01,
                                                lr_schedule=warmup_cosine(steps // 10, steps)),
                    clip_norm=1.0),
-    "mlm": Recipe("mlm", "masked-language-model pre-training of the mini-BERT (2 blocks, d=64) on "
-                  "the e-mail bodies, 64 tokens; the budget counts steps, not epochs", 400, 32,
-                  None, None, None),
+    "mlm": Recipe("mlm", "masked-language-model pre-training of a mini-BERT (2 pre-LN blocks, d=64, "
+                  "2,000 words) on the e-mail bodies, 64 tokens; the budget counts steps, not epochs",
+                  400, 32, None, None, None),
 }
 
 
@@ -109,6 +109,7 @@ def run(model: str, policy: str, seed: int, epochs: int | None = None, train_lim
     if model == "mlm":
         from .mlm import pretrain
         result = pretrain(pol, seed, steps=epochs, batch_size=recipe.batch_size, max_len=64,
+                          vocab_size=2000, pre_ln=True, dropout=0.0, lr=3e-3,
                           train_limit=train_limit, progress=progress)
         result.update(policy=policy, epochs=epochs, description=recipe.description)
         return result
