@@ -146,7 +146,16 @@ def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 
     """Stash footprint, gradient fidelity, step time against Dense and the hardware model's view
     of ``net`` on one fixed batch (``loss_fn(net)`` builds its loss) under ``policy``."""
     import hardware
+    from .nn import Dropout
     net.train()
+    dropouts = [m for m in net.modules() if isinstance(m, Dropout)]
+    inner = loss_fn
+
+    def loss_fn(m):  # the same dropout masks on every call: Dense and the policy see one batch
+        for d in dropouts:
+            d.rng = np.random.default_rng(0)
+        return inner(m)
+
     with stash.use(policy):
         loss = loss_fn(net)
         led = stash.ledger()

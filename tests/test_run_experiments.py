@@ -80,3 +80,9 @@ def test_bad_arguments_are_refused_clearly(argv, message, tmp_path, capsys):
 def test_hardware_preset_writes_the_paper_table(tmp_path):
     assert run_experiments.main(["--preset", "hardware", "--drops", "0.9", "--out", str(tmp_path)]) == 0
     assert "| vgg16 | 0.9 |" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_lossless_policies_have_exact_gradients_even_with_dropout():
+    from minidd.recipes import run
+    r = run("bert", "zero_value", seed=0, epochs=1, train_limit=64)
+    assert r["fidelity"] and all(f["rel_error"] == 0 for f in r["fidelity"])
