@@ -20,6 +20,7 @@ from .autograd import no_grad
 from .data.text import CLS, MASK, PAD, SPECIALS, load_spam
 from .nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
 from .optim import AdamW, warmup_cosine
+from .stash.roles import scope
 
 EVAL_MASK_SEED = 1234
 
@@ -71,7 +72,8 @@ class MaskedLM(Module):
         """Logits (n, vocab) at the chosen positions ``(rows, cols)``."""
         h = self.encoder(tokens, mask)[rows, cols]
         h = self.ln(self.act(self.transform(h)))
-        return F.linear(h, self.encoder.tok.weight, self.out_bias)
+        with scope("decoder", keep_dense=True):  # the output layer is the head: dense by default
+            return F.linear(h, self.encoder.tok.weight, self.out_bias)
 
 
 def mlm_loss(model, tokens, mask, rng, rate=0.15):

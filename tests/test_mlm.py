@@ -58,3 +58,15 @@ def test_bad_input_is_refused():
         mlm_loss(model, rng.integers(4, 40, (2, 12)), np.ones((2, 12), bool), rng)
     with pytest.raises(ValueError, match="steps must be a positive int"):
         pretrain(stash.Dense(), 0, steps=0)
+
+
+def test_tied_output_layer_is_kept_dense_like_a_head():
+    rng = np.random.default_rng(0)
+    model = MaskedLM(40, max_len=8, dim=8, heads=2, layers=1, ff_dim=16, rng=rng)
+    tok = rng.integers(4, 40, (3, 8))
+    with stash.use(stash.DeferredDropout(0.9)):
+        loss, _, _ = mlm_loss(model, tok, np.ones((3, 8), bool), rng)
+        rows = {r.layer: r for r in stash.ledger().rows() if r.role == stash.WEIGHT_GRAD_INPUT}
+        assert rows["decoder"].kept == rows["decoder"].nonzero          # head: dense
+        assert rows["encoder.blocks.0.ff2"].kept < rows["encoder.blocks.0.ff2"].nonzero
+        loss.backward()
