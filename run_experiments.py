@@ -28,23 +28,22 @@ def _csv(kind):
     return parse
 
 
-def _drops(text):
-    try:
-        vals = [float(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"drop rates must be numbers, got {text!r}") from None
-    bad = [v for v in vals if not 0 <= v < 1]
-    if bad:
-        raise argparse.ArgumentTypeError(f"drop rates must be in [0, 1), got {bad}")
-    return vals
+def _numbers(cast, what, valid=lambda v: True, rule=""):
+    """An argparse type: comma-separated ``cast`` values, each satisfying ``valid``."""
+    def parse(text):
+        try:
+            vals = [cast(t) for t in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be comma-separated {cast.__name__}s, got {text!r}") from None
+        bad = [v for v in vals if not valid(v)]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{what} must be {rule}, got {bad}")
+        return vals
+    return parse
 
 
-def _ints(text):
-    try:
-        vals = [int(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
-    return vals
+_drops = _numbers(float, "drop rates", lambda v: 0 <= v < 1, "in [0, 1)")
+_ints = _numbers(int, "seeds", lambda v: v >= 0, "non-negative")
 
 
 def parser() -> argparse.ArgumentParser:
