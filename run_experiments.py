@@ -63,8 +63,9 @@ def parser() -> argparse.ArgumentParser:
                     help="epochs for every model, steps for mlm (default: the preset's)")
     ap.add_argument("--train-limit", type=int, help="train on the first N training examples only")
     ap.add_argument("--out", help="output folder (default results/<preset>)")
-    ap.add_argument("--jobs", type=int, default=1,
-                    help="runs in parallel processes (default 1); results are identical for any value")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="runs in parallel processes (default: one per core); each run uses one "
+                         "BLAS thread, so results are identical for any value")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     return ap
 
