@@ -102,36 +102,24 @@ def test_saved_arrays_are_read_only_until_backward():
     y.data[0] = 5.0  # writable again once backward has read it
 
 
-def test_context_refuses_arrays_as_attributes():
-    class Leaky(minidd.Function):
-        name = "leaky_test_op"
+def test_context_refuses_arrays_as_attributes(temporary_op):
+    def forward(ctx, x):
+        ctx.kept = x
+        return x
 
-        @staticmethod
-        def forward(ctx, x):
-            ctx.kept = x
-            return x
-
-    try:
-        with pytest.raises(TypeError, match="ctx.save"):
-            Leaky.apply(Tensor(np.ones(2), requires_grad=True))
-    finally:
-        del minidd.Function.registry["leaky_test_op"]
+    leaky = temporary_op(forward, "leaky_test_op")
+    with pytest.raises(TypeError, match="ctx.save"):
+        leaky.apply(Tensor(np.ones(2), requires_grad=True))
 
 
-def test_unknown_role_is_refused():
-    class BadRole(minidd.Function):
-        name = "bad_role_test_op"
+def test_unknown_role_is_refused(temporary_op):
+    def forward(ctx, x):
+        ctx.save(x, role="activation")
+        return x
 
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save(x, role="activation")
-            return x
-
-    try:
-        with pytest.raises(ValueError, match="unknown stash role 'activation'"):
-            BadRole.apply(Tensor(np.ones(2), requires_grad=True))
-    finally:
-        del minidd.Function.registry["bad_role_test_op"]
+    bad_role = temporary_op(forward, "bad_role_test_op")
+    with pytest.raises(ValueError, match="unknown stash role 'activation'"):
+        bad_role.apply(Tensor(np.ones(2), requires_grad=True))
 
 
 def test_graph_does_not_hold_intermediate_tensors():
