@@ -65,12 +65,14 @@ class Context:
                             f"not as the attribute ctx.{name}")
         self.__dict__[name] = value
 
-    def save(self, array: np.ndarray, role: str, row_size: int | None = None) -> None:
+    def save(self, array: np.ndarray, role: str, row_size: int | None = None,
+             feature_axis: int = -1) -> None:
         """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
 
-        ``row_size`` is the length of one row (a token's features) for per-row policies.
+        ``row_size`` is the length of one row (a token's features) for per-row policies;
+        ``feature_axis`` is where a weight-gradient input keeps its features (1 for NCHW).
         """
-        self._entries.append(_store.save(array, role, self.fn.name, row_size))
+        self._entries.append(_store.save(array, role, self.fn.name, row_size, feature_axis))
 
     @property
     def saved(self) -> tuple:
@@ -104,7 +106,7 @@ class _NoGradContext:
     def __init__(self, n):
         self.needs_input_grad = (False,) * n
 
-    def save(self, array, role, row_size=None):
+    def save(self, array, role, row_size=None, feature_axis=-1):
         pass
 
 

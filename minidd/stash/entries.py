@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import structures as S
+from .structures import from_rows_view
+
 #: Bytes of descriptor per entry: 8 per dimension of the shape plus 8 for dtype, format, count.
 META_BYTES_PER_DIM = 8
 META_BYTES_FIXED = 8
@@ -209,3 +212,112 @@ def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32
         positions = idx.astype(narrowest_uint(max(flat.size - 1, 0)))
     return SparseEntry(array.shape, array.dtype, fmt, positions, values, value_dtype,
                        nonzero=nonzero, kept=int(idx.size), target_kept=target_kept)
+
+
+# ----------------------------------------------------------------------------- structured entries
+class _StructuredEntry(StashEntry):
+    """Base of the entries of a structured selection: values plus a structure-specific position
+    code, both over the input's 2-D view (see :mod:`minidd.stash.structures`)."""
+
+    __slots__ = ("positions", "values", "value_dtype", "feature_axis", "view_shape")
+
+    def __init__(self, shape, dtype, feature_axis, view_shape, positions, values, value_dtype,
+                 nonzero=None, kept=None, target_kept=None):
+        self.positions, self.values, self.value_dtype = positions, values, value_dtype
+        self.feature_axis, self.view_shape = feature_axis, view_shape
+        positions.flags.writeable = False
+        values.flags.writeable = False
+        super().__init__(shape, dtype, nonzero, kept, target_kept)
+
+    def _payload_nbytes(self):
+        return self.positions.nbytes + self.values.nbytes
+
+    def _values(self):
+        return decode_values(self.values, self.value_dtype, self.dtype)
+
+    def _finish(self, view):
+        return from_rows_view(view, self.shape, self.feature_axis)
+
+    def drop(self):
+        self.positions = self.values = None
+
+
+class RowEntry(_StructuredEntry):
+    """Whole rows: the kept row numbers (narrowest unsigned int) and their values (rows x C)."""
+
+    kind = "rows"
+    __slots__ = ()
+
+    def unpack(self):
+        view = np.zeros(self.view_shape, self.dtype)
+        view[self.positions] = self._values().reshape(-1, self.view_shape[1])
+        return self._finish(view)
+
+
+class BlockEntry(_StructuredEntry):
+    """Blocks of ``block`` rows in one column: a bitmap with one bit per block and the kept
+    blocks' values in row-major order of the 2-D view."""
+
+    kind = "blocks"
+    __slots__ = ("block",)
+
+    def __init__(self, *args, block, **kw):
+        self.block = block
+        super().__init__(*args, **kw)
+
+    def unpack(self):
+        rows, cols = self.view_shape
+        nblocks = -(-rows // self.block) * cols
+        bits = np.unpackbits(self.positions, count=nblocks).view(np.bool_)
+        mask = S.expand_blocks(bits.reshape(-1, cols), self.block, rows)
+        view = np.zeros(self.view_shape, self.dtype)
+        view[mask] = self._values()
+        return self._finish(view)
+
+
+class NMEntry(_StructuredEntry):
+    """N:M: ``n`` values of every group of ``m`` rows in a column (groups x n x C) and each
+    value's position in its group, packed in ``ceil(log2 m)`` bits."""
+
+    kind = "nm"
+    __slots__ = ("n", "m")
+
+    def __init__(self, *args, n, m, **kw):
+        self.n, self.m = n, m
+        super().__init__(*args, **kw)
+
+    def unpack(self):
+        rows, cols = self.view_shape
+        vals = self._values()
+        idx = S.unpack_small_ints(self.positions, S.index_bits(self.m), vals.size)
+        groups = np.zeros((vals.shape[0], self.m, cols), self.dtype)
+        np.put_along_axis(groups, idx.reshape(vals.shape).astype(np.intp), vals, axis=1)
+        return self._finish(groups.reshape(-1, cols)[:rows])
+
+
+def pack_rows(array, view, row_mask, feature_axis, value_dtype, nonzero, target_kept) -> RowEntry:
+    """Pack the rows of the 2-D ``view`` of ``array`` where ``row_mask`` is set."""
+    idx = np.flatnonzero(row_mask)
+    values = encode_values(np.ascontiguousarray(view[idx]), value_dtype)
+    return RowEntry(array.shape, array.dtype, feature_axis, view.shape,
+                    idx.astype(narrowest_uint(max(view.shape[0] - 1, 0))), values, value_dtype,
+                    nonzero=nonzero, kept=int(values.size), target_kept=target_kept)
+
+
+def pack_blocks(array, view, block_mask, block, feature_axis, value_dtype, nonzero,
+                target_kept) -> BlockEntry:
+    """Pack the blocks of the 2-D ``view`` of ``array`` where ``block_mask`` (blocks x C) is set."""
+    mask = S.expand_blocks(block_mask, block, view.shape[0])
+    values = encode_values(view[mask], value_dtype)
+    return BlockEntry(array.shape, array.dtype, feature_axis, view.shape,
+                      np.packbits(block_mask.reshape(-1)), values, value_dtype, block=block,
+                      nonzero=nonzero, kept=int(values.size), target_kept=target_kept)
+
+
+def pack_nm(array, view, n, m, layer, feature_axis, value_dtype, nonzero) -> NMEntry:
+    """Keep the ``n`` largest magnitudes of every ``m`` rows of each column of ``view``."""
+    values, idx = S.nm_select(view, n, m, layer)
+    values = encode_values(np.ascontiguousarray(values), value_dtype)
+    return NMEntry(array.shape, array.dtype, feature_axis, view.shape,
+                   S.pack_small_ints(idx, S.index_bits(m)), values, value_dtype, n=n, m=m,
+                   nonzero=nonzero, kept=int(values.size), target_kept=int(values.size))
