@@ -157,22 +157,26 @@ class SparseEntry(StashEntry):
     ``positions`` is either a packed bitmap (``np.packbits`` of the keep mask, format
     ``"bitmap"``) or the sorted flat indices in the narrowest unsigned type (``"index"``).
     Values may be stored narrower than the array (float16, or bfloat16 as uint16).
+    ``negative_zeros`` (lossless packing only) marks the dropped zeros that were -0.0, as a
+    bitmap or flat indices (:func:`negative_zeros`); ``None`` when there are none.
     """
 
-    __slots__ = ("positions", "values", "value_dtype", "kind")
+    __slots__ = ("positions", "values", "value_dtype", "kind", "negative_zeros")
 
     def __init__(self, shape, dtype, fmt, positions, values, value_dtype="float32",
-                 nonzero=None, kept=None, target_kept=None):
+                 nonzero=None, kept=None, target_kept=None, negative_zeros=None):
         self.kind = fmt
         self.positions = positions
         self.values = values
         self.value_dtype = value_dtype
+        self.negative_zeros = negative_zeros
         positions.flags.writeable = False
         values.flags.writeable = False
         super().__init__(shape, dtype, nonzero, kept, target_kept)
 
     def _payload_nbytes(self):
-        return self.positions.nbytes + self.values.nbytes
+        extra = 0 if self.negative_zeros is None else self.negative_zeros[1].nbytes
+        return self.positions.nbytes + self.values.nbytes + extra
 
     def unpack(self):
         out = np.zeros(self.numel, dtype=self.dtype)
@@ -182,10 +186,27 @@ class SparseEntry(StashEntry):
         else:
             idx = self.positions
         out[idx] = vals
+        if self.negative_zeros is not None:
+            fmt, code = self.negative_zeros
+            out[np.flatnonzero(np.unpackbits(code, count=self.numel)) if fmt == "bitmap" else code] = -0.0
         return out.reshape(self.shape)
 
     def drop(self):
-        self.positions = self.values = None
+        self.positions = self.values = self.negative_zeros = None
+
+
+def negative_zeros(flat: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """Where a flat float array holds -0.0, as ``("bitmap", packed bits)`` or ``("index", flat
+    indices in the narrowest unsigned type)``, whichever is smaller; ``None`` when nowhere."""
+    bits = flat.view(f"u{flat.dtype.itemsize}")
+    is_neg = bits == bits.dtype.type(1 << (8 * flat.dtype.itemsize - 1))
+    count = int(np.count_nonzero(is_neg))
+    if count == 0:
+        return None
+    index_type = narrowest_uint(max(flat.size - 1, 0))
+    if count * index_type.itemsize < (flat.size + 7) // 8:
+        return "index", np.flatnonzero(is_neg).astype(index_type)
+    return "bitmap", np.packbits(is_neg)
 
 
 def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
@@ -196,10 +217,11 @@ def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
 
 
 def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32",
-                nonzero=None, target_kept=None, fmt=None) -> SparseEntry:
+                nonzero=None, target_kept=None, fmt=None, negative_zeros=None) -> SparseEntry:
     """Pack the elements of ``array`` where the flat boolean ``mask`` is set.
 
     ``fmt`` forces ``"bitmap"`` or ``"index"``; by default the smaller of the two is used.
+    ``negative_zeros`` is passed on to the entry (see :func:`negative_zeros`).
     """
     flat = array.reshape(-1)
     idx = np.flatnonzero(mask)
@@ -211,7 +233,8 @@ def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32
     else:
         positions = idx.astype(narrowest_uint(max(flat.size - 1, 0)))
     return SparseEntry(array.shape, array.dtype, fmt, positions, values, value_dtype,
-                       nonzero=nonzero, kept=int(idx.size), target_kept=target_kept)
+                       nonzero=nonzero, kept=int(idx.size), target_kept=target_kept,
+                       negative_zeros=negative_zeros)
 
 
 # ----------------------------------------------------------------------------- structured entries

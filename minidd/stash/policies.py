@@ -18,7 +18,7 @@ import numpy as np
 
 from . import roles as R
 from . import structures as S
-from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, pack_blocks,
+from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, negative_zeros, pack_blocks,
                       pack_nm, pack_rows, pack_sparse, sparse_bytes)
 from .structures import STRUCTURES
 
@@ -97,18 +97,23 @@ def zero_value_pack(array: np.ndarray) -> StashEntry:
 
     Boolean masks are packed eight to a byte; floating arrays become a bitmap plus the
     non-zero values, or stay dense where that is smaller; integer arrays stay dense.
-    NaN and Inf are ordinary non-zero values here and round-trip exactly.
+    NaN and Inf are ordinary non-zero values here and round-trip exactly, and so does the sign
+    of -0.0 (recorded only where it occurs).
     """
     n = array.size
     if array.dtype == np.bool_:
         return PackedMaskEntry(array) if (n + 7) // 8 < n else DenseEntry(array)
     if array.dtype.kind != "f" or n == 0:
         return DenseEntry(array)
-    nonzero_mask = array.reshape(-1) != 0
+    flat = array.reshape(-1)
+    nonzero_mask = flat != 0
     nnz = int(np.count_nonzero(nonzero_mask))
     if (n + 7) // 8 + nnz * array.dtype.itemsize >= array.nbytes:
         return DenseEntry(array, nonzero=nnz)
-    return pack_sparse(array, nonzero_mask, nonzero=nnz, fmt="bitmap")
+    signs = negative_zeros(flat)  # -0.0 is a zero that must come back with its sign
+    if signs is not None and (n + 7) // 8 + nnz * array.dtype.itemsize + signs[1].nbytes >= array.nbytes:
+        return DenseEntry(array, nonzero=nnz)
+    return pack_sparse(array, nonzero_mask, nonzero=nnz, fmt="bitmap", negative_zeros=signs)
 
 
 class ZeroValue(StashPolicy):
