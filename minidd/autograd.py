@@ -54,9 +54,10 @@ class Context:
     op's backward which gradients anyone will read.
     """
 
-    def __init__(self, fn, parents, needs_input_grad):
+    def __init__(self, fn, parents, needs_input_grad, input_dtypes):
         d = self.__dict__
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
+        d["input_dtypes"] = input_dtypes
         d["_entries"] = []
 
     def __setattr__(self, name, value):
@@ -68,9 +69,10 @@ class Context:
     def save(self, array: np.ndarray, role: str, row_size: int | None = None) -> None:
         """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
 
-        ``row_size`` is the length of one row (a token's features) for per-row policies.
+        ``row_size`` is the length of one row (a token's features) for per-row policies.  A NumPy
+        scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.
         """
-        self._entries.append(_store.save(array, role, self.fn.name, row_size))
+        self._entries.append(_store.save(_as_array(array), role, self.fn.name, row_size))
 
     @property
     def saved(self) -> tuple:
@@ -138,25 +140,32 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> "Tensor":
-        raw, parents, needs = [], [], []
+        raw, parents, needs, dtypes = [], [], [], []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 if a.data.dtype.kind != "f" and i not in cls.int_args:
                     raise TypeError(f"{cls.name}: argument {cls._arg(i)} must be a floating-point "
                                     f"tensor, got dtype {a.data.dtype} with shape {a.shape}")
                 raw.append(a.data)
+                dtypes.append(a.data.dtype)
                 needs.append(a.requires_grad)
                 parents.append(a._node if a._node is not None else (a if a.requires_grad else None))
             else:
                 raw.append(a)
+                dtypes.append(None)
                 needs.append(False)
                 parents.append(None)
         if _grad_enabled and any(needs):
-            ctx = Context(cls, tuple(parents), tuple(needs))
-            out = Tensor(cls.forward(ctx, *raw, **kwargs), requires_grad=True)
+            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes))
+            try:
+                y = cls.forward(ctx, *raw, **kwargs)
+            except BaseException:
+                ctx.release()  # what forward saved before failing goes now, not with the traceback
+                raise
+            out = Tensor(_as_array(y), requires_grad=True)
             out._node = ctx
             return out
-        return Tensor(cls.forward(_NoGradContext(len(raw)), *raw, **kwargs))
+        return Tensor(_as_array(cls.forward(_NoGradContext(len(raw)), *raw, **kwargs)))
 
     @classmethod
     def _arg(cls, i):
@@ -166,8 +175,9 @@ class Function:
 class Tensor:
     """An ndarray with an optional gradient.
 
-    ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept); Python
-    numbers and lists become float32.  ``requires_grad=True`` makes it a leaf whose ``.grad``
+    ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept, and so is a
+    NumPy scalar's, which becomes a 0-d array); Python numbers and lists become float32.  0-d
+    tensors (``Tensor(2.0)``) work with every op.  ``requires_grad=True`` makes it a leaf whose ``.grad``
     receives gradients.  Arrays an op saves for backward are read-only until backward has run.
     """
 
@@ -179,6 +189,8 @@ class Tensor:
             data = data.data
         if dtype is not None:
             data = np.asarray(data, dtype=dtype)
+        elif isinstance(data, np.generic):
+            data = np.asarray(data)  # a NumPy scalar keeps its dtype, like an ndarray
         elif not isinstance(data, np.ndarray):
             data = np.asarray(data)
             if data.dtype == np.float64:
@@ -268,10 +280,23 @@ class Tensor:
     def relu(self): return F.relu(self)
 
 
+def _as_array(x):
+    """NumPy ufuncs return a NumPy scalar for 0-d input: make it a 0-d array (dtype kept)."""
+    return np.asarray(x) if isinstance(x, np.generic) else x
+
+
+def _as_grad(g, dtype) -> np.ndarray:
+    """A gradient as an ndarray of its tensor's dtype (0-d results come back as NumPy scalars;
+    mixed-precision ops hand back the wider dtype)."""
+    g = np.asarray(g)
+    return g if dtype is None or g.dtype == dtype else g.astype(dtype)
+
+
 def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
     # Out of place: gradients handed to several leaves may share memory, so .grad is never
     # written into (optimizers and clipping replace it instead).
-    t.grad = g if t.grad is None else t.grad + g
+    g = _as_grad(g, t.dtype)
+    t.grad = g if t.grad is None else np.asarray(t.grad + g)
 
 
 def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
@@ -314,6 +339,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
                     _accumulate_leaf(p, ig)
                 continue
             if ig is not None:
+                ig = _as_grad(ig, node.input_dtypes[i])
                 acc = grads.get(p)
                 if acc is None:
                     grads[p] = ig

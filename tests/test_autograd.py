@@ -165,3 +165,43 @@ def test_walk_is_deterministic():
 
     (a1, b1), (a2, b2) = run(), run()
     assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
+
+
+# -- 0-d tensors ---------------------------------------------------------------------------------
+def test_micrograd_first_example_on_0d_tensors():
+    """micrograd's neuron: (a * b + c).tanh(), on 0-d float32 tensors, against the chain rule."""
+    a = Tensor(2.0, requires_grad=True)
+    b = Tensor(-3.0, requires_grad=True)
+    c = Tensor(10.0, requires_grad=True)
+    out = (a * b + c).tanh()
+    out.backward()
+    assert out.shape == () and out.dtype == np.float32
+    d = 1 - np.tanh(2.0 * -3.0 + 10.0) ** 2
+    for t, expected in ((a, d * -3.0), (b, d * 2.0), (c, d)):
+        assert isinstance(t.grad, np.ndarray) and t.grad.shape == () and t.grad.dtype == np.float32
+        np.testing.assert_allclose(t.grad, expected, rtol=1e-3)  # float32
+
+
+def test_micrograd_first_example_matches_finite_differences(rng):
+    err = minidd.check_grad(lambda a, b, c: (a * b + c).tanh(),
+                            [np.array(2.0), np.array(-3.0), np.array(0.5)], rng=rng)
+    assert err < 1e-6
+
+
+def test_sum_then_exp_and_0d_leaf_backward():
+    x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y = x.sum().exp()
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.full(3, np.exp(1.5)))
+    s = Tensor(3.0, requires_grad=True)
+    s.backward()
+    assert s.grad.shape == () and float(s.grad) == 1.0
+
+
+def test_0d_results_are_arrays_not_numpy_scalars():
+    a = Tensor(np.float64(1.5), requires_grad=True)   # a NumPy scalar keeps its dtype
+    assert a.dtype == np.float64 and isinstance(a.data, np.ndarray)
+    for y in (F.exp(a), F.relu(a), F.gelu(a), a / 2.0, F.maximum(a, a), F.sqrt(a), a * a):
+        assert isinstance(y.data, np.ndarray) and y.shape == () and y.dtype == np.float64
+        y.backward()
+        assert isinstance(a.grad, np.ndarray) and a.grad.dtype == np.float64
