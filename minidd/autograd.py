@@ -187,14 +187,15 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is not None:
-            data = np.asarray(data, dtype=dtype)
-        elif isinstance(data, np.generic):
-            data = np.asarray(data)  # a NumPy scalar keeps its dtype, like an ndarray
-        elif not isinstance(data, np.ndarray):
-            data = np.asarray(data)
-            if data.dtype == np.float64:
-                data = data.astype(np.float32)
+        if isinstance(data, np.ndarray):
+            if dtype is not None:
+                data = data.astype(_check_dtype(dtype), copy=False)
+        else:
+            data = _to_array(data, dtype)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor: data must be numeric (bool, integer or floating-point), got an "
+                            f"array of dtype {data.dtype}; expected a number, a nested list of numbers "
+                            "or a numeric ndarray")
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
@@ -208,17 +209,62 @@ class Tensor:
     size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
 
+    is_leaf = property(lambda self: self._node is None,
+                       doc="True unless an op that recorded a graph produced this tensor.")
+
     def numpy(self) -> np.ndarray:
+        """The data (no copy)."""
         return self.data
 
-    def item(self):
-        return self.data.item()
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Turn gradient tracking on or off for this leaf, in place; returns the tensor."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only a leaf tensor's flag can be changed; use "
+                               "detach() to cut a computed tensor from its graph")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require grad, "
+                            f"got dtype {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
+    # -- Python and NumPy interop -------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` is ``t.data`` (no copy unless ``dtype`` or ``copy=True`` asks)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def _scalar(self, kind: str):
+        if self.data.size != 1:
+            raise ValueError(f"{kind}(): only a one-element tensor converts to a Python {kind}, "
+                             f"got a tensor of shape {self.shape}; reduce it first (t.sum(), "
+                             "t.mean()) or index one element")
+        return self.data.reshape(()).item()
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        return self._scalar("item")
+
+    def __float__(self): return float(self._scalar("float"))
+    def __int__(self): return int(self._scalar("int"))
+    def __bool__(self): return bool(self._scalar("bool"))
+
+    # Comparisons are not differentiable: they return boolean ndarrays (masks), not Tensors.
+    def __lt__(self, o): return np.less(self.data, _raw(o))
+    def __le__(self, o): return np.less_equal(self.data, _raw(o))
+    def __gt__(self, o): return np.greater(self.data, _raw(o))
+    def __ge__(self, o): return np.greater_equal(self.data, _raw(o))
+    def __eq__(self, o): return NotImplemented if o is None else np.equal(self.data, _raw(o))
+    def __ne__(self, o): return NotImplemented if o is None else np.not_equal(self.data, _raw(o))
+    __hash__ = object.__hash__  # tensors hash by identity (use `is`, not `==`, to find one)
+
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __repr__(self):
@@ -278,6 +324,40 @@ class Tensor:
     def tanh(self): return F.tanh(self)
     def sigmoid(self): return F.sigmoid(self)
     def relu(self): return F.relu(self)
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"Tensor: dtype {dtype!r} is not a NumPy dtype (e.g. numpy.float32)") from None
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    """``Tensor(data)`` for anything but an ndarray: a NumPy scalar keeps its dtype; Python
+    numbers and lists become float32 (or ``dtype``); text and ragged lists are refused."""
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
+                        f"ndarray, got {type(data).__name__} {data[:20]!r}")
+    if dtype is not None:
+        dtype = _check_dtype(dtype)
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        if "inhomogeneous" in str(e) or "sequence" in str(e):
+            raise ValueError(f"Tensor: data is a ragged nested list (rows of different lengths at "
+                             f"one depth); every row at a depth needs the same length ({e})") from None
+        raise ValueError(f"Tensor: cannot make an array of {type(data).__name__}: {e}") from None
+    except TypeError as e:
+        raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
+                        f"ndarray, got {type(data).__name__} ({e})") from None
+    if dtype is None and not isinstance(data, np.generic) and arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _as_array(x):

@@ -205,3 +205,47 @@ def test_0d_results_are_arrays_not_numpy_scalars():
         assert isinstance(y.data, np.ndarray) and y.shape == () and y.dtype == np.float64
         y.backward()
         assert isinstance(a.grad, np.ndarray) and a.grad.dtype == np.float64
+
+
+# -- Python and NumPy interop -----------------------------------------------------------------
+def test_numpy_sees_the_data_and_python_numbers_convert():
+    t = Tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    assert np.asarray(t) is t.data
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert np.array(t, copy=True) is not t.data
+    one = Tensor([[2.5]])
+    assert float(one) == 2.5 and int(one) == 2 and bool(one) is True and one.item() == 2.5
+    assert bool(Tensor(0.0)) is False
+
+
+@pytest.mark.parametrize("convert", [float, int, bool, lambda t: t.item()])
+def test_multi_element_tensor_refuses_python_conversion(convert):
+    with pytest.raises(ValueError, match=r"only a one-element tensor converts .* shape \(2,\)"):
+        convert(Tensor([1.0, 2.0]))
+
+
+def test_comparisons_return_boolean_masks_without_grad():
+    x = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    for mask, expected in ((x > 0, [False, False, True]), (x >= 0, [False, True, True]),
+                           (x < 0, [True, False, False]), (x <= 0, [True, True, False]),
+                           (x == 0, [False, True, False]), (x != 0, [True, False, True]),
+                           (0 < x, [False, False, True]), (x > Tensor(np.zeros(3)), [False, False, True])):
+        assert isinstance(mask, np.ndarray) and mask.dtype == np.bool_
+        assert mask.tolist() == expected
+    y = (x * (x > 0)).sum()          # a mask is a constant: the gradient flows only through x
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0])
+    assert len({x, Tensor(1.0)}) == 2   # still hashable (by identity)
+
+
+def test_requires_grad_flag_and_is_leaf():
+    w = Tensor(np.ones(3))
+    assert w.requires_grad_() is w and w.requires_grad and w.is_leaf
+    y = w * 2.0
+    assert not y.is_leaf
+    with pytest.raises(RuntimeError, match="only a leaf tensor"):
+        y.requires_grad_(False)
+    with pytest.raises(TypeError, match="only floating-point"):
+        Tensor(np.arange(3)).requires_grad_()
+    w.requires_grad_(False)
+    assert not (w * 2.0).requires_grad
