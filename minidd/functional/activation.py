@@ -17,7 +17,7 @@ _GELU_A = 0.044715
 
 def _tanh_inner(x):
     """tanh(c (x + a x^3)) with few temporaries (x**3 through np.power is slow)."""
-    u = x * x
+    u = np.multiply(x, x, out=np.empty_like(x))  # an array even for 0-d x (out= below)
     u *= _GELU_A * _SQRT_2_OVER_PI
     u += _SQRT_2_OVER_PI
     u *= x
