@@ -80,3 +80,88 @@ def test_mini_bert_learns_a_sequence_task():
                rng=rng, policy=stash.DeferredDropout(0.5), test_data=(tok[400:], mask[400:], y[400:]),
                progress=False)
     assert hist["test_accuracy"][-1] > 0.9
+
+
+# -- hooks for recipes that are not classifiers (masked LM): loss_fn, steps=, eval_fn -------------
+
+def _mlp_setup(seed=0, n=100):
+    x, y = gaussian_clusters(n, dim=6, classes=3, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(seed)
+    model = nn.MLP((6, 16, 3), rng=rng)
+    return x, y, rng, model, SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def test_a_loss_fn_that_computes_the_default_loss_trains_identically():
+    from minidd import Tensor, functional as F
+    x, y, rng, model, opt = _mlp_setup()
+    fit(model, (x, y), optimizer=opt, epochs=2, batch_size=32, rng=rng, progress=False)
+    x, y, rng2, model2, opt2 = _mlp_setup()
+    seen = []
+
+    def loss_fn(m, batch, r):
+        seen.append((m, r, len(batch)))
+        return F.cross_entropy(m(Tensor(batch[0])), batch[1])
+    hist = fit(model2, (x, y), optimizer=opt2, epochs=2, batch_size=32, rng=rng2, loss_fn=loss_fn, progress=False)
+    a, b = model.state_dict(), model2.state_dict()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert len(seen) == 8 and all(m is model2 and r is rng2 and n == 2 for m, r, n in seen)
+    assert "train_accuracy" not in hist and len(hist["train_loss"]) == 2 and len(hist["step_loss"]) == 8
+
+
+def test_steps_budget_stops_inside_an_epoch_and_eval_fn_draws_a_curve():
+    x, y, rng, model, opt = _mlp_setup()          # 100 examples, batch 32: 4 steps per epoch
+    calls = []
+
+    def eval_fn(m):
+        calls.append(m.training)
+        return {"acc": float((m(x).data.argmax(1) == y).mean()), "n": 100}
+    hist = fit(model, (x, y), optimizer=opt, steps=7, batch_size=32, rng=rng, eval_fn=eval_fn,
+               eval_every=3, progress=False)
+    assert [c["step"] for c in hist["curve"]] == [3, 6, 7]
+    assert all(set(c) == {"step", "acc", "n"} and c["n"] == 100.0 for c in hist["curve"])
+    assert len(hist["step_loss"]) == 7 and len(hist["train_loss"]) == 2   # 1 full + 1 short epoch
+    assert opt.step_count == 7 and model.training
+    # without eval_every: once per epoch; steps = 2 epochs' worth equals epochs=2
+    x, y, rng, model, opt = _mlp_setup()
+    h_steps = fit(model, (x, y), optimizer=opt, steps=8, batch_size=32, rng=rng, eval_fn=eval_fn, progress=False)
+    x, y, rng, model2, opt = _mlp_setup()
+    h_epochs = fit(model2, (x, y), optimizer=opt, epochs=2, batch_size=32, rng=rng, progress=False)
+    assert [c["step"] for c in h_steps["curve"]] == [4, 8]
+    assert h_steps["train_loss"] == h_epochs["train_loss"] and h_epochs["curve"] == []
+    a, b = model.state_dict(), model2.state_dict()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_masked_lm_trains_through_fit_hooks():
+    from minidd.mlm import MaskedLM, evaluate_mlm, mlm_loss
+    rng = np.random.default_rng(0)
+    tok, mask, _ = marker_sequences(96, seq_len=10, vocab=20, rng=rng)
+    model = MaskedLM(20, max_len=10, dim=16, heads=2, layers=1, ff_dim=32, dropout=0.0, pre_ln=True, rng=rng)
+    opt = AdamW(model.parameters(), lr=1e-2)
+    before = evaluate_mlm(model, tok[:32], mask[:32])["mlm_loss"]
+    hist = fit(model, (tok, mask), optimizer=opt, steps=30, batch_size=16, rng=rng,
+               loss_fn=lambda m, batch, r: mlm_loss(m, *batch, r)[0],
+               eval_fn=lambda m: evaluate_mlm(m, tok[:32], mask[:32]), eval_every=15, progress=False)
+    assert [c["step"] for c in hist["curve"]] == [15, 30]
+    assert hist["curve"][-1]["mlm_loss"] < before - 0.2
+    assert np.mean(hist["step_loss"][-5:]) < np.mean(hist["step_loss"][:5])
+
+
+def test_hook_misuse_is_refused_with_the_argument_named():
+    from minidd import Tensor
+    x, y, rng, model, opt = _mlp_setup()
+    kw = dict(optimizer=opt, batch_size=32, rng=rng, progress=False)
+    with pytest.raises(ValueError, match="exactly one of epochs= and steps="):
+        fit(model, (x, y), epochs=1, steps=3, **kw)
+    with pytest.raises(ValueError, match="exactly one of epochs= and steps="):
+        fit(model, (x, y), **kw)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        fit(model, (x, y), steps=0, **kw)
+    with pytest.raises(ValueError, match="eval_every needs eval_fn"):
+        fit(model, (x, y), epochs=1, eval_every=2, **kw)
+    with pytest.raises(ValueError, match="test_data .* custom loss_fn, pass eval_fn"):
+        fit(model, (x, y), epochs=1, loss_fn=lambda m, b, r: m(Tensor(b[0])).sum(), test_data=(x, y), **kw)
+    with pytest.raises(TypeError, match=r"loss_fn\(model, batch_arrays, rng\) must return a scalar Tensor, got float"):
+        fit(model, (x, y), epochs=1, loss_fn=lambda m, b, r: 1.0, **kw)
+    with pytest.raises(TypeError, match="eval_fn\\(model\\) must return a dict of str -> number"):
+        fit(model, (x, y), epochs=1, eval_fn=lambda m: 0.5, **kw)
