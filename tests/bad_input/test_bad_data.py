@@ -149,3 +149,7 @@ def test_stratified_split_arguments_are_named():
         data.stratified_split(np.zeros(4, int), 1.5, np.random.default_rng(0))
     with pytest.raises(TypeError, match="stratified_split: rng must be a numpy.random.Generator"):
         data.stratified_split(np.zeros(4, int), 0.5, 0)
+    with pytest.raises(ValueError, match="stratified_split: test_fraction must be in \\(0, 1\\), got '0.2'"):
+        data.stratified_split(np.zeros(4, int), "0.2", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="stratified_split: labels must be a non-empty 1-D array"):
+        data.stratified_split(np.zeros((2, 2), int), 0.5, np.random.default_rng(0))
