@@ -145,7 +145,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, lr_schedule=None):
         super().__init__(params, lr, lr_schedule)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
         b1, b2 = betas
         self.beta1, self.beta2 = _unit(b1, "betas[0]", type(self).__name__), _unit(b2, "betas[1]", type(self).__name__)

@@ -19,7 +19,7 @@ from .autograd import Tensor, no_grad
 from .checkpoint import Checkpoint
 from .data.loader import BatchIterator
 from .nn.module import Module
-from .optim import Optimizer, clip_grad_norm
+from .optim import Optimizer, _positive, clip_grad_norm
 
 
 def _inputs(arrays):
@@ -32,12 +32,15 @@ def _check_data(data, name, labels=True):
         form = "(inputs..., labels)" if labels else "(arrays...)"
         raise ValueError(f"{name} must be a tuple of arrays {form}, got {type(data).__name__}"
                          + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
-    n = len(data[-1]) if isinstance(data[-1], np.ndarray) else None
     for i, a in enumerate(data):
-        if not isinstance(a, np.ndarray) or a.ndim == 0 or len(a) != n:
+        if not isinstance(a, np.ndarray) or a.ndim == 0:
+            raise ValueError(f"{name}[{i}] must be a numpy.ndarray with one row per example, got "
+                             + ("a 0-d array" if isinstance(a, np.ndarray) else type(a).__name__))
+    n = len(data[-1])
+    for i, a in enumerate(data):
+        if len(a) != n:
             what = "the labels" if labels else f"{name}[-1]"
-            raise ValueError(f"{name}[{i}] must be an ndarray with {n} rows (as many as {what}), got "
-                             + (f"shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__))
+            raise ValueError(f"{name}[{i}] must be an ndarray with {n} rows (as many as {what}), got shape {a.shape}")
     if n == 0:
         raise ValueError(f"{name} holds 0 examples; it needs at least one")
     if labels and data[-1].dtype.kind not in "iu":
@@ -153,6 +156,8 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
         checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
         if checkpoint is None:
             raise ValueError("fit: checkpoint_every needs checkpoint=<path>")
+    if clip_norm is not None:
+        clip_norm = _positive(clip_norm, "clip_norm", "fit")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if policy is not None and not isinstance(policy, stash.StashPolicy):
