@@ -192,10 +192,10 @@ def _load_policy_state(policy, state) -> None:
         policy.load_state_dict(state)
 
 
-def _read(path: Path):
-    """All arrays and the parsed meta of a checkpoint; ``CheckpointError`` naming the file and
-    the damage otherwise (``FileNotFoundError`` if it does not exist)."""
-    where = f"checkpoint {path}"
+def read_npz(path, what: str = "checkpoint") -> dict:
+    """Every array of the ``.npz`` file at ``path``, read into memory; a :class:`CheckpointError`
+    naming the file (as ``what``) and the damage otherwise (``FileNotFoundError`` if missing)."""
+    where = f"{what} {path}"
     try:
         f = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -204,7 +204,7 @@ def _read(path: Path):
         raise CheckpointError(f"{where} is not a readable .npz archive ({type(e).__name__}: {e}); "
                               "it may be truncated or not a checkpoint") from None
     if not isinstance(f, np.lib.npyio.NpzFile):
-        raise CheckpointError(f"{where} holds a single .npy array, not a fit checkpoint")
+        raise CheckpointError(f"{where} holds a single .npy array, not an .npz archive of arrays")
     with f:
         name = None
         try:
@@ -214,6 +214,14 @@ def _read(path: Path):
         except _READ_ERRORS as e:
             raise CheckpointError(f"{where} is damaged (truncated?): entry {name!r} cannot be read "
                                   f"({type(e).__name__}: {e})") from None
+    return arrays
+
+
+def _read(path: Path):
+    """All arrays and the parsed meta of a fit checkpoint; ``CheckpointError`` naming the file and
+    the damage otherwise (``FileNotFoundError`` if it does not exist)."""
+    where = f"checkpoint {path}"
+    arrays = read_npz(path)
     if "meta" not in arrays:
         held = ", ".join(sorted(arrays)[:5]) or "nothing"
         raise CheckpointError(f"{where} is not a minidd fit checkpoint: it has no 'meta' entry (it holds {held})")

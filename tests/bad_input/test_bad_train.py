@@ -229,7 +229,7 @@ def test_foreign_checkpoints_name_the_file_and_the_problem(tmp_path):
         _resume(ck)
     np.save(tmp_path / "a.npy", np.zeros(3))
     (tmp_path / "a.npy").replace(ck)
-    with pytest.raises(CheckpointError, match=r"ck\.npz holds a single .npy array"):
+    with pytest.raises(CheckpointError, match=r"ck\.npz holds a single .npy array, not an .npz archive"):
         _resume(ck)
 
 
@@ -262,3 +262,21 @@ def test_a_failed_epoch_keeps_the_last_checkpoint(tmp_path):
         _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, resume=True, epochs=2,
              eval_fn=lambda m: {"step": 0})
     assert ck.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
+
+
+def test_module_load_of_a_bad_file_names_it(tmp_path):
+    _, _, _, model = _setup()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(CheckpointError, match=r"model file .*model\.npz (is not a readable .npz archive|is damaged)"):
+        model.load(path)
+    model.save(path)
+    _, _, _, other = _setup(hidden=16)
+    with pytest.raises(ValueError, match=r"model file .*model\.npz: load_state_dict: .*shape mismatches"):
+        other.load(path)
+    ck = tmp_path / "ck.npz"
+    _good_checkpoint(ck)
+    with pytest.raises(ValueError, match=r"model file .*ck\.npz: load_state_dict: .*unexpected \['model/layers.0.weight'"):
+        model.load(ck)
