@@ -15,6 +15,7 @@ and says so with a :class:`CheckpointWarning`.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -80,7 +81,7 @@ class Checkpoint:
         self._rotate = False  # does self.path hold a good checkpoint of this run (keep it as .prev)?
         self._fresh = True    # no checkpoint loaded: a .prev of an older run must go at the first save
         _check_folder(self.path)
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
             stale.unlink(missing_ok=True)
 
     # -- writing -----------------------------------------------------------------------------

@@ -56,6 +56,8 @@ def _positive_int(v, name):
 def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy) -> dict:
     """Mean loss and accuracy over ``data`` in eval mode, without a graph."""
     _check_data(data, "evaluate: data")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0

@@ -285,3 +285,11 @@ def test_checkpoint_folder_is_made_or_refused_before_training(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder; give a file path"):
         fit(model, (x, y), optimizer=opt, epochs=1, batch_size=32, rng=rng, progress=False, checkpoint=tmp_path)
     assert opt.step_count == 0
+
+
+def test_checkpoint_names_with_glob_characters_work(tmp_path):
+    ck = tmp_path / "run[1]*.npz"
+    (tmp_path / ".run[1]*.npz.x.tmp").write_bytes(b"stale")
+    (tmp_path / ".other.npz.x.tmp").write_bytes(b"someone else's")
+    _dropout_run(ck, steps=3, every=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npz.x.tmp", "run[1]*.npz", "run[1]*.npz.prev"]

@@ -146,6 +146,8 @@ def test_fit_on_zero_examples_is_refused():
         _fit(model, (x, y), opt, rng, test_data=(x[:0], y[:0]))
     with pytest.raises(ValueError, match="evaluate: data holds 0 examples"):
         evaluate(model, (x[:0], y[:0]))
+    with pytest.raises(ValueError, match="evaluate: batch_size must be a positive int, got 0"):
+        evaluate(model, (x, y), batch_size=0)
     assert opt.step_count == 0
 
 
