@@ -14,9 +14,20 @@ dataflow      spatial rows S_R         spatial columns S_C  temporal T
 The work is cut into ``folds = ceil(S_R / R) * ceil(S_C / C)`` array-sized pieces.
 
 ``scalesim``
-    SCALE-Sim v2's compute cycles: every fold fills the array, streams ``T`` operands and
-    drains, ``folds * (T + 2R + C - 2) - 1``.  Example: M=512, K=768, N=768 on 128x128
-    weight-stationary is 6 * 6 * 894 - 1 = 32,183 cycles.
+    SCALE-Sim v2's compute cycles (``scalesim/compute/systolic_compute_{ws,os,is}.py`` and
+    ``memory/double_buffered_scratchpad_mem.py``).  SCALE-Sim builds, per fold, a demand matrix
+    of one row per cycle and skews it for the systolic pipeline; the layer's ``Total Cycles``
+    is the index of the last row of the concatenated matrices (stall-free), so the whole GEMM
+    pays ``-1`` once, every fold pays its own fill and drain:
+
+    * ``ws`` and ``is``: ``R`` cycles to load the stationary operand, ``T`` streamed rows,
+      ``C - 1`` rows for the last partial sums to leave, skewed over ``R`` lanes (``+ R - 1``):
+      ``folds * (T + 2R + C - 2) - 1``;
+    * ``os``: nothing to preload (the outputs stay); ``T`` streamed rows and ``C - 1`` drain
+      rows, skewed over ``R`` lanes: ``folds * (T + R + C - 2) - 1``.
+
+    Example: M=512, K=768, N=768 on 128x128 weight-stationary is 6 * 6 * 894 - 1 = 32,183
+    cycles.
 ``tpu``
     A TPU-like array: the next fold's operands are loaded while the current fold streams
     (double buffering) and partial sums accumulate on chip, so fill and drain are paid once:
@@ -57,7 +68,8 @@ def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "w
     s_r, s_c, t = {"ws": (k, n, m), "os": (m, n, k), "is": (k, m, n)}[dataflow]
     folds = math.ceil(s_r / rows) * math.ceil(s_c / cols)
     if model == "scalesim":
-        cycles = folds * (t + 2 * rows + cols - 2) - 1
+        preload = 0 if dataflow == "os" else rows  # the stationary operand's R load cycles
+        cycles = folds * (t + preload + rows + cols - 2) - 1
     else:
         cycles = folds * max(t, rows) + rows + cols - 2
     macs = m * k * n

@@ -6,12 +6,23 @@ import pytest
 from hardware.systolic import core_gemm_cycles, gemm_cycles
 
 
+# SCALE-Sim v2 builds one demand-matrix row per cycle; its Total Cycles is the index of the last
+# row (stall-free), hence the single -1 per GEMM.  Per fold, weight- and input-stationary pay R
+# rows of stationary-operand load, T streamed rows, C - 1 drain rows and the R - 1 skew of the
+# systolic fill: T + 2R + C - 2.  Output-stationary preloads nothing: T + R + C - 2.
 @pytest.mark.parametrize("m, k, n, r, c, df, expected", [
     (512, 768, 768, 128, 128, "ws", 6 * 6 * (512 + 256 + 128 - 2) - 1),   # 32,183: DESIGN.md example
     (10, 130, 129, 128, 128, "ws", 2 * 2 * (10 + 256 + 128 - 2) - 1),     # partial folds in K and N
     (4, 3, 5, 8, 8, "ws", 1 * (4 + 16 + 8 - 2) - 1),                      # array larger than the GEMM
     (100, 64, 256, 128, 128, "ws", 1 * 2 * (100 + 256 + 128 - 2) - 1),    # K smaller than R
-    (300, 50, 100, 128, 64, "os", 3 * 2 * (50 + 256 + 64 - 2) - 1),      # output stationary: T = K
+    # SCALE-Sim's own golden trace (test/golden_trace/COMPUTE_REPORT.csv: 112,283 cycles, 0
+    # stalls): AlexNet conv1 (224x224x3, 11x11, stride 4, 96 filters) on 32x32 ws.  SCALE-Sim
+    # takes ceil((224 - 11 + 4) / 4) = 55 output rows, so M = 55 * 55, K = 11 * 11 * 3, N = 96:
+    # 12 * 3 folds of 3025 + 64 + 32 - 2 = 3,119 cycles, minus one.
+    (55 * 55, 363, 96, 32, 32, "ws", 112283),
+    (300, 50, 100, 128, 64, "os", 3 * 2 * (50 + 128 + 64 - 2) - 1),      # output stationary: T = K, no preload
+    (4, 3, 5, 8, 8, "os", 1 * (3 + 8 + 8 - 2) - 1),                       # one partial fold
+    (256, 512, 256, 128, 128, "os", 2 * 2 * (512 + 128 + 128 - 2) - 1),   # long reduction, 4 folds
     (70, 200, 30, 64, 64, "is", 4 * 2 * (30 + 128 + 64 - 2) - 1),        # input stationary: T = N
 ])
 def test_scalesim_closed_form(m, k, n, r, c, df, expected):
