@@ -58,8 +58,20 @@ def test_tpu_advantage_is_the_fill_and_drain_it_does_not_repeat():
 def test_two_arrays_split_columns_or_groups():
     one = gemm_cycles(512, 768, 384, 128, 128).cycles
     assert core_gemm_cycles(512, 768, 768, 1, 2, 128, 128).cycles == one
-    head = gemm_cycles(128, 64, 128, 128, 128).cycles
-    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128).cycles == 6 * head
+    # 12 heads of 128x64x128 on two arrays: 6 per array, pipelined in tpu timing.  One head is
+    # one fold (K=64 < R, N=128 = C) streaming T=128 rows: 128 cycles, plus fill and drain
+    # R + C - 2 = 254 paid once per array: 6 * 128 + 254.
+    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128).cycles == 6 * 128 + 254
+    # scalesim runs each head as a layer of its own: 6 * (128 + 256 + 128 - 2 - 1)
+    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128, model="scalesim").cycles == 6 * 509
+
+
+def test_skipped_streamed_vectors_shorten_each_fold():
+    # WS, T = M = 1000 streamed rows per fold, 2 x 2 folds; skipping 90% leaves 100 rows, but a
+    # fold still waits R = 128 cycles for its stationary operand: 4 * 128 + 254.
+    assert gemm_cycles(1000, 256, 256, 128, 128, skipped=0.9).cycles == 4 * 128 + 254
+    assert gemm_cycles(1000, 256, 256, 128, 128, skipped=0.5).cycles == 4 * 500 + 254
+    assert gemm_cycles(1000, 256, 256, 128, 128, skipped=0.5, model="scalesim").cycles == 4 * (500 + 382) - 1
 
 
 @pytest.mark.parametrize("kwargs, match", [
