@@ -10,7 +10,7 @@ def test_step_writes_csv(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "deferred_dropout(0.9, exact)" in text and "footprint" in text
     rows = out.read_text().splitlines()
-    assert rows[0].startswith("name,kind,fwd_cycles") and len(rows) == 1 + 12 * 12 + 2
+    assert rows[0].startswith("name,kind,fwd_cycles") and len(rows) == 1 + 2 + 12 * 15 + 1
 
 
 def test_reproduce_prints_the_paper_ranges(capsys):
