@@ -51,7 +51,8 @@ class ChipConfig:
     dw_skips_zero_vectors: bool = False
     #: calibrated (see hardware.calibration): achieved fraction of the arrays' cycles
     mxu_efficiency: float = 1.0
-    #: calibrated: achieved fraction of the vector unit's peak
+    #: calibrated: fusion efficiency of vector layers, the achieved fraction of the vector
+    #: unit's peak and of ideal (fully fused, one pass) activation traffic
     vector_efficiency: float = 1.0
     #: calibrated: fixed cycles per kernel launched (three per layer and step)
     op_overhead_cycles: float = 0.0

@@ -237,15 +237,19 @@ def _bmm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
 
 def _vector_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
     """Elementwise and normalisation work on the vector unit (forward and backward together:
-    ``vector_flops``); a rerun adds a third of it (the forward) and its traffic again."""
+    ``vector_flops``); a rerun adds a third of it (the forward) and its traffic again.  The
+    chip's ``vector_efficiency`` (the fusion efficiency) divides both the vector cycles (in
+    :func:`_layer_report`) and the activation traffic."""
     act, batch = step.chip.act_bytes, step.batch
     vector = layer.vector_flops * batch / step.chip.vector_flops_per_cycle
     ins = sum(layer.in_elements) * batch * act
     out = layer.out_elements * batch * act
-    hbm = 2 * ins + 2 * out + stash_read  # forward: read, write; backward: read dY, stash, write dX
+    hbm = 2 * ins + 2 * out  # forward: read, write; backward: read dY, write dX
     if step.reruns(layer):
         vector *= 4 / 3
         hbm += ins + out
+    # unfused elementwise chains move their operands more than once (calibrated)
+    hbm = round(hbm / step.chip.vector_efficiency) + stash_read
     return _Work(0, 0, 0, vector, hbm, 2 + step.reruns(layer))
 
 
