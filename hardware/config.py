@@ -129,7 +129,7 @@ def config_from_dict(values: dict, source: str = "config", from_text: bool = Fal
     for k, v in values.items():
         if k != "name" and isinstance(v, str):
             if not from_text:
-                raise ValueError(f"{source}: field {k!r} must be a {_expected(k)}, got the string {v!r}")
+                raise ValueError(f"{source}: field {k!r} must be {_expected(k)}, got the string {v!r}")
             v = _parse_text(k, v, source)
         typed[k] = v
     try:
@@ -139,7 +139,7 @@ def config_from_dict(values: dict, source: str = "config", from_text: bool = Fal
 
 
 def _expected(field: str) -> str:
-    return "true or false" if _KINDS.get(field) == "bool" else "number"
+    return "true or false" if _KINDS.get(field) == "bool" else "a number"
 
 
 def _parse_text(field: str, text: str, source: str):
