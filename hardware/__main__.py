@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     st.add_argument("--structure", default="element", choices=STRUCTURES,
                     help="deferred dropout's selection structure (default element)")
     st.add_argument("--block", type=int, default=128, help="block size for --structure block")
-    st.add_argument("--n", type=int, default=1, help="N of N:M for --structure nm")
-    st.add_argument("--m", type=int, default=8, help="M of N:M for --structure nm")
+    st.add_argument("--n", type=int, default=2, help="N of N:M for --structure nm (default 2)")
+    st.add_argument("--m", type=int, default=4, help="M of N:M for --structure nm (default 4)")
     st.add_argument("--codesign", action="store_true",
                     help="the co-designed array: weight-gradient GEMMs skip all-zero streamed vectors")
     st.add_argument("--recompute", default="", help=f"comma-separated classes from {', '.join(RECOMPUTE)}")

@@ -53,8 +53,8 @@ class Policy:
     dense_layers: tuple = field(default=())  #: extra layer names left dense (besides keep_dense ones)
     structure: str = "element"
     block: int = 128                      #: for ``structure="block"``: elements per block
-    n: int = 1                            #: for ``structure="nm"``: kept per group
-    m: int = 8                            #: for ``structure="nm"``: group size
+    n: int = 2                            #: for ``structure="nm"``: kept per group (minidd's 2:4)
+    m: int = 4                            #: for ``structure="nm"``: group size
     layer_drops: tuple = field(default=())  #: ``((fnmatch pattern, drop), ...)`` overrides
     keep_marked_dense: bool = True        #: leave the workload's keep_dense layers dense
 
@@ -106,7 +106,7 @@ BASELINE = Policy("zero_value")
 #: minidd config keys that do not change what the hardware stores or computes in a steady
 #: step (the schedule ramps the drop rate in over training; the sample size is the threshold
 #: estimator's).
-_TRAINING_ONLY = ("warmup_steps", "ramp_steps", "sample_size", "granularity", "rng")
+_TRAINING_ONLY = ("warmup_steps", "ramp_steps", "sample_size", "seed", "granularity")
 
 
 def policy_from_config(config: dict) -> Policy:
@@ -115,7 +115,7 @@ def policy_from_config(config: dict) -> Policy:
     Reads ``policy`` (``dense``, ``zero_value``, ``deferred_dropout``), ``drop``,
     ``selection``, ``value_dtype``, ``structure``, ``block``, ``n``, ``m``, ``layers``
     (per-layer drop overrides) and ``keep_marked_dense``; the schedule and sampling options
-    (``warmup_steps``, ``ramp_steps``, ``sample_size``) and ``granularity`` (per-tensor or
+    (``warmup_steps``, ``ramp_steps``, ``sample_size``, ``seed``) and ``granularity`` (per-tensor or
     per-row top-k: the same storage and, for the array, the same unstructured selection) do
     not change the steady-state step.  Unknown keys are refused by name.
     """

@@ -286,7 +286,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def policy_from_args(kind: str, drop: float, selection: str, structure: str = "element",
-                     block: int = 128, n: int = 1, m: int = 8) -> Policy:
+                     block: int = 128, n: int = 2, m: int = 4) -> Policy:
     if kind != "deferred_dropout":
         return Policy(kind)
     return Policy(kind, drop, selection, structure=structure, block=block, n=n, m=m)

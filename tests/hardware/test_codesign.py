@@ -70,7 +70,8 @@ def test_policy_from_a_minidd_config():
     p = policy_from_config({"policy": "deferred_dropout", "drop": 0.75, "granularity": "tensor",
                             "value_dtype": "bfloat16", "selection": "sample", "warmup_steps": 0,
                             "ramp_steps": 0, "layers": {"head": 0.0}, "keep_marked_dense": True,
-                            "structure": "block", "block": 64})
+                            "structure": "block", "block": 64, "n": 2, "m": 4, "sample_size": 4096,
+                            "seed": 0})
     assert (p.kind, p.drop, p.selection, p.value_bytes, p.structure, p.block) == \
         ("deferred_dropout", 0.75, "sample", 2, "block", 64)
     assert p.drop_for("head") == 0.0 and p.drop_for("block0.q") == 0.75
