@@ -344,7 +344,7 @@ def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELIN
                       tuple(sorted(step.recompute)))
 
 
-def max_batch(chip: ChipConfig, workload: Workload, policy: Policy, limit: int = 1 << 16,
+def max_batch(chip: ChipConfig, workload: Workload, policy: Policy, limit: int = 1 << 26,
               recompute=()) -> int:
     """The largest batch whose footprint fits in HBM (0 if not even one sample fits)."""
     fits = lambda b: footprint(chip, workload, policy, b, recompute).total <= chip.hbm_bytes  # noqa: E731
