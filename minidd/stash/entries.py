@@ -302,7 +302,7 @@ class BlockEntry(_StructuredEntry):
         bits = np.unpackbits(self.positions, count=nblocks).view(np.bool_)
         mask = S.expand_blocks(bits.reshape(-1, cols), self.block, rows)
         view = np.zeros(self.view_shape, self.dtype)
-        view[mask] = self._values()
+        view.reshape(-1)[np.flatnonzero(mask)] = self._values()  # index, not bool: much faster
         return self._finish(view)
 
 
@@ -339,7 +339,7 @@ def pack_blocks(array, view, block_mask, block, feature_axis, value_dtype, nonze
                 target_kept) -> BlockEntry:
     """Pack the blocks of the 2-D ``view`` of ``array`` where ``block_mask`` (blocks x C) is set."""
     mask = S.expand_blocks(block_mask, block, view.shape[0])
-    values = encode_values(view[mask], value_dtype)
+    values = encode_values(view.reshape(-1)[np.flatnonzero(mask)], value_dtype)
     return BlockEntry(array.shape, array.dtype, feature_axis, view.shape,
                       np.packbits(block_mask.reshape(-1)), values, value_dtype, block=block,
                       nonzero=nonzero, kept=int(values.size), target_kept=target_kept)
