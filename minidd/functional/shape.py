@@ -5,7 +5,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..stash.roles import INDEX
-from ._util import as_tensor
+from ._util import as_tensor, normalize_axes
 
 
 class Reshape(Function):
@@ -189,3 +189,40 @@ def pad(x, pad_width, value=0.0):
         raise ValueError(f"pad: pad_width must be non-negative, one (before, after) pair per "
                          f"axis of a tensor of shape {x.shape}, got {pad_width!r}")
     return Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)
+
+
+def squeeze(x, axis=None):
+    """Drop axes of length 1: all of them, or the ``axis`` given (an int or a tuple), which
+    must have length 1 (PyTorch silently keeps a longer one; this refuses it)."""
+    x = as_tensor(x)
+    axes = normalize_axes(axis, x.ndim, "squeeze")
+    if axis is None:
+        axes = tuple(a for a in axes if x.shape[a] == 1)
+    long = [a for a in axes if x.shape[a] != 1]
+    if long:
+        raise ValueError(f"squeeze: axis {long[0]} of a tensor of shape {x.shape} has length "
+                         f"{x.shape[long[0]]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    """Insert an axis of length 1 at position ``axis`` (in the result, -1 appends)."""
+    x = as_tensor(x)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim - 1 <= axis <= x.ndim:
+        raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor with {x.ndim} dims "
+                         f"(expected an int in [{-x.ndim - 1}, {x.ndim}])")
+    axis = int(axis) % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def flatten(x, start_axis=0, end_axis=-1):
+    """Merge axes ``start_axis`` to ``end_axis`` (inclusive) into one."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = (normalize_axes(a, x.ndim, "flatten")[0] for a in (start_axis, end_axis))
+    if start > end:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} "
+                         f"for a tensor of shape {x.shape}")
+    merged = int(np.prod(x.shape[start:end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
