@@ -82,6 +82,24 @@ class Module:
     def modules(self):
         return [m for _, m in self.named_modules()]
 
+    def children(self):
+        """The direct submodules, in the order they were set."""
+        return list(self._modules.values())
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule (children first) and on this module; returns
+        this module (for initialisation: ``model.apply(init_fn)``)."""
+        for m in self._modules.values():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Turn gradient tracking on or off for every parameter (freezing); returns the module."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
     def named_parameters(self):
         for mname, m in self.named_modules():
             for pname, p in m._parameters.items():
@@ -159,6 +177,75 @@ def atomic_savez(path, arrays: dict) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children "0", "1", ... (no ``forward`` of its own)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: item {len(self)} is a {type(module).__name__}, "
+                            "not a Module")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """Modules by name (names are attribute-like: no dots), in insertion order."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for name, m in dict(modules or {}).items():
+            self[name] = m
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"ModuleDict: key must be a non-empty str without dots, got {name!r}")
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: item {name!r} is a {type(module).__name__}, not a Module")
+        setattr(self, name, module)
+
+    def __getitem__(self, name: str) -> Module:
+        try:
+            return self._modules[name]
+        except KeyError:
+            raise KeyError(f"ModuleDict: no module named {name!r}; have {list(self._modules)}") from None
+
+    def __contains__(self, name):
+        return name in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
 
 
 class Sequential(Module):

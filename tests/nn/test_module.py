@@ -78,3 +78,71 @@ def test_attention_ignores_padding(rng):
     x2[0, 2:] = 100.0  # change only the padded positions
     y2 = attn(Tensor(x2), mask).data
     np.testing.assert_allclose(y1[0, :2], y2[0, :2], rtol=1e-5, atol=1e-6)
+
+
+def test_module_list_and_dict_register_their_children(rng):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(3, 3, rng=rng), nn.Tanh()])
+            self.blocks.append(nn.Linear(3, 2, rng=rng))
+            self.heads = nn.ModuleDict({"a": nn.Linear(2, 1, rng=rng), "b": nn.Identity()})
+
+        def forward(self, x):
+            for m in self.blocks:
+                x = m(x)
+            return self.heads["a"](x) + self.heads["b"](x).sum(axis=1, keepdims=True)
+
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["blocks.0.weight", "blocks.0.bias", "blocks.2.weight", "blocks.2.bias",
+                     "heads.a.weight", "heads.a.bias"]
+    assert len(net.blocks) == 3 and isinstance(net.blocks[1], nn.Tanh) and "b" in net.heads
+    assert net.children() == [net.blocks, net.heads]
+    out = net(Tensor(rng.standard_normal((4, 3)).astype(np.float32)))
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    assert {r.layer for r in stash.ledger().rows()} == set()  # freed by backward
+    with pytest.raises(TypeError, match="ModuleList: item 3 is a int"):
+        net.blocks.append(3)
+    with pytest.raises(ValueError, match="ModuleDict: key must be a non-empty str without dots"):
+        net.heads["x.y"] = nn.Identity()
+    with pytest.raises(KeyError, match="no module named 'c'"):
+        net.heads["c"]
+
+
+def test_apply_and_requires_grad_freeze(rng):
+    mlp = nn.MLP((4, 5, 3), rng=rng)
+    seen = []
+    assert mlp.apply(lambda m: seen.append(type(m).__name__)) is mlp
+    assert seen[-1] == "MLP" and seen.count("Linear") == 2
+    mlp.apply(lambda m: m.weight.data.fill(0.5) if isinstance(m, nn.Linear) else None)
+    assert all((m.weight.data == 0.5).all() for m in mlp.modules() if isinstance(m, nn.Linear))
+    mlp.layers[0].requires_grad_(False)
+    loss = mlp(Tensor(np.ones((2, 4), np.float32))).sum()
+    loss.backward()
+    assert mlp.layers[0].weight.grad is None and mlp.layers[2].weight.grad is not None
+
+
+@pytest.mark.parametrize("layer, x, fn", [
+    (nn.Tanh(), np.linspace(-2, 2, 6).reshape(2, 3), np.tanh),
+    (nn.Sigmoid(), np.linspace(-2, 2, 6).reshape(2, 3), lambda a: 1 / (1 + np.exp(-a))),
+    (nn.Identity(), np.arange(6.0).reshape(2, 3), lambda a: a),
+    (nn.Flatten(), np.arange(24.0).reshape(2, 3, 4), lambda a: a.reshape(2, 12)),
+    (nn.Flatten(0, 1), np.arange(24.0).reshape(2, 3, 4), lambda a: a.reshape(6, 4)),
+    (nn.AvgPool2d(2), np.arange(32.0).reshape(1, 2, 4, 4),
+     lambda a: a.reshape(1, 2, 2, 2, 2, 2).mean(axis=(3, 5))),
+])
+def test_simple_layers_compute_their_function(layer, x, fn):
+    np.testing.assert_allclose(layer(Tensor(x.astype(np.float32))).data, fn(x), rtol=1e-6)
+
+
+def test_batchnorm1d_normalises_per_channel_and_checks_shape(rng):
+    bn = nn.BatchNorm1d(3)
+    x = rng.standard_normal((8, 3, 5)).astype(np.float32) * 4 + 2
+    y = bn(Tensor(x)).data
+    np.testing.assert_allclose(y.mean(axis=(0, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(y.var(axis=(0, 2)), 1, rtol=1e-3)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2)), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\): input has shape \(2, 3, 4, 4\), expected \(N, C\) or \(N, C, L\) with C = 3"):
+        bn(Tensor(np.ones((2, 3, 4, 4), np.float32)))
