@@ -181,7 +181,11 @@ def stack(tensors, axis=0):
 
 
 def pad(x, pad_width, value=0.0):
-    """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one pair per axis."""
+    """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one pair per axis.
+
+    NumPy's convention (:func:`numpy.pad`): pairs per axis, first axis first.  PyTorch's
+    ``F.pad`` takes a flat tuple starting from the *last* axis: its ``(1, 2)`` on a 2-D tensor is
+    ``((0, 0), (1, 2))`` here."""
     x = as_tensor(x)
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) \
         if np.ndim(pad_width) < 2 else np.asarray(pad_width, dtype=np.int64)

@@ -32,6 +32,11 @@ class Module:
     module runs ``forward`` inside a stash scope named after the module's attribute path
     (``encoder.0.attn.q``), so the ledger and per-layer policies see layer names.  Set
     ``stash_dense = True`` on a module to ask lossy stash policies to leave it dense.
+
+    Dtype rule (PyTorch's): a module with parameters refuses a floating-point input of another
+    dtype (``TypeError`` naming the layer and both dtypes) instead of silently running a float32
+    model in float64; ``to(dtype)`` casts a model; ``load_state_dict`` refuses a dtype mismatch
+    unless ``cast=True``.  Gradients always have their tensor's dtype.
     """
 
     stash_dense = False
@@ -67,8 +72,23 @@ class Module:
         return ".".join(reversed(parts))
 
     def __call__(self, *args, **kwargs):
+        if self._parameters:
+            self._check_input_dtypes(args)
         with scope(self.qualified_name, keep_dense=self.stash_dense, absolute=True):
             return self.forward(*args, **kwargs)
+
+    def _check_input_dtypes(self, args) -> None:
+        """The dtype rule: a layer's floating-point inputs must have its parameters' dtype (no
+        silent promotion of a float32 model to float64; cast the input or call ``to``)."""
+        want = next(iter(self._parameters.values())).dtype
+        for i, a in enumerate(args):
+            got = getattr(a, "dtype", None)
+            if isinstance(a, (Tensor, np.ndarray)) and got.kind == "f" and got != want:
+                who = f"{type(self).__name__} '{self.qualified_name}'" if self.qualified_name \
+                    else type(self).__name__
+                raise TypeError(f"{who}: input {i} has dtype {got} but the layer's parameters are "
+                                f"{want}; cast the input (Tensor(x, dtype=np.{want})) or the model "
+                                f"(model.to(np.{got}))")
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -128,6 +148,20 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def to(self, dtype):
+        """Cast every floating-point parameter and buffer to ``dtype`` (e.g. ``np.float64`` for
+        a gradient check), in place; gradients are dropped.  Returns the module."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: dtype must be floating-point, got {dtype}")
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data, p.grad = p.data.astype(dtype), None
+            for name, b in list(m._buffers.items()):
+                if b.dtype.kind == "f":
+                    m.register_buffer(name, b.astype(dtype))
+        return self
+
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of every parameter and buffer, by dotted name."""
@@ -135,8 +169,9 @@ class Module:
         out.update((n, b.copy()) for n, b in self.named_buffers())
         return out
 
-    def load_state_dict(self, state) -> None:
-        """Copy ``state`` into the parameters and buffers; names and shapes must match exactly."""
+    def load_state_dict(self, state, *, cast: bool = False) -> None:
+        """Copy ``state`` into the parameters and buffers; names and shapes must match exactly,
+        and so must dtypes unless ``cast=True`` (then values are cast to the model's dtypes)."""
         targets = OrderedDict((n, p.data) for n, p in self.named_parameters())
         targets.update(self.named_buffers())
         missing = [n for n in targets if n not in state]
@@ -146,6 +181,11 @@ class Module:
         if missing or unexpected or wrong:
             raise ValueError(f"load_state_dict: checkpoint does not match {type(self).__name__}: "
                              f"missing {missing}, unexpected {unexpected}, shape mismatches {wrong}")
+        kinds = [f"{n}: model has {targets[n].dtype}, checkpoint has {np.asarray(state[n]).dtype}"
+                 for n in targets if np.asarray(state[n]).dtype != targets[n].dtype]
+        if kinds and not cast:
+            raise TypeError(f"load_state_dict: dtypes differ ({'; '.join(kinds)}); pass cast=True "
+                            "to cast the checkpoint to the model's dtypes, or model.to(dtype) first")
         for n, arr in targets.items():
             arr[...] = state[n]
 

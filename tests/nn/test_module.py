@@ -146,3 +146,56 @@ def test_batchnorm1d_normalises_per_channel_and_checks_shape(rng):
     np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2)), rtol=1e-5)
     with pytest.raises(ValueError, match=r"BatchNorm1d\(3\): input has shape \(2, 3, 4, 4\), expected \(N, C\) or \(N, C, L\) with C = 3"):
         bn(Tensor(np.ones((2, 3, 4, 4), np.float32)))
+
+
+# -- the dtype rule ------------------------------------------------------------------------------
+@pytest.mark.parametrize("model, x, layer", [
+    (lambda r: nn.MLP((4, 3, 2), rng=r), np.ones((2, 4)), r"Linear 'layers.0'"),
+    (lambda r: nn.Linear(4, 2, rng=r), np.ones((2, 4)), r"Linear:"),
+    (lambda r: nn.CNN(channels=(2,), image_size=4, rng=r), np.ones((1, 1, 4, 4)), r"Conv2d 'layers.0'"),
+    (lambda r: nn.LayerNorm(4), np.ones((2, 4)), r"LayerNorm:"),
+])
+def test_float64_input_to_float32_layer_is_refused(model, x, layer, rng):
+    m = model(rng)
+    with pytest.raises(TypeError, match=layer + r".*input 0 has dtype float64 but the layer's "
+                                               r"parameters are float32"):
+        m(Tensor(x))                      # x is float64: an ndarray keeps its dtype
+    assert len(stash.ledger()) == 0
+
+
+def test_model_to_float64_runs_in_float64(rng):
+    m = nn.CNN(channels=(2,), image_size=4, num_classes=3, rng=rng).to(np.float64)
+    assert all(p.dtype == np.float64 for p in m.parameters())
+    assert m.layers[1].running_mean.dtype == np.float64
+    x = Tensor(rng.standard_normal((2, 1, 4, 4)))
+    loss = F.cross_entropy(m(x), np.array([0, 2]))
+    assert loss.dtype == np.float64
+    loss.backward()
+    assert all(p.grad.dtype == np.float64 for p in m.parameters())
+    with pytest.raises(TypeError, match="float32 but the layer's parameters are float64"):
+        m(Tensor(np.ones((2, 1, 4, 4), np.float32)))
+
+
+def test_grads_have_their_tensors_dtype_when_dtypes_mix():
+    a = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    b = Tensor(np.array([3.0, 4.0], np.float64), requires_grad=True)
+    y = (a * b).sum()                    # NumPy promotes the forward to float64
+    assert y.dtype == np.float64
+    y.backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+    c = Tensor(np.ones(2, np.float32), requires_grad=True)
+    (F.exp(c) * b).sum().backward()      # through an intermediate node too
+    assert c.grad.dtype == np.float32
+
+
+def test_load_state_dict_refuses_a_dtype_mismatch_unless_cast(rng):
+    m = nn.MLP((3, 2), rng=rng)
+    state64 = {k: v.astype(np.float64) + 1 for k, v in m.state_dict().items()}
+    before = m.state_dict()
+    with pytest.raises(TypeError, match=r"layers.0.weight: model has float32, checkpoint has float64.*cast=True"):
+        m.load_state_dict(state64)
+    assert all(np.array_equal(before[k], v) for k, v in m.state_dict().items())  # nothing written
+    m.load_state_dict(state64, cast=True)
+    assert m.layers[0].weight.dtype == np.float32
+    np.testing.assert_allclose(m.layers[0].weight.data, before["layers.0.weight"] + 1, rtol=1e-6)
