@@ -188,6 +188,8 @@ class Module:
                             "to cast the checkpoint to the model's dtypes, or model.to(dtype) first")
         for n, arr in targets.items():
             arr[...] = state[n]
+        for p in self.parameters():
+            p._version += 1  # an in-place change: a graph built before this refuses backward
 
     def save(self, path) -> None:
         """Write the state dict to ``path`` (.npz), atomically."""
