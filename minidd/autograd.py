@@ -19,6 +19,11 @@ node of the graph.  Nodes point at the nodes that produced their inputs, never a
 tensors, so an activation array lives on only if the stash keeps it.  ``Context`` refuses to
 hold an ndarray as an attribute: whatever backward reads must go through ``ctx.save``, where
 the active stash policy can count and compress it.
+
+What backward reads is guarded: an array the stash keeps by reference is read-only, with the
+arrays it is a view of, until its node's backward has run; a tensor whose array an op saved
+carries a version (bumped by ``t.data = ...``, ``p.data -= ...``, ``t += x`` and
+``load_state_dict``) that backward compares with the one seen at save time.
 """
 from __future__ import annotations
 
@@ -261,6 +266,8 @@ class Tensor:
 
     @data.setter
     def data(self, value):
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
         if not isinstance(value, np.ndarray):
             raise TypeError(f"Tensor.data: expected a numpy.ndarray, got {type(value).__name__}")
         self._data = value

@@ -355,3 +355,11 @@ def test_a_copying_policy_does_not_lock_the_array_and_keeps_the_gradient(rng):
         base[...] = 7.0              # allowed: the stash holds its own copy
         loss.backward()
     np.testing.assert_allclose(w.grad, np.tile([4.0, 0.0, 0.0], (2, 1)))
+
+
+def test_data_assignment_counts_a_version_and_wants_an_array():
+    t = Tensor(2.0)
+    t.data = t.data * 3              # a NumPy scalar is taken as a 0-d array
+    assert isinstance(t.data, np.ndarray) and float(t) == 6.0 and t.version == 1
+    with pytest.raises(TypeError, match="Tensor.data: expected a numpy.ndarray, got list"):
+        t.data = [1.0]
