@@ -337,7 +337,12 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
 
     def __repr__(self):
         g = ", requires_grad=True" if self.requires_grad else ""
@@ -359,7 +364,11 @@ class Tensor:
                                  f"grad= an array of shape {self.shape}")
             grad = np.ones_like(self.data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"backward: grad must be an array of numbers of shape {self.shape}, "
+                                f"got {type(grad).__name__}") from None
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         if self._node is None:

@@ -335,12 +335,12 @@ class Where(Function):
                 unbroadcast(np.where(cond, 0, g), sb) if need[1] else None)
 
 
-def add(a, b): return Add.apply(*operands(a, b))
-def sub(a, b): return Sub.apply(*operands(a, b))
-def mul(a, b): return Mul.apply(*operands(a, b))
-def div(a, b): return Div.apply(*operands(a, b))
-def maximum(a, b): return Maximum.apply(*operands(a, b))
-def minimum(a, b): return Minimum.apply(*operands(a, b))
+def add(a, b): return Add.apply(*operands(a, b, "add"))
+def sub(a, b): return Sub.apply(*operands(a, b, "sub"))
+def mul(a, b): return Mul.apply(*operands(a, b, "mul"))
+def div(a, b): return Div.apply(*operands(a, b, "div"))
+def maximum(a, b): return Maximum.apply(*operands(a, b, "maximum"))
+def minimum(a, b): return Minimum.apply(*operands(a, b, "minimum"))
 def abs(x): return Abs.apply(as_tensor(x))
 def neg(x): return Neg.apply(as_tensor(x))
 def exp(x): return Exp.apply(as_tensor(x))
@@ -354,7 +354,7 @@ def pow(x, p):
     """``x ** p``: ``p`` a real number, or a tensor or array (then ``x`` may be a number too:
     ``pow(2.0, t)`` is ``2 ** t``)."""
     if isinstance(p, (Tensor, np.ndarray)):
-        return PowTensor.apply(*operands(x, p))
+        return PowTensor.apply(*operands(x, p, "pow"))
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise TypeError(f"pow: exponent p must be a real number, a Tensor or an ndarray, "
                         f"got {type(p).__name__}")
@@ -379,4 +379,4 @@ def where(cond, a, b):
     c = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
     if c.dtype != np.bool_:
         raise TypeError(f"where: cond must be boolean (e.g. x > 0), got dtype {c.dtype}")
-    return Where.apply(*operands(a, b), cond=c)
+    return Where.apply(*operands(a, b, "where"), cond=c)

@@ -213,7 +213,7 @@ def nll_loss(log_probs, labels, ignore_index=-100, reduction="mean"):
 
 
 def _pair(a, b, op, names):
-    a, b = operands(a, b)  # a plain array or number becomes a constant of the tensor's dtype
+    a, b = operands(a, b, op)  # a plain array or number becomes a constant of the tensor's dtype
     a, b = as_tensor(a), as_tensor(b)
     if a.shape != b.shape:
         raise ValueError(f"{op}: {names[0]} of shape {a.shape} and {names[1]} of shape {b.shape} "

@@ -143,13 +143,22 @@ class Pad(Function):
 
 def reshape(x, shape):
     """View ``x`` with a new ``shape`` (one entry may be -1)."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return Reshape.apply(as_tensor(x), shape=shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(shape, (tuple, list)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"reshape: shape must be an int or a tuple of ints, got {shape!r}")
+    return Reshape.apply(as_tensor(x), shape=tuple(int(n) for n in shape))
 
 
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None)."""
-    return Transpose.apply(as_tensor(x), axes=None if axes is None else tuple(axes))
+    x = as_tensor(x)
+    if axes is not None:
+        axes = tuple(axes)
+        if not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
+                             f"of a tensor of shape {x.shape}")
+    return Transpose.apply(x, axes=axes)
 
 
 permute = transpose
@@ -187,9 +196,14 @@ def pad(x, pad_width, value=0.0):
     ``F.pad`` takes a flat tuple starting from the *last* axis: its ``(1, 2)`` on a 2-D tensor is
     ``((0, 0), (1, 2))`` here."""
     x = as_tensor(x)
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) \
-        if np.ndim(pad_width) < 2 else np.asarray(pad_width, dtype=np.int64)
-    if pw.shape != (x.ndim, 2) or (pw < 0).any():
+    try:
+        pw = np.asarray(pad_width)
+        if pw.dtype.kind not in "iu":
+            raise ValueError
+        pw = np.broadcast_to(pw, (x.ndim, 2)) if pw.ndim < 2 else pw
+    except ValueError:
+        pw = None
+    if pw is None or pw.shape != (x.ndim, 2) or (pw < 0).any():
         raise ValueError(f"pad: pad_width must be non-negative, one (before, after) pair per "
                          f"axis of a tensor of shape {x.shape}, got {pad_width!r}")
     return Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)

@@ -49,3 +49,22 @@ def test_unknown_dtype_is_named():
 def test_new_ops_refuse_bad_arguments_by_name(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: Tensor([1.0]) + "a", TypeError, r"add: the other operand must be a number, a numeric array or a Tensor, got str 'a'"),
+    (lambda: Tensor([1.0]) * None, TypeError, r"mul: the other operand must be"),
+    (lambda: F.reshape(Tensor(np.ones(4)), "a"), TypeError, r"reshape: shape must be an int or a tuple of ints, got 'a'"),
+    (lambda: Tensor(np.ones(4)).reshape(2.5, 2), TypeError, r"reshape: shape must be an int or a tuple of ints"),
+    (lambda: Tensor(np.ones((2, 3))).transpose(0, 5), ValueError, r"transpose: axes \(0, 5\) are not a permutation"),
+    (lambda: F.sum(Tensor(np.ones(3)), axis="a"), TypeError, r"sum: axis must be None, an int or a tuple of ints"),
+    (lambda: F.pad(Tensor(np.ones(3)), "a"), ValueError, r"pad: pad_width must be non-negative, one \(before, after\) pair per axis"),
+    (lambda: F.pad(Tensor(np.ones(3)), 1.5), ValueError, r"pad: pad_width must be"),
+    (lambda: Tensor([1.0], requires_grad=True).backward("x"), TypeError, r"backward: grad must be an array of numbers of shape \(1,\), got str"),
+    (lambda: list(Tensor(1.0)), TypeError, r"iteration over a 0-d tensor"),
+    (lambda: len(Tensor(1.0)), TypeError, r"len\(\) of a 0-d tensor"),
+    (lambda: Tensor([1, 2], requires_grad=True), TypeError, r"Tensor: only floating-point tensors can require grad, got dtype int64"),
+])
+def test_engine_api_refuses_bad_arguments_by_name(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
