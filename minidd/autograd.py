@@ -66,7 +66,7 @@ class Context:
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
         d["input_dtypes"] = input_dtypes
         d["_entries"] = []
-        d["_inputs"] = ()     # (position, Tensor) of the tensor arguments, during forward only
+        d["_inputs"] = ()     # the op's arguments, during forward only
         d["_versions"] = []   # (weakref to Tensor, version at save, position): checked by backward
         d["_guarded"] = []    # (entry, weakref to array, was writeable, bases made read-only)
 
@@ -87,10 +87,11 @@ class Context:
         entry = _store.save(array, role, self.fn.name, row_size)  # refuses a non-array
         self._entries.append(entry)
         root = _root(array)
-        for k, (i, t, t_root) in enumerate(self._inputs):
-            if t_root is root:  # the array is (a view of) an input tensor's: watch its version
+        for i, t in enumerate(self._inputs):
+            # the array is (a view of) an input tensor's: watch that tensor's version
+            if isinstance(t, Tensor) and _root(t._data) is root \
+                    and all(j != i for _, _, j in self._versions):
                 self._versions.append((weakref.ref(t), t._version, i))
-                del self._inputs[k]
                 break
         if role != _roles.PARAMETER and entry.kind == "dense" and entry.unpack() is array:
             # kept by reference: its bases become read-only too (a write through them would change it)
@@ -204,8 +205,7 @@ class Function:
                 parents.append(None)
         if _grad_enabled and any(needs):
             ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes))
-            ctx.__dict__["_inputs"] = [(i, a, _root(a._data)) for i, a in enumerate(args)
-                                       if isinstance(a, Tensor)]
+            ctx.__dict__["_inputs"] = args
             try:
                 y = cls.forward(ctx, *raw, **kwargs)
             except BaseException:
