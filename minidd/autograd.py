@@ -58,13 +58,13 @@ class Context:
 
     ``parents[i]`` is the node that produced input ``i``, the leaf :class:`Tensor` itself when
     the input is a leaf that requires grad, or ``None``.  ``needs_input_grad[i]`` tells the
-    op's backward which gradients anyone will read.
+    op's backward which gradients anyone will read; ``layer`` is the module scope it ran in.
     """
 
-    def __init__(self, fn, parents, needs_input_grad, input_dtypes):
+    def __init__(self, fn, parents, needs_input_grad, input_dtypes, layer=""):
         d = self.__dict__
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
-        d["input_dtypes"] = input_dtypes
+        d["input_dtypes"], d["layer"] = input_dtypes, layer
         d["_entries"] = []
         d["_inputs"] = ()     # the op's arguments, during forward only
         d["_versions"] = []   # (weakref to Tensor, version at save, position): checked by backward
@@ -104,8 +104,7 @@ class Context:
         for ref, version, i in self._versions:
             t = ref()
             if t is not None and t._version != version:
-                layer = self.__dict__.get("layer") or ""
-                where = f" in layer '{layer}'" if layer else ""
+                where = f" in layer '{self.layer}'" if self.layer else ""
                 raise RuntimeError(
                     f"backward: {self.fn.name}{where} saved its argument {self.fn._arg(i)!r} "
                     f"({type(t).__name__} of shape {t.shape}, {t.dtype}), which was modified in "
@@ -204,7 +203,7 @@ class Function:
                 needs.append(False)
                 parents.append(None)
         if _grad_enabled and any(needs):
-            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes))
+            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes), _roles.current_scope().name)
             ctx.__dict__["_inputs"] = args
             try:
                 y = cls.forward(ctx, *raw, **kwargs)
@@ -213,8 +212,6 @@ class Function:
                 raise
             finally:
                 ctx.__dict__["_inputs"] = ()  # the graph never holds the user's tensors
-            if ctx._versions:
-                ctx.__dict__["layer"] = _roles.current_scope().name
             out = Tensor(_as_array(y), requires_grad=True)
             out._node = ctx
             return out

@@ -40,12 +40,10 @@ def to_dot(tensor: Tensor) -> str:
         stack, seen = [tensor._node], {id(tensor._node)}
         while stack:
             ctx = stack.pop()
-            lines = [ctx.fn.name]
+            lines = [ctx.fn.name] + ([ctx.layer] if ctx.layer else [])
             if ctx._entries is None:
                 lines.append("(saved arrays freed by backward)")
             else:
-                layers = {e.layer for e in ctx._entries if e.layer and e.layer != ctx.fn.name}
-                lines += sorted(layers)
                 for e in ctx._entries:
                     if id(e) not in entry_ids:
                         entry_ids[id(e)] = f"e{len(entry_ids)}"
