@@ -18,7 +18,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, dtype=np.float32):
-        super().__init__(np.ascontiguousarray(data, dtype=dtype), requires_grad=True)
+        super().__init__(np.asarray(data, dtype=dtype, order="C"), requires_grad=True)  # 0-d stays 0-d
 
     def __repr__(self):
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"

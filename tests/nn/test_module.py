@@ -199,3 +199,16 @@ def test_load_state_dict_refuses_a_dtype_mismatch_unless_cast(rng):
     m.load_state_dict(state64, cast=True)
     assert m.layers[0].weight.dtype == np.float32
     np.testing.assert_allclose(m.layers[0].weight.data, before["layers.0.weight"] + 1, rtol=1e-6)
+
+
+def test_a_0d_parameter_trains_like_micrograds_neuron():
+    w, b = nn.Parameter(0.5), nn.Parameter(0.0)
+    assert w.shape == () and w.dtype == np.float32
+    x, target = Tensor(2.0), 1.0
+    for _ in range(50):
+        loss = (F.tanh(w * x + b) - target) ** 2
+        w.grad = b.grad = None
+        loss.backward()
+        for p in (w, b):
+            p.data -= 0.1 * p.grad
+    assert float(loss) < 0.01 and w.version == 50
