@@ -145,7 +145,9 @@ def relu(x):
 
 
 def gelu(x, approximate="tanh"):
-    """GELU; ``approximate="tanh"`` (BERT's, default) or ``"none"`` (exact, via erf)."""
+    """GELU; ``approximate="tanh"`` (BERT's, default) or ``"none"`` (exact, via erf).
+
+    PyTorch's default is the exact ``"none"``: pass it explicitly to match ``torch.nn.GELU()``."""
     if approximate not in ("tanh", "none"):
         raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
     return GELU.apply(as_tensor(x), approximate=approximate)
