@@ -33,10 +33,10 @@ def _serve(conn, make_steps, contender):
         if kind == "check":
             conn.send(steps[task].check())
         else:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(n):
                 steps[task].step()
-            conn.send((time.perf_counter() - t) / n)
+            conn.send(((time.perf_counter() - t) / n, (time.process_time() - c) / n))
 
 
 class ProcessPool:
@@ -59,9 +59,11 @@ class ProcessPool:
         return self.conns[contender].recv()
 
     def interleaved_medians(self, tasks, rounds, steps_per_round, warmup=2):
-        """Median seconds per step of every (task, contender): in each round every contender runs
-        ``steps_per_round`` steps of each task in turn (the order rotates between rounds) while
-        the others wait, so drift in the machine's load falls on all of them alike."""
+        """Median (wall, CPU) seconds per step of every (task, contender): in each round every
+        contender runs ``steps_per_round`` steps of each task in turn (the order rotates between
+        rounds) while the others wait, so drift in the machine's load falls on all of them
+        alike.  CPU time (the process's user + system time) is the steadier figure on a shared
+        machine: it leaves out the time spent waiting for a core."""
         contenders = list(self.conns)
         for task in tasks:
             for c in contenders:
@@ -74,7 +76,7 @@ class ProcessPool:
                 for c in order:
                     if task in self.tasks[c]:
                         samples.setdefault((task, c), []).append(self.ask(c, "time", task, steps_per_round))
-        return {k: statistics.median(v) for k, v in samples.items()}
+        return {k: tuple(statistics.median(x) for x in zip(*v)) for k, v in samples.items()}
 
     def close(self):
         for conn in self.conns.values():

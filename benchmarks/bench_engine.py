@@ -9,7 +9,8 @@ pool-conv3x3(64)-ReLU-pool-fc on 1x28x28 (batch 64), pre-LN Transformer encoder 
 process with the same initial weights; before timing, each one's loss and gradients are
 checked against minidd's.  Then in interleaved rounds each contender runs a few steps of each
 task while the others wait; the medians and the ratios to PyTorch (optional: skipped when torch
-is not installed; it is never a dependency of minidd) and to NumPy are printed.
+is not installed; it is never a dependency of minidd) and to NumPy are printed, in wall time and
+in CPU time (steadier on a shared machine).
 Targets (issue 12): minidd / PyTorch at most 1.3 on the CNN and the block, 1.0 on the MLP.
 """
 from __future__ import annotations
@@ -383,16 +384,17 @@ def check_agreement(pool, tasks, contenders):
 
 
 def profile(task, steps=20):
-    """minidd's time per op (forward and backward separately) over ``steps`` steps of ``task``."""
+    """minidd's CPU time per op (forward and backward separately) over ``steps`` steps of
+    ``task`` (CPU time: steadier than wall time on a shared machine)."""
     from minidd.autograd import Function
 
     spent = collections.defaultdict(float)
 
     def timed(cls, kind, fn):
         def run(*args, **kwargs):
-            t = time.perf_counter()
+            t = time.process_time()
             out = fn(*args, **kwargs)
-            spent[f"{cls.name} {kind}"] += time.perf_counter() - t
+            spent[f"{cls.name} {kind}"] += time.process_time() - t
             return out
         return staticmethod(run)
 
@@ -402,11 +404,11 @@ def profile(task, steps=20):
     for _ in range(3):
         step.step()
     spent.clear()
-    t = time.perf_counter()
+    t = time.process_time()
     for _ in range(steps):
         step.step()
-    total = (time.perf_counter() - t) / steps
-    print(f"minidd {TASKS[task]}: {total * 1e3:.1f} ms per step (mean of {steps})")
+    total = (time.process_time() - t) / steps
+    print(f"minidd {TASKS[task]}: {total * 1e3:.1f} ms CPU time per step (mean of {steps})")
     for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
         if s / steps >= 0.002 * total:
             print(f"  {name:20s} {s / steps * 1e3:7.2f} ms  {s / steps / total:6.1%}")
@@ -439,15 +441,14 @@ def main(argv=None):
     print(f"\none thread per process, float32; median over {args.rounds} interleaved rounds of "
           f"{args.steps} steps; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores" + ("" if "torch" in contenders else "; torch not installed"))
-    head = f"{'step':62s} {'minidd':>9s} {'numpy':>9s}" + (f" {'torch':>9s} {'/torch':>7s}" if "torch" in contenders else "") + f" {'/numpy':>7s}"
-    print(head)
-    for task in tasks:
-        m, n = t[(task, "minidd")], t[(task, "numpy")]
-        line = f"{TASKS[task]:62s} {m * 1e3:7.1f}ms {n * 1e3:7.1f}ms"
-        if "torch" in contenders:
-            line += f" {t[(task, 'torch')] * 1e3:7.1f}ms {m / t[(task, 'torch')]:7.2f}"
-        print(line + f" {m / n:7.2f}")
-
+    peers = [c for c in contenders if c != "minidd"]
+    for i, clock in enumerate(("wall", "CPU")):
+        print(f"\n{clock} time per step" + " " * (56 - len(clock)) + "".join(f"{c:>10s}" for c in contenders)
+              + "".join(f"{'/' + c:>9s}" for c in peers))
+        for task in tasks:
+            ms = {c: t[(task, c)][i] for c in contenders}
+            print(f"{TASKS[task]:70s}" + "".join(f"{ms[c] * 1e3:8.1f}ms" for c in contenders)
+                  + "".join(f"{ms['minidd'] / ms[c]:9.2f}" for c in peers))
 
 if __name__ == "__main__":
     main()

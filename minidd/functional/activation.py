@@ -64,17 +64,22 @@ class GELU(Function):
     def backward(ctx, g):
         (x,) = ctx.saved
         if ctx.approximate == "tanh":
-            # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2),  t = tanh(c (x + a x^3))
+            # d/dx = 0.5 (1 + t) + 0.5 c x (1 + 3 a x^2) (1 - t^2),  t = tanh(c (x + a x^3)),
+            # in place on three fresh buffers (each large temporary costs page faults)
             t = _tanh_inner(x)
             d = x * x
-            d *= 3 * _GELU_A * _SQRT_2_OVER_PI
-            d += _SQRT_2_OVER_PI
-            d *= x
-            d *= 1.0 - t * t
-            d += 1.0 + t
-            d *= 0.5
-        else:
-            d = special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+            d *= 1.5 * _GELU_A * _SQRT_2_OVER_PI
+            d += 0.5 * _SQRT_2_OVER_PI
+            d *= x                                 # 0.5 c x (1 + 3 a x^2)
+            sech2 = np.multiply(t, t)
+            np.subtract(1.0, sech2, out=sech2)     # 1 - t^2
+            d *= sech2
+            t *= 0.5
+            t += 0.5
+            d += t
+            d *= g
+            return d
+        d = special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return g * d.astype(g.dtype, copy=False)
 
 
@@ -84,16 +89,21 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e = x - x.max(axis=axis, keepdims=True)
+        np.exp(e, out=e)
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save(e, role=EXACT)
         return e
 
     @staticmethod
     def backward(ctx, g):
+        # y * (g - sum(g * y)), on one fresh buffer
         (y,) = ctx.saved
-        gy = g * y
-        return gy - y * gy.sum(axis=ctx.axis, keepdims=True)
+        out = g * y
+        s = out.sum(axis=ctx.axis, keepdims=True)
+        np.subtract(g, s, out=out)
+        out *= y
+        return out
 
 
 class LogSoftmax(Function):

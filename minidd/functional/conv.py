@@ -52,14 +52,14 @@ def _im2col(x, kh, kw, ho, wo, stride, padding, dilation):
 
 
 def _col2im(cols, x_shape, kh, kw, stride, padding, dilation):
-    """Sum the (C, kh, kw, N, Ho, Wo) column gradients back onto the (N, C, H, W) input."""
+    """Sum the (C, kh, kw, N, Ho, Wo) column gradients back onto the input: (N, C, H, W)."""
     n, c, h, w = x_shape
     ho, wo = cols.shape[-2:]
     ph, pw = padding
     dxt = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i, j, rows, cs in _offsets(kh, kw, ho, wo, stride, dilation):
         dxt[:, :, rows, cs] += cols[:, i, j]
-    return np.ascontiguousarray(dxt[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+    return dxt[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
 
 def _col2im_wide(cols, x_shape, kh, kw, padding, dilation):
@@ -77,11 +77,23 @@ def _col2im_wide(cols, x_shape, kh, kw, padding, dilation):
             start = i * dh * wp + j * dw
             flat[:, :, start:start + ho * wp] += cols[:, i, j].reshape(c, n, ho * wp)
     dxt = flat[:, :, :hp * wp].reshape(c, n, hp, wp)
-    return np.ascontiguousarray(dxt[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+    return dxt[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+
+
+# Convolution works through the batch in blocks whose im2col buffers take about this many
+# bytes: they stay in cache, and the allocator reuses them instead of mapping fresh pages for
+# every step (page faults cost a quarter of a CNN step with whole-batch buffers).
+_BLOCK_BYTES = 1 << 21
+
+
+def _blocks(n, bytes_per_sample):
+    size = max(1, min(n, _BLOCK_BYTES // max(1, bytes_per_sample)))
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 class Conv2d(Function):
-    """Cross-correlation by im2col and one BLAS product per direction.
+    """Cross-correlation by im2col and BLAS, one block of samples at a time (see
+    ``_BLOCK_BYTES``): one product per block and direction.
 
     Saves the layer *input* ``x`` (role ``WEIGHT_GRAD_INPUT``), never the im2col matrix: that
     matrix is kh * kw times larger, and deferred dropout must see ``x`` itself (the array whose
@@ -103,11 +115,14 @@ class Conv2d(Function):
             ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd)
         if need[0]:
             ctx.save(w, role=PARAMETER)
-        cols = _im2col(x, kh, kw, ho, wo, stride, padding, dilation)
-        y = np.matmul(w.reshape(o, -1), cols).reshape(o, n, ho, wo)  # (O, N, Ho, Wo)
+        w2 = w.reshape(o, -1)
+        y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
+        for blk in _blocks(n, max(c * kh * kw, o) * ho * wo * x.itemsize):
+            yb = np.matmul(w2, _im2col(x[blk], kh, kw, ho, wo, stride, padding, dilation))
+            y[blk] = yb.reshape(o, -1, ho, wo).transpose(1, 0, 2, 3)
         if b is not None:
-            y += b[:, None, None, None]
-        return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
+            y += b[:, None, None]
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -116,24 +131,31 @@ class Conv2d(Function):
         x_shape, kh, kw, s, p, d = ctx.geom
         n, o, ho, wo = g.shape
         c = x_shape[1]
-        g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * ho * wo)
-        gx = gw = gb = None
+        x = saved.pop(0) if need[1] else None
+        w2 = saved.pop(0).reshape(o, -1) if need[0] else None
+        gw = np.zeros((o, c * kh * kw), dtype=g.dtype) if need[1] else None
+        gx = np.empty(x_shape, dtype=g.dtype) if need[0] else None
+        wide = s == (1, 1)  # dY widened to the padded width with zeros: see _col2im_wide
+        wp = x_shape[3] + 2 * p[1] if wide else wo
+        for blk in _blocks(n, max(c * kh * kw, o) * ho * wp * g.itemsize):
+            gt = g[blk].transpose(1, 0, 2, 3)  # (O, nb, Ho, Wo)
+            if need[1]:
+                cols = _im2col(x[blk], kh, kw, ho, wo, s, p, d)
+                gw += np.matmul(np.ascontiguousarray(gt).reshape(o, -1), cols.T)
+            if need[0]:
+                nb = gt.shape[1]
+                if wide:
+                    gt_wide = np.zeros((o, nb, ho, wp), dtype=g.dtype)
+                    gt_wide[..., :wo] = gt
+                    dcols = np.matmul(w2.T, gt_wide.reshape(o, -1)).reshape(c, kh, kw, nb, ho, wp)
+                    gx[blk] = _col2im_wide(dcols, (nb,) + x_shape[1:], kh, kw, p, d)
+                else:
+                    dcols = np.matmul(w2.T, np.ascontiguousarray(gt).reshape(o, -1))
+                    gx[blk] = _col2im(dcols.reshape(c, kh, kw, nb, ho, wo), (nb,) + x_shape[1:],
+                                      kh, kw, s, p, d)
         if need[1]:
-            cols = _im2col(saved.pop(0), kh, kw, ho, wo, s, p, d)
-            gw = np.matmul(g2, cols.T).reshape(o, c, kh, kw)
-        if need[0]:
-            wt = saved.pop(0).reshape(o, -1).T
-            if s == (1, 1):  # dY widened to the padded width with zeros: see _col2im_wide
-                wp = x_shape[3] + 2 * p[1]
-                gwide = np.zeros((o, n, ho, wp), dtype=g.dtype)
-                gwide[..., :wo] = g2.reshape(o, n, ho, wo)
-                dcols = np.matmul(wt, gwide.reshape(o, -1))
-                gx = _col2im_wide(dcols.reshape(c, kh, kw, n, ho, wp), x_shape, kh, kw, p, d)
-            else:
-                dcols = np.matmul(wt, g2).reshape(c, kh, kw, n, ho, wo)
-                gx = _col2im(dcols, x_shape, kh, kw, s, p, d)
-        if len(need) > 2 and need[2]:
-            gb = g2.sum(axis=1)
+            gw = gw.reshape(o, c, kh, kw)
+        gb = g.sum(axis=(0, 2, 3)) if len(need) > 2 and need[2] else None
         return (gx, gw, gb) if len(need) > 2 else (gx, gw)
 
 
@@ -186,11 +208,18 @@ class MaxPool2d(Function):
         (idx,) = ctx.saved
         x_shape, kh, kw, s, p = ctx.geom
         n, c, h, w = x_shape
-        dxp = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), dtype=g.dtype)
+        ho, wo = g.shape[2:]
+        shape = (n, c, h + 2 * p[0], w + 2 * p[1])
+        disjoint = s[0] >= kh and s[1] >= kw  # each input element in at most one window
+        tiled = disjoint and (ho * s[0], wo * s[1]) == shape[2:] and (kh, kw) == s
+        dxp = np.empty(shape, dtype=g.dtype) if tiled else np.zeros(shape, dtype=g.dtype)
         hit = np.empty(idx.shape, dtype=bool)
-        for i, j, rows, cs in _offsets(kh, kw, g.shape[2], g.shape[3], s, (1, 1)):
+        for i, j, rows, cs in _offsets(kh, kw, ho, wo, s, (1, 1)):
             np.equal(idx, i * kw + j, out=hit)
-            dxp[:, :, rows, cs] += g * hit
+            if disjoint:
+                np.multiply(g, hit, out=dxp[:, :, rows, cs])
+            else:
+                dxp[:, :, rows, cs] += g * hit
         return _unpad(dxp, x_shape, p)
 
 
