@@ -5,7 +5,7 @@
 
 Three steps, float32, one thread: MLP 784-1024-1024-10 (batch 128), CNN conv3x3(32)-ReLU-
 pool-conv3x3(64)-ReLU-pool-fc on 1x28x28 (batch 64), pre-LN Transformer encoder block (d 128,
-4 heads, ff 512, tanh GELU, 32 x 64 tokens, loss mean(y * r)).  Each contender runs in its own
+4 heads, ff 512, tanh GELU, 32 x 64 tokens, loss mean((y - r)^2) / 2).  Each contender runs in its own
 process with the same initial weights; before timing, each one's loss and gradients are
 checked against minidd's.  Then in interleaved rounds each contender runs a few steps of each
 task while the others wait; the medians and the ratios to PyTorch (optional: skipped when torch
@@ -99,7 +99,9 @@ def minidd_steps():
         named = dict(model.named_parameters())
         if task == "block":
             r = Tensor(y)
-            loss_fn = (lambda m=model, x=x, r=r: (m(Tensor(x)) * r).mean())
+            def loss_fn(m=model, x=x, r=r):
+                d = m(Tensor(x)) - r
+                return (d * d).mean() * 0.5
         else:
             loss_fn = (lambda m=model, x=x, y=y: F.cross_entropy(m(Tensor(x)), y))
 
@@ -249,8 +251,9 @@ def np_block(P, x, r):
     th = np.tanh(GELU_C * (f1 + GELU_A * f1 * f1 * f1))
     gl = 0.5 * f1 * (1 + th)
     y = x3 + gl @ P["ff2.weight"].T + P["ff2.bias"]
-    loss = float(np.mean(y * r.reshape(-1, d)))
-    dy = r.reshape(-1, d) / y.size
+    dy = y - r.reshape(-1, d)
+    loss = 0.5 * float(np.mean(dy * dy))
+    dy /= dy.size
     g = {"ff2.weight": dy.T @ gl, "ff2.bias": dy.sum(0)}
     df1 = (dy @ P["ff2.weight"]) * (0.5 * (1 + th) + 0.5 * f1 * (1 - th * th) * GELU_C * (1 + 3 * GELU_A * f1 * f1))
     g["ff1.weight"], g["ff1.bias"] = df1.T @ h2, df1.sum(0)
@@ -339,7 +342,7 @@ def torch_steps():
         x, y = data[task]
         tx = torch.from_numpy(x)
         ty = torch.from_numpy(y) if task == "block" else torch.from_numpy(y.astype(np.int64))
-        crit = (lambda o, r: (o * r).mean()) if task == "block" else TF.cross_entropy
+        crit = (lambda o, r: 0.5 * ((o - r) ** 2).mean()) if task == "block" else TF.cross_entropy
         opt = torch.optim.SGD(model.parameters(), lr=LR)
 
         def check(model=model, tx=tx, ty=ty, crit=crit):
