@@ -2,6 +2,7 @@
 
     python benchmarks/bench_engine.py [--rounds 15] [--steps 3] [--tasks mlp,cnn,block]
     python benchmarks/bench_engine.py --profile cnn      # minidd's time per op, in-process
+    python benchmarks/bench_engine.py --baseline DIR     # also an older minidd checkout
 
 Three steps, float32, one thread: MLP 784-1024-1024-10 (batch 128), CNN conv3x3(32)-ReLU-
 pool-conv3x3(64)-ReLU-pool-fc on 1x28x28 (batch 64), pre-LN Transformer encoder block (d 128,
@@ -362,6 +363,9 @@ def torch_steps():
 
 
 def make_steps(contender):
+    if contender.startswith("minidd@"):  # another checkout of minidd (--baseline)
+        sys.path.insert(0, contender.split("@", 1)[1])
+        return minidd_steps()
     return {"minidd": minidd_steps, "numpy": numpy_steps, "torch": torch_steps}[contender]()
 
 
@@ -425,6 +429,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=3, help="steps per contender per round")
     ap.add_argument("--tasks", default="mlp,cnn,block", help=f"comma-separated subset of {','.join(TASKS)}")
     ap.add_argument("--profile", choices=sorted(TASKS), help="print minidd's time per op for one task and stop")
+    ap.add_argument("--baseline", metavar="DIR", help="also time minidd imported from another checkout "
+                    "(e.g. an older commit unpacked with git archive), as the contender minidd@DIR")
     args = ap.parse_args(argv)
     if args.profile:
         profile(args.profile)
@@ -434,6 +440,10 @@ def main(argv=None):
     if bad or not tasks:
         ap.error(f"--tasks: unknown {bad}, expected a comma-separated subset of {','.join(TASKS)}")
     contenders = ["minidd", "numpy"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    if args.baseline:
+        if not os.path.isdir(os.path.join(args.baseline, "minidd")):
+            ap.error(f"--baseline: {args.baseline!r} has no minidd package folder")
+        contenders.append(f"minidd@{os.path.abspath(args.baseline)}")
     load = os.getloadavg()[0]
     pool = ProcessPool(make_steps, contenders)
     try:
@@ -445,13 +455,14 @@ def main(argv=None):
           f"{args.steps} steps; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores" + ("" if "torch" in contenders else "; torch not installed"))
     peers = [c for c in contenders if c != "minidd"]
+    short = {c: "baseline" if c.startswith("minidd@") else c for c in contenders}
     for i, clock in enumerate(("wall", "CPU")):
-        print(f"\n{clock} time per step" + " " * (56 - len(clock)) + "".join(f"{c:>10s}" for c in contenders)
-              + "".join(f"{'/' + c:>9s}" for c in peers))
+        print(f"\n{clock} time per step" + " " * (56 - len(clock)) + "".join(f"{short[c]:>10s}" for c in contenders)
+              + "".join(f"{'/' + short[c]:>10s}" for c in peers))
         for task in tasks:
             ms = {c: t[(task, c)][i] for c in contenders}
             print(f"{TASKS[task]:70s}" + "".join(f"{ms[c] * 1e3:8.1f}ms" for c in contenders)
-                  + "".join(f"{ms['minidd'] / ms[c]:9.2f}" for c in peers))
+                  + "".join(f"{ms['minidd'] / ms[c]:10.2f}" for c in peers))
 
 if __name__ == "__main__":
     main()
