@@ -172,6 +172,16 @@ CASES = [
     ("embedding", lambda w: F.embedding(_TOKENS, w), [_normal((6, 4))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal((4, 5))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal(())]),
+    # conv/pool options (PyTorch semantics): dilation, (height, width) stride and padding, on
+    # the stride-1 path (widened col2im) and the strided path
+    ("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),
+     [_normal((2, 3, 6, 5)), _normal((4, 3, 3, 2)), _normal((4,))]),
+    ("conv2d", lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=(0, 2), dilation=2),
+     [_normal((2, 2, 7, 6)), _normal((3, 2, 2, 3))]),
+    ("conv2d", lambda x, w: F.conv2d(x, w, stride=(1, 3), padding=(1, 0)),
+     [_normal((1, 2, 5, 8)), _normal((2, 2, 3, 2))]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), padding=(1, 1)), [_normal((2, 2, 5, 6))]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0)), [_normal((1, 3, 6, 4))]),
 ]
 
 
