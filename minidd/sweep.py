@@ -30,8 +30,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import __version__, io, recipes, stash
+from . import __version__, io, recipes
 from .results import ResultsFileError, RunResult, run_key
+from .stash import format_spec, parse_spec, spec_key
 from .worker import Processes, execute
 
 log = logging.getLogger(__name__)
@@ -39,21 +40,8 @@ log = logging.getLogger(__name__)
 DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
 DEFAULT_RUNNER = "minidd.recipes:run"
 EXECUTORS = ("local", "dask")
+DASK_CONNECT_TIMEOUT = "10s"
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
-
-# TEMPORARY, until the stash helper's spec module (interfaces.md §1) is merged: the spec
-# functions fall back to the recipes' make_policy / policy_spec (dense, zero_value, dd:<drop>).
-if hasattr(stash, "parse_spec"):
-    parse_spec, format_spec, spec_key = stash.parse_spec, stash.format_spec, stash.spec_key
-else:
-    parse_spec = recipes.make_policy
-
-    def format_spec(policy):
-        return recipes.policy_spec(policy)
-
-    def spec_key(policy):
-        return recipes.policy_spec(policy)
-
 
 def _positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -316,7 +304,7 @@ def _connect(scheduler):
     except ImportError:
         raise ValueError("executor 'dask' needs dask.distributed: pip install \"minidd[distributed]\"") from None
     try:
-        return Client(scheduler, timeout="10s")
+        return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError, TypeError) as e:
         raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: {e}") from None
 

@@ -160,3 +160,37 @@ def test_kill_9_at_any_moment_then_the_same_command_every_run_once_no_process_le
     assert keys == sorted(f"{m}|{p}|{s}" for m in ("mlp", "cnn") for p in ("dense", "zero_value")
                           for s in (0, 1, 2))          # every run exactly once, none failed
     assert not [p.name for p in pids.iterdir() if _alive(int(p.name))]
+
+
+CLI_SCRIPT = textwrap.dedent("""
+    import functools, sys
+    import minidd.sweep
+    minidd.sweep.run_sweep = functools.partial(minidd.sweep.run_sweep, runner="sweep_fakes:run",
+                                               runner_path=(sys.argv[2],))
+    from minidd.cli import main
+    sys.exit(main(["--models", "mlp", "--drops", "0.9", "--seeds", "0,1", "--jobs", "2",
+                   "--no-progress", "--out", sys.argv[1]]))
+""")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to see which processes live")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, sig):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**os.environ, "FAKE_SLEEP": "30", "FAKE_PIDS": str(pids),
+           "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", CLI_SCRIPT, str(tmp_path / "out"), str(HERE)], env=env,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:   # both runs started
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)           # what a terminal's Ctrl-C does: the foreground group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (f"interrupted: finished runs are kept in {tmp_path / 'out'}; "
+                                            "run the same command again to resume")
+    time.sleep(0.2)
+    assert len(list(pids.iterdir())) == 2 and not [p.name for p in pids.iterdir() if _alive(int(p.name))]
+    assert not (tmp_path / "out" / "runs.jsonl").exists()   # interrupted runs are not recorded as failed
