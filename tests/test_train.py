@@ -223,7 +223,7 @@ def test_resume_with_sampled_deferred_dropout_is_bit_identical(tmp_path):
     ck = tmp_path / "ck.npz"
 
     def pol():
-        return stash.DeferredDropout(0.7, selection="sample", sample_size=8, rng=np.random.default_rng(9),
+        return stash.DeferredDropout(0.7, selection="sample", sample_size=8, seed=9,
                                      warmup_steps=2, ramp_steps=3)
     straight = _dropout_run(policy=pol())
     with pytest.raises(Killed):
