@@ -2,6 +2,9 @@
 import configparser
 import fnmatch
 import importlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import minidd
@@ -35,3 +38,13 @@ def test_one_version_source_and_the_console_script_exists():
     module, func = target.split(":")
     assert name == "minidd-experiments" and callable(getattr(importlib.import_module(module), func))
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_python_m_minidd_is_the_main_job(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-m", "minidd", "--version"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"minidd {minidd.__version__}"
+    usage = subprocess.run([sys.executable, "-m", "minidd", "--epochs", "0"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage: python -m minidd")

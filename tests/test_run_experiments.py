@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+import minidd
 import run_experiments
 from minidd.sweep import ResultsStore, SweepConfig, run_sweep
 
@@ -20,6 +21,8 @@ def test_tiny_configuration_end_to_end(tmp_path, capsys):
         assert heading in report
     assert (out / "summary.csv").read_text().startswith("model,policy,drop,seeds")
     assert "3 runs in" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["minidd_version"] == minidd.__version__ and set(config["recipes"]) == {"mlp"}
 
 
 def test_interrupted_sweep_resumes_with_every_run_once(tmp_path):
