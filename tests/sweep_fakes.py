@@ -2,8 +2,8 @@
 fail, die or sleep on request, so sweep mechanics are tested without training.
 
 Behaviour comes from environment variables (the run processes inherit them):
-``FAKE_SLEEP`` seconds each run sleeps; ``FAKE_FAIL`` / ``FAKE_DIE`` a seed whose runs raise /
-kill their own process with SIGKILL; ``FAKE_PIDS`` a folder where each run leaves a file named
+``FAKE_SLEEP`` seconds each run sleeps; ``FAKE_LONG`` a seed whose runs sleep 60 s;
+``FAKE_FAIL`` / ``FAKE_DIE`` a seed whose runs raise / kill their own process with SIGKILL; ``FAKE_PIDS`` a folder where each run leaves a file named
 by its process id.
 """
 import os
@@ -16,7 +16,7 @@ from minidd.results import RunResult, run_key
 def run(task, spec, seed, epochs=None, train_limit=None):
     if os.environ.get("FAKE_PIDS"):
         open(os.path.join(os.environ["FAKE_PIDS"], str(os.getpid())), "w").close()
-    time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+    time.sleep(60 if str(seed) == os.environ.get("FAKE_LONG") else float(os.environ.get("FAKE_SLEEP", "0")))
     if str(seed) == os.environ.get("FAKE_FAIL"):
         raise RuntimeError(f"fake failure of {task} {spec} seed {seed}")
     if str(seed) == os.environ.get("FAKE_DIE"):

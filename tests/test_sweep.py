@@ -131,6 +131,20 @@ def _alive(pid):
     return state != "Z"
 
 
+def _survivors(marker: str) -> list[int]:
+    """Live processes whose environment holds ``marker``: every process a test's sweep started,
+    even one killed before it ran any code of ours."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "environ").read_bytes().split(b"\0") and _alive(int(proc.name)):
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
 SCRIPT = textwrap.dedent("""
     import sys
     from minidd.sweep import SweepConfig, run_sweep
@@ -147,19 +161,21 @@ def test_kill_9_at_any_moment_then_the_same_command_every_run_once_no_process_le
            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-c", SCRIPT, str(folder), str(HERE)]
     for delay in (0.3, 1.6, 2.4):            # before any run ends, mid-sweep, later
-        parent = subprocess.Popen(command, env=env, start_new_session=True)
+        # seed-2 runs take a minute: when the sweep dies, some of them are running
+        parent = subprocess.Popen(command, env={**env, "FAKE_LONG": "2"}, start_new_session=True)
         time.sleep(delay)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        deadline = time.monotonic() + 10
-        while any(_alive(int(p.name)) for p in pids.iterdir()) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 5
+        while _survivors(f"FAKE_PIDS={pids}") and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not [p.name for p in pids.iterdir() if _alive(int(p.name))], "a run process outlived the sweep"
+        assert not _survivors(f"FAKE_PIDS={pids}"), "a process outlived the sweep"
+    assert len(list(pids.iterdir())) > 0
     assert subprocess.run(command, env=env, timeout=120).returncode == 0
     keys = sorted(r["key"] for r in _lines(folder))
     assert keys == sorted(f"{m}|{p}|{s}" for m in ("mlp", "cnn") for p in ("dense", "zero_value")
                           for s in (0, 1, 2))          # every run exactly once, none failed
-    assert not [p.name for p in pids.iterdir() if _alive(int(p.name))]
+    assert not _survivors(f"FAKE_PIDS={pids}")
 
 
 CLI_SCRIPT = textwrap.dedent("""
@@ -192,5 +208,5 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, sig):
     assert err.strip().splitlines()[-1] == (f"interrupted: finished runs are kept in {tmp_path / 'out'}; "
                                             "run the same command again to resume")
     time.sleep(0.2)
-    assert len(list(pids.iterdir())) == 2 and not [p.name for p in pids.iterdir() if _alive(int(p.name))]
+    assert len(list(pids.iterdir())) == 2 and not _survivors(f"FAKE_PIDS={pids}")
     assert not (tmp_path / "out" / "runs.jsonl").exists()   # interrupted runs are not recorded as failed
