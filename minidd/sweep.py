@@ -170,8 +170,8 @@ def _ours(name: str) -> bool:
     return name == LOCK or (name.startswith(".") and name.endswith(io.TEMP_SUFFIX))
 
 
-def claim_folder(folder: Path, marker: str = CONFIG) -> None:
-    """Create ``folder``, or accept it if it is empty or holds ``marker`` (a sweep's config);
+def claim_folder(folder: Path) -> None:
+    """Create ``folder``, or accept it if it is empty or holds a ``config.json`` (a sweep's);
     refuse a folder holding anything else, naming those files: they were not written by a sweep."""
     folder = Path(folder)
     try:
@@ -179,18 +179,19 @@ def claim_folder(folder: Path, marker: str = CONFIG) -> None:
         names = sorted(os.listdir(folder))
     except OSError as e:
         raise OSError(e.errno, f"cannot use output folder {folder}: {e.strerror}", str(folder)) from None
-    if marker in names:
+    if CONFIG in names:
         return
     foreign = [n for n in names if not _ours(n)]
     if foreign:
         shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
         raise ValueError(f"output folder {folder} holds files a sweep did not write ({shown}) and no "
-                         f"{marker}; choose an empty or new folder (nothing there was changed)")
+                         f"{CONFIG}; choose an empty or new folder (nothing there was changed)")
 
 
 class ResultsStore:
     """A sweep's folder (see the module docstring).  Use as a context manager: entering claims
-    the folder, takes its lock, removes stale temporary files and checks or writes ``config.json``."""
+    the folder, checks ``config.json`` (before touching anything), takes the lock, writes
+    ``config.json`` if it is new and removes stale temporary files of killed writes."""
 
     def __init__(self, folder, config: SweepConfig):
         self.folder = Path(folder)
@@ -202,12 +203,13 @@ class ResultsStore:
 
     def __enter__(self) -> "ResultsStore":
         claim_folder(self.folder)
+        self._check_config(write=False)  # a folder of another configuration: refused untouched
         self._lock()
         try:
+            self._check_config(write=True)
             for p in self.folder.iterdir():
                 if _ours(p.name) and p.name != LOCK:
                     p.unlink()  # a temporary file of a killed write: the lock says no one writes it
-            self._check_config()
         except BaseException:
             self._unlock()
             raise
@@ -237,9 +239,10 @@ class ResultsStore:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
 
-    def _check_config(self):
+    def _check_config(self, write: bool):
         if not self.config_path.exists():
-            io.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
+            if write:
+                io.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
             return
         try:
             have = json.loads(self.config_path.read_text(encoding="utf-8"))

@@ -86,9 +86,20 @@ def test_a_folder_in_use_is_refused(tmp_path):
 
 def test_a_changed_recipe_is_a_different_configuration(tmp_path, monkeypatch):
     _sweep(tmp_path, max_runs=1)
+    (tmp_path / ".REPORT.md.x1.tmp").write_text("a killed write")
+    before = sorted(p.name for p in tmp_path.iterdir())
     monkeypatch.setattr(sweep, "recipe_hyperparameters", lambda model: {"lr": 0.1})
     with pytest.raises(ValueError, match="different configuration .*differs in: recipes"):
         _sweep(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before     # nothing touched
+
+
+def test_someones_folder_with_a_config_json_is_refused_untouched(tmp_path):
+    (tmp_path / "config.json").write_text('{"learning_rate": 0.1}')
+    (tmp_path / ".notes.tmp").write_text("mine")
+    with pytest.raises(ValueError, match="different configuration"):
+        _sweep(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.tmp", "config.json"]
 
 
 def test_a_damaged_line_is_set_aside_and_its_run_redone(tmp_path, caplog):
