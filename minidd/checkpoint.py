@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_savez
+
 FORMAT = "minidd.fit-checkpoint"
 VERSION = 1
 _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
@@ -96,12 +98,12 @@ class Checkpoint:
                 "n_examples": n_examples, "batch_size": batch_size,
                 "optimizer": type(self.optimizer).__name__,
                 "policy": {"config": _jsonable(self.policy.config()),
-                           "state": _jsonable(_policy_state(self.policy))},
+                           "state": _jsonable(self.policy.state_dict())},
                 "generators": {k: _jsonable(g.bit_generator.state) for k, g in self.generators.items()}}
         arrays["meta"] = np.array(json.dumps(meta))
         if self._rotate and self.path.exists():
             self._keep_previous()
-        _write_atomic(self.path, arrays)
+        atomic_savez(self.path, arrays)
         if self._fresh:
             self.prev.unlink(missing_ok=True)
             self._fresh = False
@@ -172,25 +174,15 @@ class Checkpoint:
         optim_state = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
         try:
             self.optimizer.check_state_dict(optim_state)
+            self.policy.load_state_dict(meta["policy"]["state"])  # checked, then set: before the model
             self.model.load_state_dict(model_state)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise CheckpointError(f"{where} does not fit: {e}") from None
         self.optimizer.load_state_dict(optim_state)
         for name, g in self.generators.items():
             g.bit_generator.state = meta["generators"][name]
-        _load_policy_state(self.policy, meta["policy"]["state"])
         return {"epoch": meta["epoch"], "step": meta["step"], "pos": meta["pos"],
                 "order": arrays.get("order"), "acc": meta["acc"], "history": meta["history"]}
-
-
-def _policy_state(policy) -> dict:
-    # until the stash policies' state_dict() (interfaces.md section 1) is merged
-    return policy.state_dict() if hasattr(policy, "state_dict") else {}
-
-
-def _load_policy_state(policy, state) -> None:
-    if hasattr(policy, "load_state_dict"):
-        policy.load_state_dict(state)
 
 
 def read_npz(path, what: str = "checkpoint") -> dict:
@@ -257,17 +249,3 @@ def _check_folder(path: Path) -> None:
                                f"{e.strerror or e}", str(folder)) from None
     os.close(fd)
     os.unlink(probe)
-
-
-def _write_atomic(path: Path, arrays: dict) -> None:
-    # until minidd.io (interfaces.md section 4) is merged; same temporary-file naming
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

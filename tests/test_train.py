@@ -217,13 +217,11 @@ def test_kill_at_any_step_then_resume_is_bit_identical_with_dropout_generators(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "ck.npz.prev"]
 
 
-@pytest.mark.skipif(not hasattr(stash.StashPolicy, "state_dict"),
-                    reason="needs the stash policies' state_dict() (interfaces.md section 1), not merged yet")
 def test_resume_with_sampled_deferred_dropout_is_bit_identical(tmp_path):
     ck = tmp_path / "ck.npz"
 
     def pol():
-        return stash.DeferredDropout(0.7, selection="sample", sample_size=8, rng=np.random.default_rng(9),
+        return stash.DeferredDropout(0.7, selection="sample", sample_size=8, seed=9,
                                      warmup_steps=2, ramp_steps=3)
     straight = _dropout_run(policy=pol())
     with pytest.raises(Killed):
