@@ -36,6 +36,8 @@ def _check_data(data, name, labels=True):
         if not isinstance(a, np.ndarray) or a.ndim == 0:
             raise ValueError(f"{name}[{i}] must be a numpy.ndarray with one row per example, got "
                              + ("a 0-d array" if isinstance(a, np.ndarray) else type(a).__name__))
+        if a.dtype.kind not in "fiub":
+            raise ValueError(f"{name}[{i}] must hold numbers or booleans, got dtype {a.dtype}")
     n = len(data[-1])
     for i, a in enumerate(data):
         if len(a) != n:
@@ -43,8 +45,9 @@ def _check_data(data, name, labels=True):
             raise ValueError(f"{name}[{i}] must be an ndarray with {n} rows (as many as {what}), got shape {a.shape}")
     if n == 0:
         raise ValueError(f"{name} holds 0 examples; it needs at least one")
-    if labels and data[-1].dtype.kind not in "iu":
-        raise ValueError(f"{name}: labels (the last array) must be integers, got {data[-1].dtype}")
+    if labels and (data[-1].dtype.kind not in "iu" or data[-1].ndim != 1):
+        raise ValueError(f"{name}: labels (the last array) must be 1-D integers (class indices), "
+                         f"got {data[-1].dtype} of shape {data[-1].shape}")
 
 
 def _positive_int(v, name):
@@ -53,11 +56,18 @@ def _positive_int(v, name):
     return int(v)
 
 
+def _check_model(model, who):
+    if not isinstance(model, Module):
+        raise TypeError(f"{who}: model must be a minidd.nn.Module, got {type(model).__name__}")
+
+
 def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy) -> dict:
     """Mean loss and accuracy over ``data`` in eval mode, without a graph."""
+    _check_model(model, "evaluate")
     _check_data(data, "evaluate: data")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
+    batch_size = int(batch_size)
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0
@@ -134,6 +144,9 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
     ``test_accuracy`` (with ``test_data``), ``stash_peak_bytes`` (largest ledger peak of a step),
     ``seconds``; per step ``step_loss``; ``curve`` (the ``eval_fn`` results).
     """
+    _check_model(model, "fit")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise TypeError(f"fit: resume must be True or False, got {resume!r}")
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"fit: loss_fn must be callable (model, batch_arrays, rng) -> Tensor, "
                         f"got {type(loss_fn).__name__}")

@@ -68,7 +68,7 @@ def test_bad_data_and_labels_are_refused():
         fit(model, (x, np.full(8, 5)), optimizer=opt, epochs=1, batch_size=4, rng=rng, progress=False)
     with pytest.raises(ValueError, match=r"train_data\[0\] must be an ndarray with 7 rows \(as many as the labels\)"):
         fit(model, (x, np.zeros(7, int)), optimizer=opt, epochs=1, batch_size=4, rng=rng, progress=False)
-    with pytest.raises(ValueError, match="labels \\(the last array\\) must be integers"):
+    with pytest.raises(ValueError, match="labels \\(the last array\\) must be 1-D integers"):
         evaluate(model, (x, np.zeros(8)))
 
 

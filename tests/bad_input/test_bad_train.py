@@ -42,6 +42,19 @@ def test_optimizer_over_a_subset_of_the_parameters_is_fine():
     assert np.array_equal(model.layers[0].weight.data, frozen) and opt.step_count == 3
 
 
+def test_fit_and_evaluate_need_a_minidd_module():
+    x, y, rng, model = _setup()
+    with pytest.raises(TypeError, match="fit: model must be a minidd.nn.Module, got function"):
+        _fit(lambda a: a, (x, y), SGD(model.parameters(), lr=0.1), rng)
+    with pytest.raises(TypeError, match="evaluate: model must be a minidd.nn.Module, got str"):
+        evaluate("mlp", (x, y))
+
+
+def test_evaluate_accepts_a_numpy_batch_size():
+    x, y, rng, model = _setup()
+    assert evaluate(model, (x, y), batch_size=np.int64(7)) == evaluate(model, (x, y), batch_size=7)
+
+
 def test_fit_needs_a_minidd_optimizer():
     x, y, rng, model = _setup()
     with pytest.raises(TypeError, match="fit: optimizer must be a minidd.optim.Optimizer .*got list"):
@@ -162,6 +175,8 @@ def test_fit_on_zero_examples_is_refused():
     ({"clip_norm": 0}, ValueError, "fit: clip_norm must be a positive number, got 0"),
     ({"checkpoint": 123}, TypeError, r"fit: checkpoint must be a file path \(str or os.PathLike\), got 123"),
     ({"checkpoint_every": 5}, ValueError, "fit: checkpoint_every needs checkpoint=<path>"),
+    ({"checkpoint": "", "resume": False}, TypeError, r"fit: checkpoint must be a file path"),
+    ({"resume": "yes"}, TypeError, "fit: resume must be True or False, got 'yes'"),
     ({"loss_fn": "mse"}, TypeError, r"fit: loss_fn must be callable \(model, batch_arrays, rng\) -> Tensor, got str"),
     ({"eval_fn": {"acc": 1}}, TypeError, "fit: eval_fn must be callable model -> dict, got dict"),
     ({"eval_fn": lambda m: {"step": 1}}, ValueError, "fit: eval_fn's result may not use the key 'step'"),
@@ -178,7 +193,10 @@ def test_bad_fit_arguments_are_named(kw, error, message):
     (np.zeros((4, 4)), r"fit: train_data must be a tuple of arrays \(inputs..., labels\), got ndarray"),
     ((np.zeros((4, 4)),), r"fit: train_data must be a tuple of arrays \(inputs..., labels\), got tuple of length 1"),
     ((np.zeros((4, 4)), [0, 1, 0, 1]), r"fit: train_data\[1\] must be a numpy.ndarray with one row per example, got list"),
-    ((np.zeros((4, 4)), np.zeros(4)), r"labels \(the last array\) must be integers, got float64"),
+    ((np.zeros((4, 4)), np.zeros(4)), r"fit: train_data: labels \(the last array\) must be 1-D integers \(class indices\), got float64"),
+    ((np.zeros((4, 4)), np.zeros((4, 1), int)), r"fit: train_data: labels .* must be 1-D integers .*of shape \(4, 1\)"),
+    ((np.array([["a"] * 4] * 4), np.zeros(4, int)), r"fit: train_data\[0\] must hold numbers or booleans, got dtype <U1"),
+    ((np.zeros((4, 4)), np.array(3)), r"fit: train_data\[1\] must be a numpy.ndarray with one row per example, got a 0-d array"),
     ((np.zeros((3, 4)), np.zeros(4, int)), r"fit: train_data\[0\] must be an ndarray with 4 rows \(as many as the labels\), got shape \(3, 4\)"),
 ])
 def test_malformed_train_data_is_named(data, message):
