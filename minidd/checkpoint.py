@@ -110,6 +110,8 @@ class Checkpoint:
         self._rotate = True
 
     def _keep_previous(self):
+        if self.prev.exists() and os.path.samefile(self.path, self.prev):
+            return  # a kill after the last _keep_previous: .prev already is the current checkpoint
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         os.close(fd)
         try:

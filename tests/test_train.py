@@ -174,12 +174,17 @@ class Killed(BaseException):
     """Stands in for a kill: nothing after it runs, the checkpoint on disk is all that is left."""
 
 
+def _raise_killed():
+    raise Killed
+
+
 class _KilledAt(SGD):
     kill_at = None
+    kill = staticmethod(_raise_killed)   # the SIGKILL test swaps in a real kill
 
     def step(self):
         if self.step_count == self.kill_at:
-            raise Killed
+            self.kill()
         super().step()
 
 
@@ -291,3 +296,43 @@ def test_checkpoint_names_with_glob_characters_work(tmp_path):
     (tmp_path / ".other.npz.x.tmp").write_bytes(b"someone else's")
     _dropout_run(ck, steps=3, every=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npz.x.tmp", "run[1]*.npz", "run[1]*.npz.prev"]
+
+
+_KILL_SCRIPT = """
+import importlib.util, os, signal, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("t", sys.argv[1]); t = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(t)
+die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+if sys.argv[3] == "step":                      # killed in the middle of step 5
+    t._KilledAt.kill = staticmethod(die)
+    t._dropout_run(sys.argv[2], kill_at=5, every=1)
+else:                                          # killed half-way through writing the 4th checkpoint
+    savez, calls = np.savez, []
+    def torn(f, **arrays):
+        calls.append(1)
+        if len(calls) == 4:
+            f.write(b"PK\\x03\\x04 half a checkpoint"); f.flush(); die()
+        savez(f, **arrays)
+    np.savez = torn
+    t._dropout_run(sys.argv[2], every=1)
+"""
+
+
+@pytest.mark.parametrize("where", ["step", "write"])
+def test_sigkill_then_resume_is_bit_identical_and_cleans_up(tmp_path, where):
+    import signal
+    import subprocess
+    import sys
+    ck = tmp_path / "ck.npz"
+    import os
+    from pathlib import Path
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}   # this checkout's minidd
+    proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, __file__, str(ck), where],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if where == "write":
+        assert len(left) == 3 and left[0].startswith(".ck.npz.") and left[0].endswith(".tmp")
+    _same_run(_dropout_run(), _dropout_run(ck, resume=True, every=1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "ck.npz.prev"]
