@@ -195,6 +195,12 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
             del history["train_accuracy"]
         state = {"epoch": 0, "step": 0, "pos": 0, "order": None, "history": history, "acc": None}
     history = state["history"]
+    if resume and checkpoint is not None and state["step"] > total:
+        raise ValueError(f"fit: checkpoint {checkpoint} is at step {state['step']}, past this call's budget of "
+                         f"{total} steps; resume with at least that many (or another checkpoint path)")
+    if ("train_accuracy" in history) != (loss_fn is None):
+        raise ValueError(f"fit: checkpoint {checkpoint} was trained with "
+                         + ("the default loss; resume without loss_fn" if loss_fn else "a custom loss_fn; resume with it"))
     led = stash.ledger()
     while state["step"] < total:
         if state["pos"] == 0:

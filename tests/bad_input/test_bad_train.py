@@ -300,3 +300,17 @@ def test_module_load_of_a_bad_file_names_it(tmp_path):
     _good_checkpoint(ck)
     with pytest.raises(ValueError, match=r"model file .*ck\.npz: load_state_dict: .*unexpected \['model/layers.0.weight'"):
         model.load(ck)
+
+
+def test_resume_past_the_budget_or_with_another_loss_is_refused(tmp_path):
+    from minidd import Tensor, functional as F
+    ck = tmp_path / "ck.npz"
+    x, y, rng, model = _setup()
+    _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, epochs=2)   # 6 steps
+    x, y, rng, model = _setup()
+    with pytest.raises(ValueError, match=r"fit: checkpoint .*ck\.npz is at step 6, past this call's budget of 4 steps"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, resume=True, epochs=None, steps=4)
+    x, y, rng, model = _setup()
+    with pytest.raises(ValueError, match=r"fit: checkpoint .*ck\.npz was trained with the default loss; resume without loss_fn"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, resume=True, epochs=3,
+             loss_fn=lambda m, b, r: F.cross_entropy(m(Tensor(b[0])), b[1]))
