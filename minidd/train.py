@@ -101,7 +101,13 @@ def _check_optimizer(model, optimizer):
             f"build the optimizer from this model's parameters())")
 
 
-def _check_eval_result(out, step):
+def _run_eval(eval_fn, model, step):
+    """``{"step": step, **eval_fn(model)}`` with the model in eval mode (back in training mode after)."""
+    model.eval()
+    try:
+        out = eval_fn(model)
+    finally:
+        model.train()
     if not isinstance(out, dict) or not all(
             isinstance(k, str) and isinstance(v, numbers.Real) and not isinstance(v, bool)
             for k, v in out.items()):
@@ -128,9 +134,9 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
 
     ``steps`` is a budget alternative to ``epochs`` (give exactly one): training stops after that
     many steps, possibly in the middle of an epoch, which is then recorded as a (short) epoch.
-    ``eval_fn(model) -> dict`` is called every ``eval_every`` steps and after the last step (or,
-    without ``eval_every``, after every epoch); each result lands in ``history["curve"]`` as
-    ``{"step": s, **result}``.
+    ``eval_fn(model) -> dict`` is called, with the model in eval mode, every ``eval_every`` steps
+    and after the last step (or, without ``eval_every``, after every epoch); each result lands in
+    ``history["curve"]`` as ``{"step": s, **result}``.
 
     With ``checkpoint`` a path, the whole training state (see :mod:`minidd.checkpoint`) is written
     atomically after every epoch and, with ``checkpoint_every``, every that many steps; the
@@ -228,8 +234,7 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
             history["step_loss"].append(value)
             state["step"], state["pos"] = step + 1, b + 1
             if eval_every and (state["step"] % eval_every == 0 or state["step"] == total):
-                history["curve"].append(_check_eval_result(eval_fn(model), state["step"]))
-                model.train()
+                history["curve"].append(_run_eval(eval_fn, model, state["step"]))
             bar.set_postfix(loss=f"{acc['loss_sum'] / acc['seen']:.4f}", stash_MB=f"{acc['peak'] / 1e6:.1f}",
                             **({} if loss_fn else {"acc": f"{acc['correct'] / acc['seen']:.3f}"}))
             if (checkpoint_every and state["step"] % checkpoint_every == 0 and b + 1 < end
@@ -245,8 +250,7 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
             history["test_loss"].append(ev["loss"])
             history["test_accuracy"].append(ev["accuracy"])
         if eval_fn is not None and not eval_every:
-            history["curve"].append(_check_eval_result(eval_fn(model), state["step"]))
-            model.train()
+            history["curve"].append(_run_eval(eval_fn, model, state["step"]))
         history["seconds"].append(time.perf_counter() - t0)
         state.update(epoch=epoch + 1, pos=0, order=None, acc=None)
         if ck is not None:

@@ -121,7 +121,7 @@ def test_steps_budget_stops_inside_an_epoch_and_eval_fn_draws_a_curve():
     assert [c["step"] for c in hist["curve"]] == [3, 6, 7]
     assert all(set(c) == {"step", "acc", "n"} and c["n"] == 100.0 for c in hist["curve"])
     assert len(hist["step_loss"]) == 7 and len(hist["train_loss"]) == 2   # 1 full + 1 short epoch
-    assert opt.step_count == 7 and model.training
+    assert opt.step_count == 7 and model.training and calls == [False] * 3   # eval_fn sees eval mode
     # without eval_every: once per epoch; steps = 2 epochs' worth equals epochs=2
     x, y, rng, model, opt = _mlp_setup()
     h_steps = fit(model, (x, y), optimizer=opt, steps=8, batch_size=32, rng=rng, eval_fn=eval_fn, progress=False)
