@@ -125,6 +125,17 @@ class Checkpoint:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def check_replaceable(self) -> None:
+        """A fresh run replaces ``path`` at its first save: refuse if it holds anything but a
+        readable fit checkpoint (a mistyped path must not overwrite someone's file)."""
+        if not self.path.exists():
+            return
+        try:
+            _read(self.path)
+        except CheckpointError as e:
+            raise CheckpointError(f"fit: refusing to overwrite {self.path}: {e}. Pass another checkpoint "
+                                  "path, or delete the file if it is an unwanted checkpoint") from None
+
     # -- reading -----------------------------------------------------------------------------
     def load(self, n_examples: int, batch_size: int) -> dict | None:
         """Restore everything into the model, optimizer, policy and generators; return the loop

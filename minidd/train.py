@@ -181,6 +181,8 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
         clip_norm = _positive(clip_norm, "clip_norm", "fit")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if isinstance(policy, type) and issubclass(policy, stash.StashPolicy):
+        raise TypeError(f"fit: policy is the class {policy.__name__}; pass an instance: {policy.__name__}(...)")
     if policy is not None and not isinstance(policy, stash.StashPolicy):
         raise TypeError(f"fit: policy must be a minidd.stash.StashPolicy, got {type(policy).__name__}")
     _check_optimizer(model, optimizer)
@@ -193,6 +195,8 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
     n_epochs = epochs if epochs is not None else math.ceil(steps / per_epoch)
 
     ck = Checkpoint(checkpoint, model, optimizer, policy, rng) if checkpoint is not None else None
+    if ck is not None and not resume:
+        ck.check_replaceable()
     state = ck.load(batches.n, batch_size) if resume else None
     if state is None:
         history = {k: [] for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",

@@ -314,3 +314,34 @@ def test_resume_past_the_budget_or_with_another_loss_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"fit: checkpoint .*ck\.npz was trained with the default loss; resume without loss_fn"):
         _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, resume=True, epochs=3,
              loss_fn=lambda m, b, r: F.cross_entropy(m(Tensor(b[0])), b[1]))
+
+
+def test_a_fresh_run_never_overwrites_a_file_that_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, x=np.arange(3))
+    before = path.read_bytes()
+    x, y, rng, model = _setup()
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(CheckpointError, match=r"fit: refusing to overwrite .*data\.npz: checkpoint .*data\.npz is not a "
+                                              r"minidd fit checkpoint"):
+        _fit(model, (x, y), opt, rng, checkpoint=path)
+    assert path.read_bytes() == before and opt.step_count == 0
+    _good_checkpoint(tmp_path / "ck.npz")
+    _good_checkpoint(tmp_path / "ck.npz")          # an older checkpoint is replaced: resume=False starts over
+
+
+def test_duplicate_parameters_and_bad_schedules_are_named():
+    _, _, _, model = _setup()
+    ps = model.parameters()
+    with pytest.raises(ValueError, match=r"SGD: params\[4\] is the same Parameter as params\[0\]; it would be updated twice"):
+        SGD(ps + ps[:1], lr=0.1)
+    x, y, rng, model = _setup()
+    opt = SGD(model.parameters(), lr=0.1, lr_schedule=lambda t: None if t == 1 else 1.0)
+    with pytest.raises(ValueError, match=r"SGD: lr_schedule\(1\) returned None; it must return a finite number >= 0"):
+        _fit(model, (x, y), opt, rng)
+
+
+def test_a_policy_class_instead_of_an_instance_is_named():
+    x, y, rng, model = _setup()
+    with pytest.raises(TypeError, match=r"fit: policy is the class DeferredDropout; pass an instance: DeferredDropout\(...\)"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, policy=stash.DeferredDropout)
