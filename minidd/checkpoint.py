@@ -76,7 +76,7 @@ class Checkpoint:
     def __init__(self, path, model, optimizer, policy, rng):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise TypeError(f"fit: checkpoint must be a file path (str or os.PathLike), got {path!r}")
-        self.path = Path(os.fspath(path)).absolute()
+        self.path = Path(os.fspath(path)).expanduser().absolute()
         self.prev = self.path.with_name(self.path.name + ".prev")
         self.model, self.optimizer, self.policy = model, optimizer, policy
         self.generators = {"rng": rng, **{f"model.{k}": g for k, g in module_generators(model).items()}}

@@ -336,3 +336,10 @@ def test_sigkill_then_resume_is_bit_identical_and_cleans_up(tmp_path, where):
         assert len(left) == 3 and left[0].startswith(".ck.npz.") and left[0].endswith(".tmp")
     _same_run(_dropout_run(), _dropout_run(ck, resume=True, every=1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "ck.npz.prev"]
+
+
+def test_checkpoint_path_expands_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    _dropout_run("~/runs/ck.npz", steps=2)
+    assert (tmp_path / "runs" / "ck.npz").is_file() and not (tmp_path / "~").exists()
