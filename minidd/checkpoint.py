@@ -146,9 +146,11 @@ class Checkpoint:
             return None
         source = self.path
         try:
+            if not self.path.exists():  # a kill between the renames of a save
+                raise CheckpointError(f"checkpoint {self.path} is missing")
             arrays, meta = _read(self.path)
             self._rotate = True
-        except (CheckpointError, FileNotFoundError) as newest:
+        except CheckpointError as newest:
             if not self.prev.exists():
                 raise
             try:
