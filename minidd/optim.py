@@ -95,6 +95,9 @@ class Optimizer:
                              f"its buffers would be dropped")
         if "step_count" not in state:
             raise ValueError(f"{who}: the state has no 'step_count' entry")
+        count = np.asarray(state["step_count"])
+        if count.shape != () or count.dtype.kind not in "iu" or count < 0:
+            raise ValueError(f"{who}: 'step_count' must be an int >= 0, got {state['step_count']!r}")
         buffers = self._buffers()
         for key, arr in state.items():
             if key in ("kind", "step_count"):

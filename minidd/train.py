@@ -7,6 +7,7 @@ A custom ``loss_fn(model, batch_arrays, rng)`` takes the batch as it is (no labe
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import time
@@ -84,6 +85,20 @@ def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy
     return {"loss": total_loss / n, "accuracy": correct / n}
 
 
+def _check_loss_fn(loss_fn):
+    """``loss_fn`` must take ``(model, batch_arrays, rng)``; the older ``(logits, labels)`` form
+    would otherwise fail inside the first step."""
+    try:
+        inspect.signature(loss_fn).bind(None, None, None)
+    except TypeError:
+        raise TypeError(f"fit: loss_fn must take (model, batch_arrays, rng) and return the loss Tensor; "
+                        f"{getattr(loss_fn, '__name__', 'it')}{inspect.signature(loss_fn)} does not. For a loss "
+                        "of (logits, labels), leave loss_fn out (cross-entropy is the default) or wrap it: "
+                        "lambda model, batch, rng: my_loss(model(*batch[:-1]), batch[-1])") from None
+    except ValueError:  # no signature to read (some builtins): the first call will tell
+        pass
+
+
 def _check_optimizer(model, optimizer):
     """The optimizer must update this model's parameters (a model rebuilt after its optimizer
     would otherwise train nothing, silently).  A subset is fine: frozen layers."""
@@ -156,12 +171,17 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"fit: loss_fn must be callable (model, batch_arrays, rng) -> Tensor, "
                         f"got {type(loss_fn).__name__}")
+    if loss_fn is not None:
+        _check_loss_fn(loss_fn)
     _check_data(train_data, "fit: train_data", labels=loss_fn is None)
     if test_data is not None:
         if loss_fn is not None:
             raise ValueError("fit: test_data is scored with the default loss; with a custom loss_fn, "
                              "pass eval_fn(model) -> dict instead")
         _check_data(test_data, "fit: test_data")
+        if len(test_data) != len(train_data):
+            raise ValueError(f"fit: test_data has {len(test_data)} arrays but train_data has {len(train_data)}; "
+                             "both are (inputs..., labels) for the same model")
     if (epochs is None) == (steps is None):
         raise ValueError(f"fit: give exactly one of epochs= and steps=, got epochs={epochs!r}, steps={steps!r}")
     epochs = None if epochs is None else _positive_int(epochs, "epochs")

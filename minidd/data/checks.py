@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import numbers
 
 import numpy as np
@@ -40,3 +41,13 @@ def check_texts(texts, who: str) -> list:
         if not isinstance(t, str):
             raise TypeError(f"{who}: texts[{i}] must be a str, got {type(t).__name__}")
     return texts
+
+
+def check_file(path, who: str):
+    """``path`` names an existing file (not a folder); ``FileNotFoundError`` if missing."""
+    from .errors import DataFileError
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"{who}: path must be a file path (str or os.PathLike), got {path!r}")
+    if os.path.isdir(path):
+        raise DataFileError(path, "is a folder, not a file")
+    return path

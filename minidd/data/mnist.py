@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_file, check_int
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -31,6 +31,7 @@ def load_mnist(seed: int = 0, test_size: int = 2000, flatten: bool = False):
 def read_mnist(path):
     """``(images uint8 (N, 28, 28), labels int64 (N,))`` from an .npz file with those entries;
     a :class:`DataFileError` naming the file and the problem otherwise."""
+    check_file(path, "read_mnist")
     try:
         f = np.load(path, allow_pickle=False)
     except FileNotFoundError:

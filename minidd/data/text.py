@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from .checks import check_int, check_texts
+from .checks import check_file, check_int, check_texts
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -67,7 +67,7 @@ def read_spam_corpus(path=None):
     ``path`` (default: the shipped ``spamassassin_bodies.jsonl.gz``) is gzip-compressed JSON
     lines, each an object with a str ``"body"`` and a ``"label"`` of 0 or 1.  A damaged file or
     line raises :class:`DataFileError` naming the file (and line)."""
-    path = find("spamassassin_bodies.jsonl.gz") if path is None else path
+    path = find("spamassassin_bodies.jsonl.gz") if path is None else check_file(path, "read_spam_corpus")
     bodies, labels = [], []
     lineno = 0
     try:

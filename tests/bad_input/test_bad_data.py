@@ -205,3 +205,13 @@ def test_stratified_split_arguments_are_named():
         data.stratified_split(np.zeros(4, int), "0.2", np.random.default_rng(0))
     with pytest.raises(ValueError, match="stratified_split: labels must be a non-empty 1-D array"):
         data.stratified_split(np.zeros((2, 2), int), 0.5, np.random.default_rng(0))
+
+
+def test_reader_paths_are_checked(tmp_path):
+    for read in (data.read_mnist, data.read_spam_corpus):
+        with pytest.raises(TypeError, match=f"{read.__name__}: path must be a file path \\(str or os.PathLike\\), got 5"):
+            read(5)
+        with pytest.raises(DataFileError, match=f"data file {tmp_path}: is a folder, not a file"):
+            read(tmp_path)
+        with pytest.raises(FileNotFoundError, match="nope"):
+            read(tmp_path / "nope")

@@ -345,3 +345,26 @@ def test_a_policy_class_instead_of_an_instance_is_named():
     x, y, rng, model = _setup()
     with pytest.raises(TypeError, match=r"fit: policy is the class DeferredDropout; pass an instance: DeferredDropout\(...\)"):
         _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, policy=stash.DeferredDropout)
+
+
+def test_an_old_style_loss_fn_is_named_with_the_fix():
+    from minidd import functional as F
+    x, y, rng, model = _setup()
+    with pytest.raises(TypeError, match=r"fit: loss_fn must take \(model, batch_arrays, rng\) .*cross_entropy\(logits, "
+                                        r"labels\) does not\. For a loss of \(logits, labels\), leave loss_fn out"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, loss_fn=F.cross_entropy)
+
+
+def test_test_data_with_another_number_of_arrays_is_named():
+    x, y, rng, model = _setup()
+    with pytest.raises(ValueError, match="fit: test_data has 3 arrays but train_data has 2"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, test_data=(x, x, y))
+
+
+def test_optimizer_state_with_a_bad_step_count_is_named():
+    _, _, _, model = _setup()
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: 'step_count' must be an int >= 0, got 'x'"):
+        opt.load_state_dict({"step_count": "x"})
+    with pytest.raises(ValueError, match="SGD.load_state_dict: the state has no 'step_count' entry"):
+        opt.load_state_dict({})
