@@ -1,5 +1,6 @@
 """Every script in examples/ runs here at a small size, with and without matplotlib."""
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -84,3 +85,29 @@ def test_hardware_example_traces_the_trained_model(tmp_path):
     assert kinds == {"gemm", "vector"}
     assert out["ours"].stash_reduction > 1.0 and out["paper"].proposed_own.batch > out["paper"].baseline_own.batch
     assert _figure_made(tmp_path / "hardware_footprint.png")
+
+
+ROOT = EXAMPLES.parent
+TUTORIAL = ROOT / "docs" / "tutorial.md"
+REFERENCE = re.compile(r"`([\w./]+\.py):(\d+)-(\d+)` \(`([^`]+)`\)")
+
+
+def test_tutorial_line_references_point_at_what_they_name():
+    """Each ``path:first-last`` (``anchor``) in the tutorial: ``anchor`` is on line ``first``."""
+    refs = REFERENCE.findall(TUTORIAL.read_text())
+    assert len(refs) >= 20
+    for path, first, last, anchor in refs:
+        lines = (ROOT / path).read_text().splitlines()
+        first, last = int(first), int(last)
+        assert 1 <= first <= last <= len(lines), f"{path}:{first}-{last} is outside the file"
+        assert anchor in lines[first - 1], f"{path}:{first} does not hold {anchor!r}: update the tutorial"
+
+
+def test_tutorial_names_existing_examples_and_figures():
+    text = TUTORIAL.read_text()
+    for name in set(re.findall(r"examples/(\w+)\.py", text)):
+        assert (EXAMPLES / f"{name}.py").exists(), name
+    figures = re.findall(r"\]\((figures/[\w.]+)\)", text)
+    assert figures
+    for fig in figures:
+        assert (TUTORIAL.parent / fig).exists(), f"{fig}: run python docs/make_figures.py"
