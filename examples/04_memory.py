@@ -75,8 +75,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     net, inputs, y = build(args.model, args.batch, args.size, np.random.default_rng(0))
     results = {name: measure(net, inputs, y, p) for name, p in POLICIES.items()}
-    print(table(results, "role"), end="\n\n")
-    print(table(results, "layer"))
+    print(table(results, "role"), table(results, "layer"), sep="\n\n")
     try:
         import matplotlib
         matplotlib.use("Agg")

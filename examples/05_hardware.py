@@ -1,10 +1,9 @@
 """From a trained model to the TPUv3 model: ``minidd.trace`` into ``hardware``.
 
-Train a small mini-BERT with deferred dropout, then trace one batch: the trace is plain data
-(layer shapes, what each layer stashed, the measured fraction of zeros), the only thing the
-``hardware`` package reads.  The hardware model runs a training step of that workload on a TPUv3
-core under the zero-value baseline and under deferred dropout; then the same comparison for
-BERT-base, where the stash is gigabytes.
+Train a small mini-BERT with deferred dropout and trace one batch: the trace is plain data (layer
+shapes, what each layer stashed, the measured fraction of zeros), all that ``hardware`` reads.
+The hardware model then runs a training step on a TPUv3 core under the zero-value baseline and
+under deferred dropout; then the same for BERT-base, whose stash is gigabytes.
 
     python -m examples.05_hardware --out figures     # figures/hardware_footprint.png
 """
@@ -48,10 +47,8 @@ def show(cmp):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seq", type=int, default=16)
-    ap.add_argument("--dim", type=int, default=32)
+    for name, default in (("steps", 60), ("batch", 32), ("seq", 16), ("dim", 32)):
+        ap.add_argument(f"--{name}", type=int, default=default)
     ap.add_argument("--out", default=".", help="folder for hardware_footprint.png")
     args = ap.parse_args(argv)
     policy = stash.DeferredDropout(drop=0.9)
