@@ -58,7 +58,7 @@ def main(argv=None):
     print("d/dx (backward)", np.round(x.grad, 3), " (= sigmoid(x))")
 
     errors = {}
-    for shape in [(5,), (3, 4), (2, 3, 4)]:
+    for shape in [(), (5,), (3, 4), (2, 3, 4)]:   # () is a 0-d tensor
         errors[shape] = minidd.check_grad(Softplus.apply, [rng.standard_normal(shape)], rng=rng)
         print(f"check_grad Softplus, input shape {shape}: largest relative error {errors[shape]:.1e}")
     try:
