@@ -42,7 +42,7 @@ def show(cmp):
         fp = ", ".join(f"{p} {getattr(rep.footprint, p) / 2**20:.2f}" for p in PARTS)
         print(f"  {rep.policy:<28} {rep.seconds * 1e3:8.3f} ms/step; MiB: {fp}")
     print(f"  stash {cmp.stash_reduction:.2f}x smaller, footprint {cmp.footprint_reduction:.2f}x; largest batch "
-          f"{cmp.baseline_own.batch} -> {cmp.proposed_own.batch}; same-batch speedup {cmp.speedup_same_batch:.3f}x")
+          f"{cmp.baseline_own.batch:,} -> {cmp.proposed_own.batch:,}; same-batch speedup {cmp.speedup_same_batch:.3f}x")
 
 
 def main(argv=None):
@@ -59,7 +59,7 @@ def main(argv=None):
     gemm = next(layer for layer in t["layers"] if layer["kind"] == "gemm" and not layer["keep_dense"])
     print(f"trace: {len(t['layers'])} layers, for example\n  {gemm}")
     # 2. The hardware side reads only that dict, then models a step per policy.
-    proposed = hardware.Policy("deferred_dropout", policy.drop)
+    proposed = hardware.policy_from_config(policy.config())    # the trained policy, every option
     ours = hardware.compare(hardware.TPUV3, hardware.workload_from_dict(t), proposed, batch=args.batch)
     paper = hardware.compare(hardware.TPUV3, hardware.bert("base", 128), proposed)
     show(ours)
