@@ -55,8 +55,8 @@ def test_custom_op_passes_check_grad_and_the_wrong_one_is_caught(monkeypatch):
 
 
 def test_spirals_mlp_beats_chance_and_draws_its_boundary(tmp_path):
-    out = run("03_spirals", "--n", 240, "--steps", 120, "--hidden", 32, "--out", tmp_path)
-    assert out["accuracy"]["test"] > 0.6          # chance is 1/3
+    out = run("03_spirals", "--n", 200, "--steps", 100, "--hidden", 24, "--out", tmp_path)
+    assert out["accuracy"]["test"] > 0.8          # chance is 1/3; seeds 0-3 give 93-97%
     assert _figure_made(out["figure"])
 
 
