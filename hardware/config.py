@@ -45,7 +45,10 @@ class ChipConfig:
     param_bytes: int = 4                   #: fp32 master weights and gradients
     optimizer_bytes_per_param: int = 8     #: Adam's two fp32 moments
     #: assumption: one PCIe Gen3 x16 link per host (15.75 GB/s per direction, PCI-SIG) shared
-    #: by the host's 4 chips = 8 cores
+    #: by the host's 4 chips = 8 cores.  Nothing public gives TPUv3's host interface; for TPUv4
+    #: one PCIe Gen3 x16 per chip is reported (G. Lockwood's TPUv4 notes, glennklockwood.com,
+    #: citing Google), which would be 4x this per core.  ``reproduce`` prints the speedups at
+    #: 2x and 0.5x this figure.
     host_link_bytes_per_s: float = 15.75e9 / 8
     #: the proposed array: the weight-gradient GEMM skips all-zero streamed vectors
     dw_skips_zero_vectors: bool = False

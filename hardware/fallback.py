@@ -25,9 +25,17 @@ frameworks offer (any policy may use them):
 ``host_offload``
     Move the part of the stash that does not fit to host memory over the host link
     (``ChipConfig.host_link_bytes_per_s``, an assumption) during forward and back during
-    backward.  The link overlaps compute: forward takes ``max(t_fwd, bytes / link)``, backward
-    ``max(t_bwd, bytes / link)``, with the usual ``t_bwd = 2 t_fwd`` split of the layers' time.
-    A compressed stash moves fewer bytes (cDMA's argument, Rhu et al., HPCA 2018).
+    backward, overlapped with compute as vDNN does (Rhu et al., MICRO 2016), double-buffered
+    per layer: layer i's stash goes out while layer i + 1 runs its forward and must be out
+    before layer i + 2 starts; it comes back while layer i + 1 runs its backward.  A layer's
+    exposed transfer is ``max(0, transfer - the next layer's forward (or backward) time)``.
+    The offloaded bytes are placed where they hide best: first into every layer's forward
+    window, then its backward window (twice as long), then anywhere; with ``L`` the link rate,
+    ``E`` the excess bytes, ``s_i`` layer i's stash and ``f_i`` the next layer's forward time,
+    the exposed time is ``max(0, E/L - sum_i min(s_i/L, f_i))`` in forward plus
+    ``max(0, E/L - sum_i min(s_i/L, 2 f_i))`` in backward.  **Assumption**: per layer,
+    backward = 2 x forward (a layer's modelled time split 1 : 2).  A compressed stash moves
+    fewer bytes (cDMA's argument, Rhu et al., HPCA 2018).
 
 Each is modelled by :func:`hardware.simulate.simulate_step` on the changed step, never as a
 constant.
@@ -94,12 +102,16 @@ def _host_offload(chip, workload, policy, batch, timing, dataflow):
     excess = r.footprint.total - chip.hbm_bytes
     if excess <= 0 or excess > r.footprint.stash:
         return None
-    layer_cycles = r.cycles - r.optimizer_cycles
     link = excess / chip.host_link_bytes_per_cycle
-    cycles = max(layer_cycles / 3, link) + max(2 * layer_cycles / 3, link) + r.optimizer_cycles
+    stash = [x.stash_bytes / chip.host_link_bytes_per_cycle for x in r.layers]
+    fwd_next = [x.cycles / 3 for x in r.layers[1:]] + [0.0]  # the last layer has no next one
+    out = max(0.0, link - sum(min(s, f) for s, f in zip(stash, fwd_next)))
+    back = max(0.0, link - sum(min(s, 2 * f) for s, f in zip(stash, fwd_next)))
+    cycles = r.cycles + out + back
     return FittedStep(policy.label, batch, "host_offload", cycles / chip.clock_hz, chip.hbm_bytes,
                       f"{excess / 2**30:.2f} GiB of stash to host and back, "
-                      f"{link / chip.clock_hz * 1e3:.0f} ms each way", r)
+                      f"{link / chip.clock_hz * 1e3:.0f} ms each way, "
+                      f"{(out + back) / chip.clock_hz * 1e3:.0f} ms exposed", r)
 
 
 def fallback_step(chip: ChipConfig, workload: Workload, policy: Policy, batch: int, method: str,

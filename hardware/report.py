@@ -142,7 +142,10 @@ def _scenario(key, title, chip, workload, baseline, base: FittedStep, policies, 
                      f"{base.method}{' (' + base.detail + ')' if base.detail else ''}, the policy by "
                      f"{r.step.method}{' (' + r.step.detail + ')' if r.step.detail else ''}; "
                      f"{_why(base, r.step)}")
-    return Scenario(key, title, tuple(rows), (note + " " if note else "") + "; ".join(parts) + ".")
+    text = "; ".join(parts)
+    if note:
+        text = note + " " + text[0].upper() + text[1:]
+    return Scenario(key, title, tuple(rows), text + ".")
 
 
 def scenarios(chip: ChipConfig, workload: Workload, policies, baseline: Policy = BASELINE,
@@ -174,8 +177,30 @@ def scenarios(chip: ChipConfig, workload: Workload, policies, baseline: Policy =
         ("e", f"co-designed array, fixed batch {fixed}, the cheapest way to fit", codesign,
          cheapest(codesign, baseline, fixed), [cheapest(codesign, p, fixed) for p in policies]),
     ]
-    return [_scenario(key, title, c, workload, baseline, base, policies, props)
-            for key, title, c, base, props in table]
+    notes = {"c": _offload_note(chip, workload, baseline, policies, fixed, table[2][3], table[2][4],
+                                timing_model)}
+    return [_scenario(key, title, c, workload, baseline, base, policies, props,
+                      notes.get(key, "") if i == 2 else "")
+            for i, (key, title, c, base, props) in enumerate(table)]
+
+
+def _offload_note(chip, workload, baseline, policies, batch, base: FittedStep, props, timing_model) -> str:
+    """What dominates scenario (c), and its speedups at twice and half the host link (an
+    assumption)."""
+    def exposed(f: FittedStep) -> str:
+        if f.method != "host_offload":
+            return f"{f.policy} fits without the link"
+        share = 1 - f.report.seconds / f.seconds
+        return f"{f.policy}: exposed host-link time is {share:.0%} of its step"
+    parts = [exposed(base)] + [exposed(f) for f in props]
+    sens = []
+    for factor in (2.0, 0.5):
+        c = dataclasses.replace(chip, host_link_bytes_per_s=chip.host_link_bytes_per_s * factor)
+        fit = lambda pol: fit_step(c, workload, pol, batch, ("none", "host_offload"), timing_model)  # noqa: E731
+        b = fit(baseline)
+        sens.append(f"{factor:g}x the link ({chip.host_link_bytes_per_s * factor / 1e9:.2f} GB/s per core): "
+                    + " / ".join(f"{fit(p).throughput / b.throughput:.2f}x" for p in policies))
+    return ("What dominates: " + "; ".join(parts) + ". Speedups at " + "; at ".join(sens) + ".")
 
 
 SCENARIO_HEADER = ("| scenario | policy | fits by | batch | footprint GiB | footprint reduction | "

@@ -28,6 +28,7 @@ A JSON trace has the same fields: ``{"name": ..., "layers": [{"name": ..., "kind
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 
@@ -240,7 +241,8 @@ def _mask(elements, recompute=""):
 BERT_SIZES = {"base": (12, 768, 12, 3072), "large": (24, 1024, 16, 4096)}
 
 
-def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 30522) -> Workload:
+def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 30522,
+         pretraining: bool = False, one_hot_embeddings: bool = False) -> Workload:
     """BERT encoder (post-LN) with a classifier on the first token, per sample of ``seq`` tokens.
 
     The stash follows Korthikanti et al. (MLSys 2023, section 4.1), ``34 s h + 5 a s^2`` bytes
@@ -251,14 +253,31 @@ def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 
     kept dense by deferred dropout; GELU and LayerNorm outputs have no exact zeros.  Tags say
     what selective recomputation (``attention``: scores, softmax and attention dropout;
     ``pointwise``: GELU and LayerNorm outputs) and per-block checkpointing leave out.
+
+    ``pretraining`` replaces the classifier by BERT's pre-training heads (Devlin et al. 2019;
+    google-research/bert ``run_pretraining.py``): the masked-LM head on ``ceil(0.15 s)``
+    gathered positions (``max_predictions_per_seq``: 20 at s = 128) -- a dense h x h transform,
+    GELU and LayerNorm, the output projection onto the vocabulary (tied to the word embedding,
+    so only its bias is a new parameter) and the softmax over the vocabulary -- and the
+    next-sentence head (pooler h x h on the first token, 2 classes).  ``one_hot_embeddings``
+    looks the word embedding up as a GEMM of one-hot rows, ``[s x vocab] [vocab x h]``, forward
+    and weight gradient, as google-research/bert does on TPU (``use_one_hot_embeddings=
+    FLAGS.use_tpu``); the one-hot rows are generated on chip from the token ids.
     """
     if size not in BERT_SIZES:
         raise ValueError(f"bert: size must be one of {tuple(BERT_SIZES)}, got {size!r}")
     n_layers, h, heads, ff = BERT_SIZES[size]
     s, dh = seq, h // heads
-    layers = [Layer("embed", "vector", vector_flops=8 * s * h, params=(vocab + 512 + 2) * h + 2 * h,
-                    out_elements=s * h, stash=(StashItem("exact", s * h),), keep_dense=True),
-              _vector("embed_dropout", "embed", s * h, 2, stash=(_mask(s * h),))]
+    if one_hot_embeddings:
+        layers = [Layer("word_embed", "gemm", s, vocab, h, params=vocab * h, in_elements=(s,),
+                        out_elements=s * h, inputs=("input",), keep_dense=True, input_grad=False),
+                  Layer("embed", "vector", vector_flops=8 * s * h, params=(512 + 2) * h + 2 * h,
+                        in_elements=(s * h,), out_elements=s * h, inputs=("word_embed",),
+                        stash=(StashItem("exact", s * h),), keep_dense=True)]
+    else:
+        layers = [Layer("embed", "vector", vector_flops=8 * s * h, params=(vocab + 512 + 2) * h + 2 * h,
+                        out_elements=s * h, stash=(StashItem("exact", s * h),), keep_dense=True)]
+    layers.append(_vector("embed_dropout", "embed", s * h, 2, stash=(_mask(s * h),)))
     x = "embed_dropout"
     for i in range(n_layers):
         p = f"block{i}."
@@ -292,8 +311,22 @@ def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 
                     stash=(StashItem("exact", s * h),), recompute="pointwise", **b),
         ]
         x = p + "ln2"
-    layers.append(_linear("head", x, 1, h, num_classes, keep_dense=True, in_el=s * h))
-    return Workload(f"bert-{size}-seq{seq}", tuple(layers))
+    if not pretraining:
+        layers.append(_linear("head", x, 1, h, num_classes, keep_dense=True, in_el=s * h))
+        return Workload(f"bert-{size}-seq{seq}", tuple(layers))
+    p = math.ceil(0.15 * s)
+    layers += [
+        _linear("mlm_transform", x, p, h, h, keep_dense=True, in_el=s * h),
+        _vector("mlm_gelu_ln", "mlm_transform", p * h, 28, stash=(StashItem("exact", p * h),)),
+        Layer("mlm_decoder", "gemm", p, h, vocab, params=vocab, in_elements=(p * h,),
+              out_elements=p * vocab, inputs=("mlm_gelu_ln",),
+              stash=(StashItem("weight_grad_input", p * h, row_elements=h),), keep_dense=True),
+        _vector("mlm_softmax", "mlm_decoder", p * vocab, 10, stash=(StashItem("exact", p * vocab),)),
+        _linear("pooler", x, 1, h, h, keep_dense=True, in_el=s * h),
+        _vector("pooler_tanh", "pooler", h, 4, stash=(StashItem("exact", h),)),
+        _linear("nsp", "pooler_tanh", 1, h, 2, keep_dense=True)]
+    name = f"bert-{size}-seq{seq}-pretraining" + ("-onehot" if one_hot_embeddings else "")
+    return Workload(name, tuple(layers))
 
 
 def _conv(name, src, c, hw_in, o, k, stride, sparsity, keep_dense=False):

@@ -8,6 +8,7 @@ from hardware import TPUV3, bert, load_config, load_workload
 from hardware.__main__ import main
 from hardware.compression import policy_from_config
 from hardware.config import config_to_dict
+from hardware.distributed import DataParallel
 from hardware.files import InputFileError
 
 
@@ -124,3 +125,10 @@ def test_policy_config_errors_name_the_key():
         policy_from_config({"policy": "gist"})
     with pytest.raises(ValueError, match="Policy.drop must be a number in \\[0, 1\\), got '0.9'"):
         policy_from_config({"policy": "deferred_dropout", "drop": "0.9"})
+
+
+@pytest.mark.parametrize("field,value", [("chips", 0), ("gradient_bytes", 1.5), ("gradient_bytes", True),
+                                         ("allreduce_bytes_per_s", "332e9")])
+def test_bad_data_parallel_names_the_field(field, value):
+    with pytest.raises(ValueError, match=f"DataParallel.{field} must be a positive"):
+        DataParallel(**{"chips": 2, field: value})

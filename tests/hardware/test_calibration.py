@@ -51,3 +51,14 @@ def test_printed_errors_are_computed_from_the_model():
     _, lines2 = calibration_report(TPUV3, validation=(moved,))
     assert lines2[2] != lines[2]
     assert f"error {p / moved.seconds - 1:+.1%}" in lines2[2]
+
+
+def test_goal_verdict_is_computed():
+    cal, lines = calibration_report(TPUV3)
+    p = relative_errors(cal.chip, [VALIDATION])[VALIDATION.name][0]
+    on_target = dataclasses.replace(VALIDATION, seconds=p * 1.1)
+    _, lines2 = calibration_report(TPUV3, validation=(on_target,), alternatives=())
+    assert "validation within the 25% goal (worst 9%)" in "\n".join(lines2)
+    far = dataclasses.replace(VALIDATION, seconds=p / 2)
+    _, lines3 = calibration_report(TPUV3, validation=(far,), alternatives=())
+    assert "validation OUTSIDE the 25% goal (worst 100%)" in "\n".join(lines3)

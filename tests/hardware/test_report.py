@@ -1,10 +1,12 @@
 """The scenario table and the paper-scale summary: golden file, hand-checked relations, the API
 that run_experiments' REPORT.md calls."""
+import dataclasses
 import os
 
 import pytest
 
 from hardware import TPUV3, Policy, bert
+from hardware.fallback import fit_step
 from hardware.report import (PAPER_SPEEDUP_RANGE, markdown_table, reproduction, scenario_lines,
                              scenario_table, scenarios)
 
@@ -38,6 +40,19 @@ def test_scenarios_cover_a_to_e_with_the_baseline_first(bert_scenarios):
     # host offload: deferred dropout moves a smaller stash over the same link
     c = bert_scenarios[2]
     assert c.rows[0].step.method == "host_offload" and c.rows[1].speedup > 1
+
+
+def test_offload_sentence_names_what_dominates_and_the_link_sensitivity(bert_scenarios):
+    c = bert_scenarios[2]
+    base = c.rows[0].step
+    share = 1 - base.report.seconds / base.seconds
+    assert share > 0.5  # the baseline moves 6 GiB over a 2 GB/s link: the link dominates
+    assert f"zero_value: exposed host-link time is {share:.0%} of its step" in c.verdict
+    fast = dataclasses.replace(TPUV3, host_link_bytes_per_s=2 * TPUV3.host_link_bytes_per_s)
+    fit = lambda pol: fit_step(fast, bert("base", 128), pol, base.batch, ("none", "host_offload"))  # noqa: E731
+    speedup = fit(Policy("deferred_dropout", 0.9)).throughput / fit(Policy("zero_value")).throughput
+    assert f"2x the link (3.94 GB/s per core): {speedup:.2f}x /" in c.verdict
+    assert "0.5x the link (0.98 GB/s per core)" in c.verdict
 
 
 def test_block_selection_on_the_codesigned_array(bert_scenarios):
