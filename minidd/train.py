@@ -89,6 +89,8 @@ def _check_loss_fn(loss_fn):
     """``loss_fn`` must take ``(model, batch_arrays, rng)``; the older ``(logits, labels)`` form
     would otherwise fail inside the first step."""
     try:
+        if getattr(loss_fn, "__module__", "").startswith("minidd.functional"):
+            raise TypeError  # minidd's losses take (prediction, target), whatever else they accept
         inspect.signature(loss_fn).bind(None, None, None)
     except TypeError:
         raise TypeError(f"fit: loss_fn must take (model, batch_arrays, rng) and return the loss Tensor; "

@@ -351,7 +351,7 @@ def test_an_old_style_loss_fn_is_named_with_the_fix():
     from minidd import functional as F
     x, y, rng, model = _setup()
     with pytest.raises(TypeError, match=r"fit: loss_fn must take \(model, batch_arrays, rng\) .*cross_entropy\(logits, "
-                                        r"labels\) does not\. For a loss of \(logits, labels\), leave loss_fn out"):
+                                        r"labels.*\) does not\. For a loss of \(logits, labels\), leave loss_fn out"):
         _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, loss_fn=F.cross_entropy)
 
 
