@@ -76,15 +76,17 @@ class Context:
                             f"not as the attribute ctx.{name}")
         self.__dict__[name] = value
 
-    def save(self, array: np.ndarray, role: str, row_size: int | None = None) -> None:
+    def save(self, array: np.ndarray, role: str, row_size: int | None = None,
+             feature_axis: int = -1) -> None:
         """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
 
-        ``row_size`` is the length of one row (a token's features) for per-row policies.  A NumPy
+        ``row_size`` is the length of one row (a token's features) for per-row policies;
+        ``feature_axis`` is where a weight-gradient input keeps its features (1 for NCHW).  A NumPy
         scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.
         """
         array = _as_array(array)
         writeable = isinstance(array, np.ndarray) and array.flags.writeable
-        entry = _store.save(array, role, self.fn.name, row_size)  # refuses a non-array
+        entry = _store.save(array, role, self.fn.name, row_size, feature_axis)  # refuses a non-array
         self._entries.append(entry)
         root = _root(array)
         for i, t in enumerate(self._inputs):
@@ -152,7 +154,7 @@ class _NoGradContext:
     def __init__(self, n):
         self.needs_input_grad = (False,) * n
 
-    def save(self, array, role, row_size=None):
+    def save(self, array, role, row_size=None, feature_axis=-1):
         pass
 
 

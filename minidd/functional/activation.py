@@ -34,7 +34,9 @@ class ReLU(Function):
     def forward(ctx, x):
         mask = x > 0
         ctx.save(mask, role=INDEX)
-        return x * mask
+        out = x * mask
+        out += 0.0  # x * False is -0.0 for x < 0: give +0.0, as PyTorch does
+        return out
 
     @staticmethod
     def backward(ctx, g):
