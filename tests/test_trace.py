@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import hardware as H
-from minidd import Tensor, functional as F, nn
+from minidd import Tensor, functional as F, nn, stash
 from minidd.trace import trace
 
 
@@ -40,3 +40,15 @@ def test_cnn_and_bert_traces(rng):
 def test_trace_refuses_a_bad_batch(rng):
     with pytest.raises(ValueError, match="batch must be a positive int"):
         trace(nn.MLP((4, 2), rng=rng), lambda m: None, batch=0)
+
+
+def test_trace_records_the_policy_config_and_row_size(rng):
+    model = nn.MLP((20, 64, 64, 3), rng=rng)
+    x, y = rng.standard_normal((8, 20)).astype(np.float32), rng.integers(0, 3, 8)
+    pol = stash.DeferredDropout(0.75, selection="sample", value_dtype="bfloat16")
+    t = trace(model, lambda m: F.cross_entropy(m(Tensor(x)), y), batch=8, policy=pol)
+    assert t["policy"] == pol.config()
+    hp = H.policy_from_config(t["policy"])
+    assert (hp.kind, hp.drop, hp.selection, hp.value_bytes) == ("deferred_dropout", 0.75, "sample", 2)
+    w = H.workload_from_dict(t)
+    assert next(g for g in w.layers if g.name == "layers.2").stash[0].row_elements == 64

@@ -14,6 +14,8 @@ from collections import Counter
 
 import numpy as np
 
+from .checks import check_file, check_int, check_texts
+from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
 
@@ -37,8 +39,9 @@ class WordTokenizer:
 
     @classmethod
     def fit(cls, texts, vocab_size: int = 8000, min_count: int = 2) -> "WordTokenizer":
-        if not isinstance(vocab_size, int) or vocab_size <= len(SPECIALS):
-            raise ValueError(f"WordTokenizer.fit: vocab_size must be an int > {len(SPECIALS)}, got {vocab_size!r}")
+        vocab_size = check_int(vocab_size, "vocab_size", "WordTokenizer.fit", len(SPECIALS) + 1)
+        min_count = check_int(min_count, "min_count", "WordTokenizer.fit", 1)
+        texts = check_texts(texts, "WordTokenizer.fit")
         counts = Counter(w for t in texts for w in words(t))
         ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls(list(SPECIALS) + ranked[:vocab_size - len(SPECIALS)])
@@ -49,8 +52,8 @@ class WordTokenizer:
     def encode(self, texts, max_len: int = 128):
         """Token ids (B, max_len) int64 starting with [CLS], padded with [PAD]; and the mask of
         real tokens (B, max_len) bool."""
-        if not isinstance(max_len, int) or max_len < 2:
-            raise ValueError(f"WordTokenizer.encode: max_len must be an int >= 2, got {max_len!r}")
+        max_len = check_int(max_len, "max_len", "WordTokenizer.encode", 2)
+        texts = check_texts(texts, "WordTokenizer.encode")
         ids = np.full((len(texts), max_len), PAD, dtype=np.int64)
         for row, t in enumerate(texts):
             toks = [CLS] + [self.index.get(w, UNK) for w in words(t)[:max_len - 1]]
@@ -58,11 +61,50 @@ class WordTokenizer:
         return ids, ids != PAD
 
 
-def read_spam_corpus():
-    """All 5,875 e-mails: (bodies as a list of str, labels int64 with 1 = spam)."""
-    with gzip.open(find("spamassassin_bodies.jsonl.gz"), "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    return [r["body"] for r in rows], np.array([r["label"] for r in rows], dtype=np.int64)
+def read_spam_corpus(path=None):
+    """All 5,875 e-mails: (bodies as a list of str, labels int64 with 1 = spam).
+
+    ``path`` (default: the shipped ``spamassassin_bodies.jsonl.gz``) is gzip-compressed JSON
+    lines, each an object with a str ``"body"`` and a ``"label"`` of 0 or 1.  A damaged file or
+    line raises :class:`DataFileError` naming the file (and line)."""
+    path = find("spamassassin_bodies.jsonl.gz") if path is None else check_file(path, "read_spam_corpus")
+    bodies, labels = [], []
+    lineno = 0
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                body, label = _email(json.loads(line))
+                bodies.append(body)
+                labels.append(label)
+    except FileNotFoundError:
+        raise
+    except _BadLine as e:
+        raise DataFileError(path, f"line {lineno}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise DataFileError(path, f"line {lineno} is not JSON ({e})") from None
+    except READ_ERRORS as e:
+        raise DataFileError(path, f"cannot be read as gzip-compressed UTF-8 text after line {lineno} "
+                                  f"({type(e).__name__}: {e}); it may be truncated or corrupt") from None
+    if not bodies:
+        raise DataFileError(path, "holds no e-mails")
+    return bodies, np.array(labels, dtype=np.int64)
+
+
+class _BadLine(Exception):
+    pass
+
+
+def _email(row):
+    if not isinstance(row, dict):
+        raise _BadLine(f"expected a JSON object with \"body\" and \"label\", got {type(row).__name__}")
+    missing = [k for k in ("body", "label") if k not in row]
+    if missing:
+        raise _BadLine(f"the object has no {' or '.join(map(repr, missing))} (keys: {sorted(row)})")
+    if not isinstance(row["body"], str):
+        raise _BadLine(f"\"body\" must be a string, got {type(row['body']).__name__}")
+    if row["label"] not in (0, 1) or isinstance(row["label"], (bool, float)):
+        raise _BadLine(f"\"label\" must be 0 (ham) or 1 (spam), got {row['label']!r}")
+    return row["body"], row["label"]
 
 
 def load_spam(seed: int = 0, test_fraction: float = 0.2, max_len: int = 128, vocab_size: int = 8000):
@@ -70,6 +112,11 @@ def load_spam(seed: int = 0, test_fraction: float = 0.2, max_len: int = 128, voc
 
     Returns ``((tok_train, mask_train, y_train), (tok_test, mask_test, y_test), tokenizer)``.
     """
+    seed = check_int(seed, "seed", "load_spam", 0)
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+        raise ValueError(f"load_spam: test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    check_int(max_len, "max_len", "load_spam", 2)
+    check_int(vocab_size, "vocab_size", "load_spam", len(SPECIALS) + 1)
     bodies, labels = read_spam_corpus()
     train, test = stratified_split(labels, test_fraction, np.random.default_rng(seed))
     tok = WordTokenizer.fit([bodies[i] for i in train], vocab_size)
