@@ -51,6 +51,26 @@ def _im2col(x, kh, kw, ho, wo, stride, padding, dilation):
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
+def _im2col_wide(x, kh, kw, ho, padding, dilation):
+    """:func:`_im2col` for stride 1 over the padded width: (C * kh * kw, N * Ho * Wp).
+
+    Each kernel offset's slab is one contiguous run of Ho * Wp elements per (channel, sample)
+    of the flattened padded input, so the copies are long runs instead of C * N * Ho short rows.
+    Positions wo >= Wo of each row are wrapped-around garbage: callers crop them from the output,
+    or multiply them by the zero columns of a widened output gradient."""
+    n, c, h, w = x.shape
+    (ph, pw), (dh, dw) = padding, dilation
+    hp, wp = h + 2 * ph, w + 2 * pw
+    flat = np.zeros((c, n, hp * wp + (kw - 1) * dw), dtype=x.dtype)  # tail: last row's shift
+    flat[:, :, :hp * wp].reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
+    cols = np.empty((c, kh, kw, n, ho * wp), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            cols[:, i, j] = flat[:, :, start:start + ho * wp]
+    return cols.reshape(c * kh * kw, n * ho * wp)
+
+
 def _col2im(cols, x_shape, kh, kw, stride, padding, dilation):
     """Sum the (C, kh, kw, N, Ho, Wo) column gradients back onto the input: (N, C, H, W)."""
     n, c, h, w = x_shape
@@ -117,9 +137,15 @@ class Conv2d(Function):
             ctx.save(w, role=PARAMETER)
         w2 = w.reshape(o, -1)
         y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
-        for blk in _blocks(n, max(c * kh * kw, o) * ho * wo * x.itemsize):
-            yb = np.matmul(w2, _im2col(x[blk], kh, kw, ho, wo, stride, padding, dilation))
-            y[blk] = yb.reshape(o, -1, ho, wo).transpose(1, 0, 2, 3)
+        wide = stride == (1, 1)  # see _im2col_wide
+        wp = wd + 2 * padding[1] if wide else wo
+        for blk in _blocks(n, max(c * kh * kw, o) * ho * wp * x.itemsize):
+            if wide:
+                cols = _im2col_wide(x[blk], kh, kw, ho, padding, dilation)
+            else:
+                cols = _im2col(x[blk], kh, kw, ho, wo, stride, padding, dilation)
+            yb = np.matmul(w2, cols).reshape(o, -1, ho, wp)
+            y[blk] = yb[..., :wo].transpose(1, 0, 2, 3)
         if b is not None:
             y += b[:, None, None]
         return y
@@ -135,24 +161,25 @@ class Conv2d(Function):
         w2 = saved.pop(0).reshape(o, -1) if need[0] else None
         gw = np.zeros((o, c * kh * kw), dtype=g.dtype) if need[1] else None
         gx = np.empty(x_shape, dtype=g.dtype) if need[0] else None
-        wide = s == (1, 1)  # dY widened to the padded width with zeros: see _col2im_wide
+        wide = s == (1, 1)  # dY widened to the padded width with zero columns: _im2col_wide
         wp = x_shape[3] + 2 * p[1] if wide else wo
         for blk in _blocks(n, max(c * kh * kw, o) * ho * wp * g.itemsize):
-            gt = g[blk].transpose(1, 0, 2, 3)  # (O, nb, Ho, Wo)
+            nb = len(range(n)[blk])
+            g2 = (np.zeros if wide else np.empty)((o, nb, ho, wp), dtype=g.dtype)
+            g2[..., :wo] = g[blk].transpose(1, 0, 2, 3)
+            g2 = g2.reshape(o, -1)
             if need[1]:
-                cols = _im2col(x[blk], kh, kw, ho, wo, s, p, d)
-                gw += np.matmul(np.ascontiguousarray(gt).reshape(o, -1), cols.T)
-            if need[0]:
-                nb = gt.shape[1]
                 if wide:
-                    gt_wide = np.zeros((o, nb, ho, wp), dtype=g.dtype)
-                    gt_wide[..., :wo] = gt
-                    dcols = np.matmul(w2.T, gt_wide.reshape(o, -1)).reshape(c, kh, kw, nb, ho, wp)
+                    cols = _im2col_wide(x[blk], kh, kw, ho, p, d)
+                else:
+                    cols = _im2col(x[blk], kh, kw, ho, wo, s, p, d)
+                gw += np.matmul(g2, cols.T)
+            if need[0]:
+                dcols = np.matmul(w2.T, g2).reshape(c, kh, kw, nb, ho, wp)
+                if wide:
                     gx[blk] = _col2im_wide(dcols, (nb,) + x_shape[1:], kh, kw, p, d)
                 else:
-                    dcols = np.matmul(w2.T, np.ascontiguousarray(gt).reshape(o, -1))
-                    gx[blk] = _col2im(dcols.reshape(c, kh, kw, nb, ho, wo), (nb,) + x_shape[1:],
-                                      kh, kw, s, p, d)
+                    gx[blk] = _col2im(dcols, (nb,) + x_shape[1:], kh, kw, s, p, d)
         if need[1]:
             gw = gw.reshape(o, c, kh, kw)
         gb = g.sum(axis=(0, 2, 3)) if len(need) > 2 and need[2] else None
