@@ -1,11 +1,12 @@
 """2-D convolution and pooling over NCHW tensors.
 
-Every op works on a (C, N, H, W) copy of its padded input and visits the kernel offsets
-(kh * kw slab operations over the whole batch, never a Python loop over samples):
-convolution copies each offset's slab into one contiguous im2col buffer and multiplies it by
-the weight in one BLAS call per direction; pooling reduces the slabs directly.  Convolution
-saves the layer *input* for backward (role ``WEIGHT_GRAD_INPUT``), never the im2col matrix,
-and rebuilds the columns in backward.
+Every op visits the kernel offsets: kh * kw slab operations over many samples at once, never
+a Python loop over single samples.  Convolution copies each offset's slab of a (C, N, H, W)
+copy of its padded input into one contiguous im2col buffer and multiplies it by the weight
+with BLAS, one product per direction and block of samples (``_BLOCK_BYTES``); pooling
+reduces strided slabs of the input directly.  Convolution saves the layer *input* for backward
+(role ``WEIGHT_GRAD_INPUT``), never the im2col matrix, and rebuilds the columns in backward.
+stride, padding and dilation follow PyTorch (an int or a (height, width) pair).
 """
 from __future__ import annotations
 
@@ -29,13 +30,11 @@ def _offsets(kh, kw, ho, wo, stride, dilation):
             for i in range(kh) for j in range(kw)]
 
 
-def _padded_cnhw(x, padding, value=0.0):
-    """The input as a contiguous (C, N, H + 2 ph, W + 2 pw) array, padded with ``value``."""
+def _padded_cnhw(x, padding):
+    """The input as a contiguous (C, N, H + 2 ph, W + 2 pw) array, padded with zeros."""
     n, c, h, w = x.shape
     ph, pw = padding
-    xt = np.empty((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    if ph or pw:
-        xt.fill(value)
+    xt = (np.zeros if ph or pw else np.empty)((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     xt[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
     return xt
 
@@ -107,6 +106,8 @@ _BLOCK_BYTES = 1 << 21
 
 
 def _blocks(n, bytes_per_sample):
+    """Slices of the batch, each of at most ``_BLOCK_BYTES`` of working buffers (at least one
+    sample)."""
     size = max(1, min(n, _BLOCK_BYTES // max(1, bytes_per_sample)))
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -195,6 +196,7 @@ def _padded(x, padding, value):
 
 
 def _unpad(dxp, x_shape, padding):
+    """The (N, C, H, W) interior of a padded gradient."""
     h, w = x_shape[2:]
     ph, pw = padding
     return dxp[:, :, ph:ph + h, pw:pw + w] if (ph or pw) else dxp
