@@ -225,9 +225,9 @@ class MaxPool2d(Function):
             slab = xp[:, :, rows, cs]
             np.greater(slab, best, out=better)
             np.maximum(best, slab, out=best)
-            np.subtract(idx.dtype.type(i * kw + j), idx, out=step)  # idx <- k where better
-            step *= better
-            idx += step
+            # idx <- k where better: offsets come in increasing k, so k exceeds any earlier index
+            np.multiply(better, idx.dtype.type(i * kw + j), out=step)
+            np.maximum(idx, step, out=idx)
         ctx.geom = (x.shape, kh, kw, stride, padding)
         ctx.save(idx, role=INDEX)
         return best
