@@ -381,9 +381,9 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
         todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
                      "policy": parse_spec(spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
-    retried = sum(1 for j in todo if j["key"] in have)
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]
+    retried = sum(1 for j in todo if j["key"] in have)
     log.info("sweep in %s: %d of %d runs done, %d to run%s", store.folder, done, total, len(todo),
              f" ({retried} failed before, retried)" if retried else "")
     if not todo:
