@@ -185,6 +185,22 @@ def without_mechanisms(m: Measurement) -> Measurement:
     return dataclasses.replace(m, overrides=(), data_parallel=None, bert_options=())
 
 
+def mechanism_breakdown(chip: ChipConfig, m: Measurement) -> list[tuple[str, float]]:
+    """What each modelled mechanism adds to ``m``'s predicted step, in ms, added one at a
+    time in this order: the run's workload, its overrides, the all-reduce."""
+    steps = [("workload (heads, one-hot embedding)", {"bert_options": m.bert_options}),
+             ("precision and optimizer state", {"overrides": m.overrides}),
+             ("gradient all-reduce", {"data_parallel": m.data_parallel})]
+    cur = without_mechanisms(m)
+    prev, out = predict(chip, cur), []
+    for what, change in steps:
+        cur = dataclasses.replace(cur, **change)
+        now = predict(chip, cur)
+        out.append((what, (now - prev) * 1e3))
+        prev = now
+    return out
+
+
 def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                        params=("vector_efficiency",),
                        alternatives=(("op_overhead_cycles",), ("mxu_efficiency",))) -> tuple[Calibration, list[str]]:
@@ -204,6 +220,9 @@ def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                          f"model {bare[m.name][0] * 1e3:.1f} ms bare one-core, {before[m.name][0] * 1e3:.1f} ms "
                          f"with the mechanisms, {p * 1e3:.1f} ms calibrated: error {e:+.1%}")
     lines.append("  fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in cal.fitted.items()))
+    for m in tuple(fit) + tuple(validation):
+        lines.append(f"  mechanisms, {m.name} (uncalibrated): " + ", ".join(
+            f"{what} {ms:+.1f} ms" for what, ms in mechanism_breakdown(chip, m)))
     worst = max(abs(e) for _, _, e in val.values())
     lines.append(f"  validation {'within' if worst <= GOAL else 'OUTSIDE'} the {GOAL:.0%} goal "
                  f"(worst {worst:.0%})")
