@@ -5,7 +5,8 @@ import math
 import pytest
 
 from hardware import TPUV3, bert
-from hardware.calibration import FIT, VALIDATION, mechanism_breakdown, predict, without_mechanisms
+from hardware.calibration import (FIT, LAMB_WEAK_SCALING, VALIDATION, mechanism_breakdown, predict,
+                                  required_allreduce_bandwidth, weak_scaling_lines, without_mechanisms)
 from hardware.distributed import DataParallel, allreduce_seconds
 
 
@@ -60,4 +61,21 @@ def test_mechanism_breakdown_adds_up_to_the_full_prediction():
     assert fit["precision and optimizer state"] > 0
     params = bert("large", 128, pretraining=True, one_hot_embeddings=True).params
     assert fit["gradient all-reduce"] == pytest.approx(2 * 15 / 16 * params * 4 / (340e12 / 1024) * 1e3)
+
+
+def test_required_allreduce_bandwidth_closes_the_gap_exactly():
+    bw = required_allreduce_bandwidth(TPUV3, FIT)
+    slow = dataclasses.replace(FIT, data_parallel=dataclasses.replace(FIT.data_parallel, allreduce_bytes_per_s=bw))
+    assert predict(TPUV3, slow) == pytest.approx(FIT.seconds)
+    assert bw < FIT.data_parallel.allreduce_bytes_per_s / 10   # far below the published figure
+    fast = dataclasses.replace(FIT, seconds=predict(TPUV3, FIT) / 2)  # model already too slow
+    assert required_allreduce_bandwidth(TPUV3, fast) == float("inf")
+
+
+def test_weak_scaling_series_is_converted_and_printed():
+    # 82.8 h over 1,000k steps = 298 ms; 101.2 min over 15.6k steps = 389 ms
+    assert LAMB_WEAK_SCALING[0][3] * 3600 / LAMB_WEAK_SCALING[0][2] == pytest.approx(0.29808)
+    lines = weak_scaling_lines(TPUV3)
+    assert "16 chips 298 ms" in lines[0] and "1024 chips 389 ms" in lines[0]
+    assert "measured +31%" in lines[1]
 
