@@ -12,7 +12,10 @@ predicted over measured step time; it needs at least as many measurements as par
 one published measurement only one parameter is identifiable, so ``python -m hardware
 reproduce`` fits ``vector_efficiency`` (chosen before looking at the validation figure: it is
 what an analytical model knows least about, unfused elementwise work) and keeps the others at
-their defaults (1 and 0), then validates on a second, different measurement.
+their defaults (1 and 0), then validates on a second, different measurement.  The report
+also prints sensitivities (other parameters fitted instead, the reverse direction, half the
+all-reduce bandwidth) and post-hoc diagnostics that are not adopted (:func:`weak_scaling_lines`,
+:func:`required_allreduce_bandwidth`).
 
 Measurements, converted to one TPUv3 core's step time.  The model is one core; what a
 multi-chip data-parallel run pays besides, and what the measured run's code does differently
@@ -125,13 +128,18 @@ def _workload(name: str, bert_options: tuple) -> Workload:
     return _WORKLOADS[key]
 
 
+def _phases(m: Measurement) -> list[tuple[Workload, int, float]]:
+    """``m``'s phases with their workloads built."""
+    return [(model if isinstance(model, Workload) else _workload(model, m.bert_options), batch, share)
+            for model, batch, share in m.phases]
+
+
 def predict(chip: ChipConfig, measurement: Measurement) -> float:
     """The model's step time for ``measurement`` (dense stash: what the measured runs store):
     one core's step with the run's ``overrides``, plus the gradient all-reduce."""
     run_chip = dataclasses.replace(chip, **dict(measurement.overrides))
     total = 0.0
-    for model, batch, share in measurement.phases:
-        w = model if isinstance(model, Workload) else _workload(model, measurement.bert_options)
+    for w, batch, share in _phases(measurement):
         step = simulate_step(run_chip, w, Policy("dense"), batch).seconds
         if measurement.data_parallel is not None:
             step += allreduce_seconds(w.params, measurement.data_parallel)
@@ -231,8 +239,7 @@ def required_allreduce_bandwidth(chip: ChipConfig, m: Measurement) -> float:
     would close ``m``'s gap on ``chip`` (bytes/s; ``inf`` if the model is already slower)."""
     rest = predict(chip, dataclasses.replace(m, data_parallel=None))
     dp = m.data_parallel
-    params = sum(share * _workload(model, m.bert_options).params if not isinstance(model, Workload)
-                 else share * model.params for model, _, share in m.phases)
+    params = sum(share * w.params for w, _, share in _phases(m))
     need = m.seconds - rest
     if need <= 0:
         return math.inf
