@@ -8,10 +8,10 @@ Three steps, float32, one thread: MLP 784-1024-1024-10 (batch 128), CNN conv3x3(
 pool-conv3x3(64)-ReLU-pool-fc on 1x28x28 (batch 64), pre-LN Transformer encoder block (d 128,
 4 heads, ff 512, tanh GELU, 32 x 64 tokens, loss mean((y - r)^2) / 2).  Each contender runs
 each task in its own process, with the same initial weights; before timing, each one's loss
-and gradients are checked against minidd's.  Then in interleaved rounds each contender runs a few steps of each
-task while the others wait; the medians and the ratios to PyTorch (optional: skipped when torch
-is not installed; it is never a dependency of minidd) and to NumPy are printed, in wall time and
-in CPU time (steadier on a shared machine).
+and gradients are checked against minidd's.  Then in interleaved rounds each contender runs a
+few steps of each task while the others wait; the medians and the ratios to PyTorch
+(optional: skipped when torch is not installed; it is never a dependency of minidd) and to
+NumPy are printed, in wall time and in CPU time (steadier on a shared machine).
 Targets (issue 12): minidd / PyTorch at most 1.3 on the CNN and the block, 1.0 on the MLP.
 """
 from __future__ import annotations
