@@ -1,0 +1,189 @@
+"""The measurement harness: train one recipe under one stash policy and measure the run.
+
+``run("mlp", "deferred_dropout:0.9", seed=0)`` trains the task's model on its real data set
+(:mod:`minidd.recipes` gives every hyperparameter) and measures what the study reports: the
+learning curve, the stash footprint (ledger, per role, on a fixed probe batch), the
+gradient-fidelity probe against ``Dense``, the step overhead against ``Dense`` and the hardware
+model's footprint and speedup for the model's trace.  The result is plain data with the fields
+of a run result (:class:`minidd.results.RunResult`).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from . import functional as F, recipes, stash
+from .mlm import pretrain
+from .nn import Dropout
+from .randomk import RandomK
+from .trace import trace
+from .train import _inputs, fit
+
+
+def make_policy(spec) -> stash.StashPolicy:
+    """A policy from a spec: ``"dense"``, ``"zero_value"``, ``"deferred_dropout:<drop>"`` (or
+    ``"dd:<drop>"``), ``"random_k:<drop>"``; a policy object is returned as it is."""
+    if isinstance(spec, stash.StashPolicy):
+        return spec
+    if spec == "dense":
+        return stash.Dense()
+    if spec == "zero_value":
+        return stash.ZeroValue()
+    kind, _, drop = str(spec).partition(":")
+    make = {"deferred_dropout": stash.DeferredDropout, "dd": stash.DeferredDropout, "random_k": RandomK}.get(kind)
+    if make and drop:
+        try:
+            return make(float(drop))
+        except ValueError as e:
+            raise ValueError(f"policy {spec!r}: {e}") from None
+    raise ValueError(f"unknown policy {spec!r}: use 'dense', 'zero_value', 'deferred_dropout:<drop>' "
+                     "or 'random_k:<drop>'")
+
+
+def policy_label(config: dict) -> str:
+    """A short label for a policy from its ``config()`` dict (never parsed back)."""
+    name = config["policy"]
+    return f"{name}:{config['drop']:g}" if "drop" in config else name
+
+
+def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: int | None = None,
+        progress: bool = False, hp: dict | None = None, measure_run: bool = True) -> dict:
+    """Train ``task`` under ``policy`` (a spec or a policy) with ``seed`` and measure it.
+
+    ``epochs`` (steps for ``mlm``) and ``hp`` (hyperparameter overrides, checked against the
+    recipe) change the recipe; ``train_limit`` trains on the first N examples only.  With
+    ``measure_run=False`` only the learning curve and final scores are recorded (the MLM study).
+    Returns the fields of a :class:`~minidd.results.RunResult` as plain data.
+    """
+    hp = recipes.config(task, **(hp or {}))
+    if epochs:
+        hp["steps" if task == "mlm" else "epochs"] = epochs
+    pol = make_policy(policy)
+    t0 = time.perf_counter()
+    if task == "mlm":
+        net, history, probe = pretrain(hp, pol, seed, train_limit, progress)
+        final = history["curve"][-1]
+        metrics = {"test_loss": final["mlm_loss"], "test_accuracy": final["masked_accuracy"]}
+        batch = hp["batch_size"]
+    else:
+        train, test, info = recipes.data(task, hp)
+        if train_limit:
+            train = tuple(a[:train_limit] for a in train)
+            test = tuple(a[:max(1, train_limit // 4)] for a in test)
+        rng = np.random.default_rng(seed)
+        net = recipes.build(task, hp, rng, info)
+        steps = hp["epochs"] * -(-len(train[-1]) // hp["batch_size"])
+        opt = recipes.optimizer(hp, net.parameters(), steps)
+        history = fit(net, train, optimizer=opt, epochs=hp["epochs"], batch_size=hp["batch_size"],
+                      rng=rng, policy=pol, test_data=test, clip_norm=hp.get("clip_norm"),
+                      progress=progress, desc=f"{task} {policy_label(pol.config())} s{seed}")
+        history = dict(history)
+        history.pop("seconds")  # wall-clock: recorded under timings
+        metrics = {"test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1]}
+        batch = hp["batch_size"]
+        probe_batch = tuple(a[:batch] for a in train)
+        probe = _classifier_probe(probe_batch)
+    train_seconds = time.perf_counter() - t0
+    result = {"task": task, "policy": pol.config(), "spec": policy_label(pol.config()), "seed": seed,
+              "status": "ok", "error": None,
+              "settings": {"hp": hp, "train_limit": train_limit},
+              "metrics": metrics, "fidelity": [], "stash": {}, "hardware": {}, "curves": history,
+              "timings": {"train_seconds": train_seconds}}
+    if measure_run:
+        t1 = time.perf_counter()
+        result.update(measure(net, probe, batch, pol))
+        result["timings"].update(result.pop("step_times"), measure_seconds=time.perf_counter() - t1)
+    result["timings"]["total_seconds"] = time.perf_counter() - t0
+    result["key"] = f"{task}|{result['spec']}|{seed}"
+    return result
+
+
+def _classifier_probe(batch):
+    *xs, y = batch
+    return lambda m: F.cross_entropy(m(*_inputs(xs)), y)
+
+
+def _hardware_policy(config: dict):
+    import hardware
+    if config["policy"] in ("deferred_dropout", "random_k"):   # random-k stores what DD stores
+        return hardware.Policy("deferred_dropout", config["drop"])
+    return hardware.Policy(config["policy"])
+
+
+def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 7) -> dict:
+    """Stash footprint, gradient fidelity, step overhead against Dense and the hardware model's
+    view of ``net`` on one fixed batch (``loss_fn(net)`` builds its loss) under ``policy``.
+
+    Returns ``stash``, ``fidelity``, ``hardware`` and ``step_times`` (see :func:`step_overhead`).
+    """
+    import hardware
+    net.train()
+    dropouts = [m for m in net.modules() if isinstance(m, Dropout)]
+    inner = loss_fn
+
+    def loss_fn(m):  # the same dropout masks on every call: Dense and the policy see one batch
+        for d in dropouts:
+            d.rng = np.random.default_rng(0)
+        return inner(m)
+
+    with stash.use(policy):
+        loss = loss_fn(net)
+        led = stash.ledger()
+        by_role = led.by("role")
+        footprint = {"stash_bytes": led.current,
+                     "stash_dense_bytes": sum(t["dense_nbytes"] for t in by_role.values()),
+                     "by_role": by_role}
+        net.zero_grad()
+        loss.backward()
+        del loss
+    fidelity = [] if _is_dense(policy) else stash.gradient_fidelity(net, loss_fn, policy)
+    times = step_overhead(net, loss_fn, policy, repeats)
+    net.zero_grad()
+    workload = hardware.workload_from_dict(trace(net, loss_fn, batch, name=type(net).__name__))
+    cmp = hardware.compare(hardware.TPUV3, workload, _hardware_policy(policy.config()), batch=batch)
+    return {
+        "stash": footprint, "fidelity": fidelity, "step_times": times,
+        "hardware": {"stash_reduction": cmp.stash_reduction,
+                     "footprint_reduction": cmp.footprint_reduction,
+                     "speedup_same_batch": cmp.speedup_same_batch,
+                     "speedup_own_batch": cmp.speedup_own_batch,
+                     "batch": batch, "max_batch_baseline": cmp.baseline_own.batch,
+                     "max_batch_policy": cmp.proposed_own.batch},
+    }
+
+
+def _is_dense(policy) -> bool:
+    return policy.config() == stash.Dense().config()
+
+
+def step_overhead(net, loss_fn, policy: stash.StashPolicy, repeats: int = 7) -> dict:
+    """Time a training step (forward + backward) under ``policy`` against one under ``Dense``.
+
+    Both run in this process in interleaved rounds (policy, dense, dense, policy, ...: drift
+    cancels); the overhead is the median over rounds of the ratio within a round, minus 1.  A
+    policy equal to ``Dense`` is the same contender: it is timed once and reads 0 exactly.
+    Returns ``step_seconds``, ``step_seconds_dense`` (medians) and ``step_overhead``.
+    """
+    def step(pol):
+        t = time.perf_counter()
+        with stash.use(pol):
+            out = loss_fn(net)
+            net.zero_grad()
+            out.backward()
+        return time.perf_counter() - t
+
+    dense = stash.Dense()
+    step(dense)  # warm-up: first-touch allocations
+    if _is_dense(policy):
+        t = statistics.median(step(dense) for _ in range(repeats))
+        return {"step_seconds": t, "step_seconds_dense": t, "step_overhead": 0.0}
+    step(policy)
+    pol_t, dense_t = [], []
+    for i in range(repeats):
+        order = ((policy, pol_t), (dense, dense_t)) if i % 2 == 0 else ((dense, dense_t), (policy, pol_t))
+        for pol, times in order:
+            times.append(step(pol))
+    return {"step_seconds": statistics.median(pol_t), "step_seconds_dense": statistics.median(dense_t),
+            "step_overhead": statistics.median(p / d for p, d in zip(pol_t, dense_t)) - 1.0}

@@ -1,0 +1,157 @@
+"""The masked-language-model study: deferred dropout against a tuned dense baseline and controls.
+
+For every step budget:
+
+1. **Tune dense**: a small grid of peak learning rates x warm-up fractions, dense, on a tuning
+   seed that the comparison does not use; the lowest final held-out MLM loss picks the budget's
+   learning rate and warm-up, which every arm below then uses.
+2. **Compare**, on seeds 0, 1, 2 (paired: a seed fixes initialisation, batch order and masking):
+   dense; deferred dropout at 0.5 and 0.9; random-k at 0.9 (the same number of kept elements in
+   the same layers, chosen at random: is it *which* elements DD keeps?); and dense with the
+   learning rate of the weights DD sparsifies multiplied by ``lowlr_scale`` (is DD just a lower
+   learning rate on those layers?).
+3. **Flattening check**: dense at twice the longest budget (one seed) shows how much dense still
+   gains from more steps.
+
+Every run records its held-out curve every ``eval_every`` steps.  ``python -m minidd.mlm_study
+--out results/mlm_study --jobs 2`` runs what is missing (resumable) and writes ``REPORT.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+from . import recipes
+
+STUDY = {
+    "budgets": [1000, 3000],
+    "lrs": [3e-3, 1e-2, 3e-2],
+    "warmup_fractions": [0.02, 0.1],
+    "tune_seed": 100,
+    "seeds": [0, 1, 2],
+    "arms": {"dense": ("dense", 1.0), "dd:0.5": ("deferred_dropout:0.5", 1.0),
+             "dd:0.9": ("deferred_dropout:0.9", 1.0), "random_k:0.9": ("random_k:0.9", 1.0),
+             "dense, DD layers lr x0.3": ("dense", 0.3)},
+    "flat_factor": 2,
+}
+_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _hp(budget, lr, warmup_fraction, lr_scale=1.0) -> dict:
+    return {"steps": budget, "lr": lr, "warmup_steps": int(round(budget * warmup_fraction)),
+            "encoder_lr_scale": lr_scale}
+
+
+def tuning_runs(study=STUDY) -> list[dict]:
+    return [{"key": f"tune|{b}|lr={lr:g}|wu={wu:g}", "stage": "tune", "budget": b, "arm": "dense",
+             "policy": "dense", "seed": study["tune_seed"], "hp": _hp(b, lr, wu)}
+            for b in study["budgets"] for lr in study["lrs"] for wu in study["warmup_fractions"]]
+
+
+def best_setting(runs: list[dict], budget: int) -> dict | None:
+    """The tuned ``hp`` of ``budget``: the tuning run with the lowest final held-out loss."""
+    tuned = [r for r in runs if r["study"]["stage"] == "tune" and r["study"]["budget"] == budget
+             and r["status"] == "ok"]
+    if not tuned:
+        return None
+    best = min(tuned, key=lambda r: r["metrics"]["test_loss"])
+    return {k: best["settings"]["hp"][k] for k in ("steps", "lr", "warmup_steps")}
+
+
+def comparison_runs(runs: list[dict], study=STUDY) -> list[dict]:
+    todo = []
+    for b in study["budgets"]:
+        best = best_setting(runs, b)
+        if best is None:
+            raise RuntimeError(f"mlm study: every tuning run of budget {b} failed")
+        for arm, (policy, scale) in study["arms"].items():
+            for s in study["seeds"]:
+                todo.append({"key": f"compare|{b}|{arm}|{s}", "stage": "compare", "budget": b, "arm": arm,
+                             "policy": policy, "seed": s, "hp": {**best, "encoder_lr_scale": scale}})
+    b = max(study["budgets"])
+    best = best_setting(runs, b)
+    long = study["flat_factor"] * b
+    todo.append({"key": f"flat|{long}|dense|{study['seeds'][0]}", "stage": "flat", "budget": long,
+                 "arm": "dense", "policy": "dense", "seed": study["seeds"][0],
+                 "hp": {"steps": long, "lr": best["lr"],
+                        "warmup_steps": best["warmup_steps"] * study["flat_factor"], "encoder_lr_scale": 1.0}})
+    return todo
+
+
+def _one(spec: dict) -> dict:
+    from .measure import run
+    try:
+        r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
+    except (FloatingPointError, ValueError) as e:   # a diverged tuning run is a result, not a crash
+        r = {"task": "mlm", "policy": {"policy": spec["policy"]}, "spec": spec["policy"], "seed": spec["seed"],
+             "status": "failed", "error": f"{type(e).__name__}: {e}",
+             "settings": {"hp": recipes.config("mlm", **spec["hp"])}, "metrics": {}, "curves": {}}
+    r["key"] = spec["key"]
+    r["study"] = {k: spec[k] for k in ("stage", "budget", "arm")}
+    return r
+
+
+def load(folder) -> list[dict]:
+    path = Path(folder) / "runs.jsonl"
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    return [json.loads(line) for line in raw[:raw.rfind(b"\n") + 1].decode().splitlines() if line.strip()]
+
+
+def _append(folder, result: dict) -> None:
+    fd = os.open(Path(folder) / "runs.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(result, sort_keys=True) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _execute(folder, specs, jobs, log):
+    done = {r["key"] for r in load(folder)}
+    todo = [s for s in specs if s["key"] not in done]
+    for var in _BLAS:
+        os.environ[var] = "1"
+    with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for fut in cf.as_completed([pool.submit(_one, s) for s in todo]):
+            r = fut.result()
+            _append(folder, r)
+            log(f"{r['key']}: {r['status']} " + (f"loss {r['metrics']['test_loss']:.4f} "
+                                                  f"({r['timings']['total_seconds']:.0f} s)" if r["status"] == "ok" else r["error"]))
+
+
+def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:
+    """Run every missing run of the study into ``folder`` (resumable); return all runs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder / "config.json"
+    want = {"study": study, "mlm": recipes.config("mlm")}
+    want = json.loads(json.dumps(want))
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
+        raise ValueError(f"{folder} holds another study configuration; choose another folder")
+    cfg_path.write_text(json.dumps(want, indent=2))
+    _execute(folder, tuning_runs(study), jobs, log)
+    _execute(folder, comparison_runs(load(folder), study), jobs, log)
+    return load(folder)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="results/mlm_study")
+    ap.add_argument("--jobs", type=int, default=1)
+    args = ap.parse_args(argv)
+    runs = run_study(args.out, args.jobs)
+    from .report import write_mlm_study
+    write_mlm_study(runs, args.out, STUDY, command="python -m minidd.mlm_study " + " ".join(argv or sys.argv[1:]))
+    print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
