@@ -104,26 +104,22 @@ def main(argv=None) -> int:
         print(table)
         print(f"\nreport: {out / 'REPORT.md'}")
         return 0
-    from minidd.report import report_markdown, summarize, write_figures, write_summary_csv
+    from types import SimpleNamespace
+
+    from minidd.report import write_report
     from minidd.sweep import run_sweep
     try:
         config = build_config(args)
-        runs = run_sweep(config, out, jobs=args.jobs, progress=not args.no_progress)
+        runs = [SimpleNamespace(**r) for r in run_sweep(config, out, jobs=args.jobs, progress=not args.no_progress)]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    rows = summarize(runs)
-    write_summary_csv(rows, out / "summary.csv")
-    figures, note = write_figures(rows, out)
-    drops = sorted({r["drop"] for r in rows if r["drop"] > 0}) or [0.9]
-    report = report_markdown(rows, config.to_json(), hardware_table(drops), figures, note, command.strip())
-    tmp = out / "REPORT.md.tmp"
-    tmp.write_text(report)
-    os.replace(tmp, out / "REPORT.md")
-    print(f"{len(runs)} runs in {out}: runs.jsonl, summary.csv, REPORT.md" + (", figures" if figures else ""))
+    drops = sorted({r.policy["drop"] for r in runs if r.policy.get("drop")}) or [0.9]
+    rows = write_report(runs, out, config.to_json(), hardware_table(drops), command.strip())
+    print(f"{len(runs)} runs in {out}: runs.jsonl, summary.csv, REPORT.md")
     for r in rows:
-        print(f"  {r['model']:<5} {r['policy']:<22} acc {100 * r['accuracy_mean']:6.2f}%  stash "
-              f"{r['stash_reduction']:5.2f}x smaller than dense")
+        print(f"  {r['task']:<5} {r['policy']:<22} acc {100 * r['accuracy_mean']:6.2f}%  stash "
+              f"{r.get('stash_reduction', float('nan')):5.2f}x smaller than dense")
     return 0
 
 

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from . import recipes
 
@@ -38,61 +39,61 @@ STUDY = {
              "dd:0.9": ("deferred_dropout:0.9", 1.0), "random_k:0.9": ("random_k:0.9", 1.0),
              "dense, DD layers lr x0.3": ("dense", 0.3)},
     "flat_factor": 2,
+    "hp": {},   # overrides of the mlm recipe for every run (the tests shrink the model)
 }
 _BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _hp(budget, lr, warmup_fraction, lr_scale=1.0) -> dict:
-    return {"steps": budget, "lr": lr, "warmup_steps": int(round(budget * warmup_fraction)),
+def _hp(budget, lr, warmup_fraction, lr_scale=1.0, study=STUDY) -> dict:
+    return {**study["hp"], "steps": budget, "lr": lr, "warmup_steps": int(round(budget * warmup_fraction)),
             "encoder_lr_scale": lr_scale}
 
 
-def tuning_runs(study=STUDY) -> list[dict]:
-    return [{"key": f"tune|{b}|lr={lr:g}|wu={wu:g}", "stage": "tune", "budget": b, "arm": "dense",
-             "policy": "dense", "seed": study["tune_seed"], "hp": _hp(b, lr, wu)}
-            for b in study["budgets"] for lr in study["lrs"] for wu in study["warmup_fractions"]]
+def tuning_runs(budget: int, study=STUDY) -> list[dict]:
+    return [{"key": f"tune|{budget}|lr={lr:g}|wu={wu:g}", "stage": "tune", "budget": budget, "arm": "dense",
+             "policy": "dense", "seed": study["tune_seed"], "hp": _hp(budget, lr, wu, study=study)}
+            for lr in study["lrs"] for wu in study["warmup_fractions"]]
 
 
-def best_setting(runs: list[dict], budget: int) -> dict | None:
+def best_setting(runs: list[dict], budget: int) -> dict:
     """The tuned ``hp`` of ``budget``: the tuning run with the lowest final held-out loss."""
-    tuned = [r for r in runs if r["study"]["stage"] == "tune" and r["study"]["budget"] == budget
-             and r["status"] == "ok"]
+    tuned = [r for r in runs if r["settings"]["study"]["stage"] == "tune"
+             and r["settings"]["study"]["budget"] == budget and r["status"] == "ok"]
     if not tuned:
-        return None
+        raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
     best = min(tuned, key=lambda r: r["metrics"]["test_loss"])
     return {k: best["settings"]["hp"][k] for k in ("steps", "lr", "warmup_steps")}
 
 
-def comparison_runs(runs: list[dict], study=STUDY) -> list[dict]:
-    todo = []
-    for b in study["budgets"]:
-        best = best_setting(runs, b)
-        if best is None:
-            raise RuntimeError(f"mlm study: every tuning run of budget {b} failed")
-        for arm, (policy, scale) in study["arms"].items():
-            for s in study["seeds"]:
-                todo.append({"key": f"compare|{b}|{arm}|{s}", "stage": "compare", "budget": b, "arm": arm,
-                             "policy": policy, "seed": s, "hp": {**best, "encoder_lr_scale": scale}})
-    b = max(study["budgets"])
+def comparison_runs(runs: list[dict], budget: int, study=STUDY) -> list[dict]:
+    best = best_setting(runs, budget)
+    return [{"key": f"compare|{budget}|{arm}|{s}", "stage": "compare", "budget": budget, "arm": arm,
+             "policy": policy, "seed": s, "hp": {**study["hp"], **best, "encoder_lr_scale": scale}}
+            for arm, (policy, scale) in study["arms"].items() for s in study["seeds"]]
+
+
+def flat_run(runs: list[dict], study=STUDY) -> dict:
+    """Dense at ``flat_factor`` times the longest budget, its tuned learning rate and warm-up
+    stretched alike: how much dense still gains from more steps."""
+    b, f = max(study["budgets"]), study["flat_factor"]
     best = best_setting(runs, b)
-    long = study["flat_factor"] * b
-    todo.append({"key": f"flat|{long}|dense|{study['seeds'][0]}", "stage": "flat", "budget": long,
-                 "arm": "dense", "policy": "dense", "seed": study["seeds"][0],
-                 "hp": {"steps": long, "lr": best["lr"],
-                        "warmup_steps": best["warmup_steps"] * study["flat_factor"], "encoder_lr_scale": 1.0}})
-    return todo
+    return {"key": f"flat|{f * b}|dense|{study['seeds'][0]}", "stage": "flat", "budget": f * b, "arm": "dense",
+            "policy": "dense", "seed": study["seeds"][0],
+            "hp": {**study["hp"], "steps": f * b, "lr": best["lr"], "warmup_steps": f * best["warmup_steps"],
+                   "encoder_lr_scale": 1.0}}
 
 
 def _one(spec: dict) -> dict:
-    from .measure import run
+    from .measure import make_policy, run
     try:
         r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
     except (FloatingPointError, ValueError) as e:   # a diverged tuning run is a result, not a crash
-        r = {"task": "mlm", "policy": {"policy": spec["policy"]}, "spec": spec["policy"], "seed": spec["seed"],
-             "status": "failed", "error": f"{type(e).__name__}: {e}",
-             "settings": {"hp": recipes.config("mlm", **spec["hp"])}, "metrics": {}, "curves": {}}
+        r = {"task": "mlm", "policy": make_policy(spec["policy"]).config(), "spec": spec["policy"],
+             "seed": spec["seed"], "status": "failed", "error": f"{type(e).__name__}: {e}",
+             "settings": {"hp": recipes.config("mlm", **spec["hp"]), "train_limit": None}, "metrics": {},
+             "fidelity": [], "stash": {}, "hardware": {}, "timings": {}, "curves": {}}
     r["key"] = spec["key"]
-    r["study"] = {k: spec[k] for k in ("stage", "budget", "arm")}
+    r["settings"]["study"] = {k: spec[k] for k in ("stage", "budget", "arm")}
     return r
 
 
@@ -131,13 +132,16 @@ def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / "config.json"
-    want = {"study": study, "mlm": recipes.config("mlm")}
+    want = {"study": study, "mlm": recipes.config("mlm", **study["hp"])}
     want = json.loads(json.dumps(want))
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
         raise ValueError(f"{folder} holds another study configuration; choose another folder")
     cfg_path.write_text(json.dumps(want, indent=2))
-    _execute(folder, tuning_runs(study), jobs, log)
-    _execute(folder, comparison_runs(load(folder), study), jobs, log)
+    for budget in sorted(study["budgets"], reverse=True):  # the longest budget matters most: first
+        _execute(folder, tuning_runs(budget, study), jobs, log)
+        _execute(folder, comparison_runs(load(folder), budget, study), jobs, log)
+        if budget == max(study["budgets"]):
+            _execute(folder, [flat_run(load(folder), study)], jobs, log)
     return load(folder)
 
 
@@ -146,7 +150,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/mlm_study")
     ap.add_argument("--jobs", type=int, default=1)
     args = ap.parse_args(argv)
-    runs = run_study(args.out, args.jobs)
+    runs = [SimpleNamespace(**r) for r in run_study(args.out, args.jobs)]
     from .report import write_mlm_study
     write_mlm_study(runs, args.out, STUDY, command="python -m minidd.mlm_study " + " ".join(argv or sys.argv[1:]))
     print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")

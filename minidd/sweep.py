@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .recipes import RECIPES, make_policy
+from .measure import make_policy
+from .recipes import RECIPES
 
 DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
 
@@ -64,7 +65,7 @@ PRESETS = {
 
 def key(run: dict | tuple) -> tuple:
     if isinstance(run, dict):
-        return run["model"], run["policy"], run["seed"]
+        return run["task"], run["spec"], run["seed"]
     return tuple(run)
 
 
@@ -128,7 +129,7 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
 
     ``max_runs`` stops after that many new runs (used to test interruption).
     """
-    from . import recipes
+    from . import measure
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
@@ -141,13 +142,13 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool, \
                 tqdm(total=len(config.runs()), initial=len(done), desc="sweep", disable=not progress) as bar:
-            futures = {pool.submit(recipes.run, m, p, s, config.epochs.get(m), config.train_limit.get(m),
+            futures = {pool.submit(measure.run, m, p, s, config.epochs.get(m), config.train_limit.get(m),
                                    progress and jobs == 1): (m, p, s) for m, p, s in todo}
             for fut in cf.as_completed(futures):
                 result = fut.result()
                 store.append(result)
-                bar.set_postfix_str(f"{result['model']} {result['policy']} s{result['seed']}: "
-                                    f"acc {result['test_accuracy']:.4f}")
+                bar.set_postfix_str(f"{result['task']} {result['spec']} s{result['seed']}: "
+                                    f"acc {result['metrics']['test_accuracy']:.4f}")
                 bar.update(1)
     finally:
         for var, v in saved.items():
