@@ -12,6 +12,7 @@ the same positions.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,6 +30,12 @@ EVAL_MASK_SEED = 1234
 HYPERPARAMETERS = ("vocab_size", "max_len", "dim", "heads", "layers", "ff_dim", "pre_ln", "dropout",
                    "mask_rate", "batch_size", "steps", "lr", "weight_decay", "warmup_steps",
                    "encoder_lr_scale", "eval_every")
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus(max_len: int, vocab_size: int):
+    """The tokenized e-mail split (cached: a study trains many models on one corpus)."""
+    return load_spam(seed=0, max_len=max_len, vocab_size=vocab_size)
 
 
 def mask_tokens(tokens: np.ndarray, rng: np.random.Generator, rate: float = 0.15, vocab_size: int | None = None):
@@ -165,8 +172,7 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     steps = hp["steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"pretrain: steps must be a positive int, got {steps!r}")
-    (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = load_spam(seed=0, max_len=hp["max_len"],
-                                                                vocab_size=hp["vocab_size"])
+    (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = _corpus(hp["max_len"], hp["vocab_size"])
     if train_limit:
         tr_tok, tr_mask = tr_tok[:train_limit], tr_mask[:train_limit]
         te_tok, te_mask = te_tok[:max(16, train_limit // 4)], te_mask[:max(16, train_limit // 4)]

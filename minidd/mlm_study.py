@@ -98,11 +98,17 @@ def _one(spec: dict) -> dict:
 
 
 def load(folder) -> list[dict]:
+    """The finished runs in ``folder`` (a torn last line is ignored; a key is kept once)."""
     path = Path(folder) / "runs.jsonl"
     if not path.exists():
         return []
     raw = path.read_bytes()
-    return [json.loads(line) for line in raw[:raw.rfind(b"\n") + 1].decode().splitlines() if line.strip()]
+    runs = {}
+    for line in raw[:raw.rfind(b"\n") + 1].decode().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            runs.setdefault(r["key"], r)
+    return list(runs.values())
 
 
 def _append(folder, result: dict) -> None:
@@ -117,14 +123,21 @@ def _append(folder, result: dict) -> None:
 def _execute(folder, specs, jobs, log):
     done = {r["key"] for r in load(folder)}
     todo = [s for s in specs if s["key"] not in done]
+
+    def finished(r):
+        _append(folder, r)
+        log(f"{r['key']}: {r['status']} " + (f"loss {r['metrics']['test_loss']:.4f} ({r['timings']['total_seconds']:.0f} s)"
+                                              if r["status"] == "ok" else r["error"]))
+
+    if jobs == 1:   # in this process (BLAS threads as the caller set them)
+        for s in todo:
+            finished(_one(s))
+        return
     for var in _BLAS:
         os.environ[var] = "1"
     with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for fut in cf.as_completed([pool.submit(_one, s) for s in todo]):
-            r = fut.result()
-            _append(folder, r)
-            log(f"{r['key']}: {r['status']} " + (f"loss {r['metrics']['test_loss']:.4f} "
-                                                  f"({r['timings']['total_seconds']:.0f} s)" if r["status"] == "ok" else r["error"]))
+            finished(fut.result())
 
 
 def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:

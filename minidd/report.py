@@ -139,7 +139,7 @@ def _mlm_note(runs) -> list[str]:
     short = sorted(s for s in steps if s is not None and s < MLM_MIN_STEPS)
     if not short:
         return []
-    return [f"**The `mlm` runs here train only {', '.join(map(str, short))} steps: at that budget the "
+    return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
             "held-out MLM loss is still falling fast and its differences between policies are not "
             "evidence for or against any policy** (the learning rate decides them). The masked-LM "
             "study (`python -m minidd.mlm_study`, README) compares policies at budgets where dense has "
