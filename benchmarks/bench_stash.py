@@ -23,7 +23,7 @@ from _timing import median_times  # noqa: E402
 
 from minidd import Tensor, functional as F, nn, stash  # noqa: E402
 from minidd.optim import SGD  # noqa: E402
-from minidd.stash.policies import _exact_topk_mask  # noqa: E402
+from minidd.stash.structures import exact_topk_mask  # noqa: E402
 
 
 def _step_fn(model, make_batch, loss_of, policy):
@@ -72,7 +72,7 @@ def selection_costs(repeats):
     mag = np.abs(x).reshape(1, n)
     k = math.ceil(0.1 * n)
     exact = stash.DeferredDropout(0.9)
-    sample = stash.DeferredDropout(0.9, selection="sample", rng=np.random.default_rng(0))
+    sample = stash.DeferredDropout(0.9, selection="sample")
     scope = stash.Scope("bench")
 
     def pack(policy):
@@ -80,7 +80,7 @@ def selection_costs(repeats):
 
     entry = exact.pack(x, stash.WEIGHT_GRAD_INPUT, scope, None)
     fns = {
-        "exact top-k mask": lambda: _exact_topk_mask(mag, k, "bench"),
+        "exact top-k mask": lambda: exact_topk_mask(mag, k, "bench"),
         "np.partition alone": lambda: np.partition(mag, n - k, axis=1),
         "pack, exact": pack(exact),
         "pack, sampled threshold": pack(sample),

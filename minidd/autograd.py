@@ -54,9 +54,10 @@ class Context:
     op's backward which gradients anyone will read.
     """
 
-    def __init__(self, fn, parents, needs_input_grad):
+    def __init__(self, fn, parents, needs_input_grad, input_dtypes):
         d = self.__dict__
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
+        d["input_dtypes"] = input_dtypes
         d["_entries"] = []
 
     def __setattr__(self, name, value):
@@ -65,12 +66,15 @@ class Context:
                             f"not as the attribute ctx.{name}")
         self.__dict__[name] = value
 
-    def save(self, array: np.ndarray, role: str, row_size: int | None = None) -> None:
+    def save(self, array: np.ndarray, role: str, row_size: int | None = None,
+             feature_axis: int = -1) -> None:
         """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
 
-        ``row_size`` is the length of one row (a token's features) for per-row policies.
+        ``row_size`` is the length of one row (a token's features) for per-row policies;
+        ``feature_axis`` is where a weight-gradient input keeps its features (1 for NCHW).  A NumPy
+        scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.
         """
-        self._entries.append(_store.save(array, role, self.fn.name, row_size))
+        self._entries.append(_store.save(_as_array(array), role, self.fn.name, row_size, feature_axis))
 
     @property
     def saved(self) -> tuple:
@@ -104,7 +108,7 @@ class _NoGradContext:
     def __init__(self, n):
         self.needs_input_grad = (False,) * n
 
-    def save(self, array, role, row_size=None):
+    def save(self, array, role, row_size=None, feature_axis=-1):
         pass
 
 
@@ -138,25 +142,32 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> "Tensor":
-        raw, parents, needs = [], [], []
+        raw, parents, needs, dtypes = [], [], [], []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 if a.data.dtype.kind != "f" and i not in cls.int_args:
                     raise TypeError(f"{cls.name}: argument {cls._arg(i)} must be a floating-point "
                                     f"tensor, got dtype {a.data.dtype} with shape {a.shape}")
                 raw.append(a.data)
+                dtypes.append(a.data.dtype)
                 needs.append(a.requires_grad)
                 parents.append(a._node if a._node is not None else (a if a.requires_grad else None))
             else:
                 raw.append(a)
+                dtypes.append(None)
                 needs.append(False)
                 parents.append(None)
         if _grad_enabled and any(needs):
-            ctx = Context(cls, tuple(parents), tuple(needs))
-            out = Tensor(cls.forward(ctx, *raw, **kwargs), requires_grad=True)
+            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes))
+            try:
+                y = cls.forward(ctx, *raw, **kwargs)
+            except BaseException:
+                ctx.release()  # what forward saved before failing goes now, not with the traceback
+                raise
+            out = Tensor(_as_array(y), requires_grad=True)
             out._node = ctx
             return out
-        return Tensor(cls.forward(_NoGradContext(len(raw)), *raw, **kwargs))
+        return Tensor(_as_array(cls.forward(_NoGradContext(len(raw)), *raw, **kwargs)))
 
     @classmethod
     def _arg(cls, i):
@@ -166,8 +177,9 @@ class Function:
 class Tensor:
     """An ndarray with an optional gradient.
 
-    ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept); Python
-    numbers and lists become float32.  ``requires_grad=True`` makes it a leaf whose ``.grad``
+    ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept, and so is a
+    NumPy scalar's, which becomes a 0-d array); Python numbers and lists become float32.  0-d
+    tensors (``Tensor(2.0)``) work with every op.  ``requires_grad=True`` makes it a leaf whose ``.grad``
     receives gradients.  Arrays an op saves for backward are read-only until backward has run.
     """
 
@@ -177,12 +189,15 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is not None:
-            data = np.asarray(data, dtype=dtype)
-        elif not isinstance(data, np.ndarray):
-            data = np.asarray(data)
-            if data.dtype == np.float64:
-                data = data.astype(np.float32)
+        if isinstance(data, np.ndarray):
+            if dtype is not None:
+                data = data.astype(_check_dtype(dtype), copy=False)
+        else:
+            data = _to_array(data, dtype)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor: data must be numeric (bool, integer or floating-point), got an "
+                            f"array of dtype {data.dtype}; expected a number, a nested list of numbers "
+                            "or a numeric ndarray")
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
@@ -196,17 +211,62 @@ class Tensor:
     size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
 
+    is_leaf = property(lambda self: self._node is None,
+                       doc="True unless an op that recorded a graph produced this tensor.")
+
     def numpy(self) -> np.ndarray:
+        """The data (no copy)."""
         return self.data
 
-    def item(self):
-        return self.data.item()
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Turn gradient tracking on or off for this leaf, in place; returns the tensor."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only a leaf tensor's flag can be changed; use "
+                               "detach() to cut a computed tensor from its graph")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require grad, "
+                            f"got dtype {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
+    # -- Python and NumPy interop -------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` is ``t.data`` (no copy unless ``dtype`` or ``copy=True`` asks)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def _scalar(self, kind: str):
+        if self.data.size != 1:
+            raise ValueError(f"{kind}(): only a one-element tensor converts to a Python {kind}, "
+                             f"got a tensor of shape {self.shape}; reduce it first (t.sum(), "
+                             "t.mean()) or index one element")
+        return self.data.reshape(()).item()
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        return self._scalar("item")
+
+    def __float__(self): return float(self._scalar("float"))
+    def __int__(self): return int(self._scalar("int"))
+    def __bool__(self): return bool(self._scalar("bool"))
+
+    # Comparisons are not differentiable: they return boolean ndarrays (masks), not Tensors.
+    def __lt__(self, o): return np.less(self.data, _raw(o))
+    def __le__(self, o): return np.less_equal(self.data, _raw(o))
+    def __gt__(self, o): return np.greater(self.data, _raw(o))
+    def __ge__(self, o): return np.greater_equal(self.data, _raw(o))
+    def __eq__(self, o): return NotImplemented if o is None else np.equal(self.data, _raw(o))
+    def __ne__(self, o): return NotImplemented if o is None else np.not_equal(self.data, _raw(o))
+    __hash__ = object.__hash__  # tensors hash by identity (use `is`, not `==`, to find one)
+
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __repr__(self):
@@ -268,10 +328,57 @@ class Tensor:
     def relu(self): return F.relu(self)
 
 
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"Tensor: dtype {dtype!r} is not a NumPy dtype (e.g. numpy.float32)") from None
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    """``Tensor(data)`` for anything but an ndarray: a NumPy scalar keeps its dtype; Python
+    numbers and lists become float32 (or ``dtype``); text and ragged lists are refused."""
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
+                        f"ndarray, got {type(data).__name__} {data[:20]!r}")
+    if dtype is not None:
+        dtype = _check_dtype(dtype)
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        if "inhomogeneous" in str(e) or "sequence" in str(e):
+            raise ValueError(f"Tensor: data is a ragged nested list (rows of different lengths at "
+                             f"one depth); every row at a depth needs the same length ({e})") from None
+        raise ValueError(f"Tensor: cannot make an array of {type(data).__name__}: {e}") from None
+    except TypeError as e:
+        raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
+                        f"ndarray, got {type(data).__name__} ({e})") from None
+    if dtype is None and not isinstance(data, np.generic) and arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_array(x):
+    """NumPy ufuncs return a NumPy scalar for 0-d input: make it a 0-d array (dtype kept)."""
+    return np.asarray(x) if isinstance(x, np.generic) else x
+
+
+def _as_grad(g, dtype) -> np.ndarray:
+    """A gradient as an ndarray of its tensor's dtype (0-d results come back as NumPy scalars;
+    mixed-precision ops hand back the wider dtype)."""
+    g = np.asarray(g)
+    return g if dtype is None or g.dtype == dtype else g.astype(dtype)
+
+
 def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
     # Out of place: gradients handed to several leaves may share memory, so .grad is never
     # written into (optimizers and clipping replace it instead).
-    t.grad = g if t.grad is None else t.grad + g
+    g = _as_grad(g, t.dtype)
+    t.grad = g if t.grad is None else np.asarray(t.grad + g)
 
 
 def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
@@ -314,6 +421,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
                     _accumulate_leaf(p, ig)
                 continue
             if ig is not None:
+                ig = _as_grad(ig, node.input_dtypes[i])
                 acc = grads.get(p)
                 if acc is None:
                     grads[p] = ig

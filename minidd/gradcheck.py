@@ -34,7 +34,7 @@ def check_grad(fn, inputs, *, rng: np.random.Generator, eps: float = 1e-6, rtol:
             return _check_once(fn, xs, rng, eps, rtol, atol, directions)
         except _Kink as k:
             last = k
-            xs = [x + rng.standard_normal(x.shape) * 1e-3 for x in xs]
+            xs = [np.asarray(x + rng.standard_normal(x.shape) * 1e-3) for x in xs]
     raise GradcheckError(f"check_grad: every attempt landed on a kink ({last})")
 
 

@@ -6,10 +6,11 @@ Updates are written into each parameter's array in place; ``.grad`` arrays are n
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
-from .nn.module import Parameter
+from .nn.module import Module, Parameter
 
 
 class Optimizer:
@@ -20,7 +21,18 @@ class Optimizer:
     """
 
     def __init__(self, params, lr, lr_schedule=None):
-        self.params = list(params)
+        who = type(self).__name__
+        if isinstance(params, Module):
+            raise TypeError(f"{who}: params must be the parameters, got the {type(params).__name__} "
+                            f"itself; pass model.parameters()")
+        if callable(params):
+            raise TypeError(f"{who}: params is the method {getattr(params, '__qualname__', params)!r}, "
+                            "not its result; call it: model.parameters()")
+        try:
+            self.params = list(params)
+        except TypeError:
+            raise TypeError(f"{who}: params must be an iterable of Parameters (model.parameters()), "
+                            f"got {type(params).__name__}") from None
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         for i, p in enumerate(self.params):
@@ -51,25 +63,47 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """Optimizer state as flat arrays (for checkpoints)."""
-        out = {"step_count": np.array(self.step_count)}
+        """Optimizer state as flat arrays (for checkpoints): ``kind`` (the class name),
+        ``step_count`` and each buffer as ``<name>.<parameter index>``."""
+        out = {"kind": np.array(type(self).__name__), "step_count": np.array(self.step_count)}
         for name, bufs in self._buffers().items():
             for i, b in enumerate(bufs):
                 if b is not None:
                     out[f"{name}.{i}"] = b.copy()
         return out
 
+    def check_state_dict(self, state: dict) -> None:
+        """Raise ``ValueError`` naming the problem if ``state`` is not a state of this optimizer
+        (another kind, unknown buffers, parameter indices or shapes that do not match)."""
+        who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{who}: state must be a dict from state_dict(), got {type(state).__name__}")
+        kind = str(state["kind"]) if "kind" in state else None
+        if kind is not None and kind != type(self).__name__:
+            raise ValueError(f"{who}: the state is from {kind}, this optimizer is {type(self).__name__}; "
+                             f"its buffers would be dropped")
+        if "step_count" not in state:
+            raise ValueError(f"{who}: the state has no 'step_count' entry")
+        buffers = self._buffers()
+        for key, arr in state.items():
+            if key in ("kind", "step_count"):
+                continue
+            name, _, index = key.rpartition(".")
+            if name not in buffers or not index.isdigit() or int(index) >= len(self.params):
+                raise ValueError(f"{who}: unexpected entry {key!r} (this optimizer has buffers "
+                                 f"{sorted(buffers)} for {len(self.params)} parameters)")
+            if np.shape(arr) != self.params[int(index)].shape:
+                raise ValueError(f"{who}: {key} has shape {np.shape(arr)}, expected {self.params[int(index)].shape}")
+
     def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` (checked first: nothing changes if it does not fit)."""
+        self.check_state_dict(state)
         self.step_count = int(state["step_count"])
         for name, bufs in self._buffers().items():
             for i in range(len(bufs)):
                 key = f"{name}.{i}"
                 if key in state:
-                    arr = np.asarray(state[key])
-                    if arr.shape != self.params[i].shape:
-                        raise ValueError(f"{type(self).__name__}.load_state_dict: {key} has shape "
-                                         f"{arr.shape}, expected {self.params[i].shape}")
-                    bufs[i] = arr.astype(self.params[i].dtype, copy=True)
+                    bufs[i] = np.asarray(state[key]).astype(self.params[i].dtype, copy=True)
 
     def _buffers(self) -> dict:
         return {}
@@ -111,6 +145,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, lr_schedule=None):
         super().__init__(params, lr, lr_schedule)
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
         b1, b2 = betas
         self.beta1, self.beta2 = _unit(b1, "betas[0]", type(self).__name__), _unit(b2, "betas[1]", type(self).__name__)
         self.eps = _positive(eps, "eps", type(self).__name__)
@@ -189,19 +225,28 @@ def _check_schedule(warmup, total):
                          f"got {warmup!r} and {total!r}")
 
 
-def _positive(v, name, who):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        raise ValueError(f"{who}: {name} must be a positive number, got {v!r}")
+def _number(v, name, who, form):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise ValueError(f"{who}: {name} must be {form}, got {v!r}")
     return float(v)
+
+
+def _positive(v, name, who):
+    v = _number(v, name, who, "a positive number")
+    if not v > 0:
+        raise ValueError(f"{who}: {name} must be a positive number, got {v!r}")
+    return v
 
 
 def _nonneg(v, name, who):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+    v = _number(v, name, who, "a number >= 0")
+    if not v >= 0:
         raise ValueError(f"{who}: {name} must be a number >= 0, got {v!r}")
-    return float(v)
+    return v
 
 
 def _unit(v, name, who):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+    v = _number(v, name, who, "a number in [0, 1)")
+    if not 0 <= v < 1:
         raise ValueError(f"{who}: {name} must be a number in [0, 1), got {v!r}")
-    return float(v)
+    return v

@@ -165,3 +165,87 @@ def test_walk_is_deterministic():
 
     (a1, b1), (a2, b2) = run(), run()
     assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
+
+
+# -- 0-d tensors ---------------------------------------------------------------------------------
+def test_micrograd_first_example_on_0d_tensors():
+    """micrograd's neuron: (a * b + c).tanh(), on 0-d float32 tensors, against the chain rule."""
+    a = Tensor(2.0, requires_grad=True)
+    b = Tensor(-3.0, requires_grad=True)
+    c = Tensor(10.0, requires_grad=True)
+    out = (a * b + c).tanh()
+    out.backward()
+    assert out.shape == () and out.dtype == np.float32
+    d = 1 - np.tanh(2.0 * -3.0 + 10.0) ** 2
+    for t, expected in ((a, d * -3.0), (b, d * 2.0), (c, d)):
+        assert isinstance(t.grad, np.ndarray) and t.grad.shape == () and t.grad.dtype == np.float32
+        np.testing.assert_allclose(t.grad, expected, rtol=1e-3)  # float32
+
+
+def test_micrograd_first_example_matches_finite_differences(rng):
+    err = minidd.check_grad(lambda a, b, c: (a * b + c).tanh(),
+                            [np.array(2.0), np.array(-3.0), np.array(0.5)], rng=rng)
+    assert err < 1e-6
+
+
+def test_sum_then_exp_and_0d_leaf_backward():
+    x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y = x.sum().exp()
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.full(3, np.exp(1.5)))
+    s = Tensor(3.0, requires_grad=True)
+    s.backward()
+    assert s.grad.shape == () and float(s.grad) == 1.0
+
+
+def test_0d_results_are_arrays_not_numpy_scalars():
+    a = Tensor(np.float64(1.5), requires_grad=True)   # a NumPy scalar keeps its dtype
+    assert a.dtype == np.float64 and isinstance(a.data, np.ndarray)
+    for y in (F.exp(a), F.relu(a), F.gelu(a), a / 2.0, F.maximum(a, a), F.sqrt(a), a * a):
+        assert isinstance(y.data, np.ndarray) and y.shape == () and y.dtype == np.float64
+        y.backward()
+        assert isinstance(a.grad, np.ndarray) and a.grad.dtype == np.float64
+
+
+# -- Python and NumPy interop -----------------------------------------------------------------
+def test_numpy_sees_the_data_and_python_numbers_convert():
+    t = Tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    assert np.asarray(t) is t.data
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert np.array(t, copy=True) is not t.data
+    one = Tensor([[2.5]])
+    assert float(one) == 2.5 and int(one) == 2 and bool(one) is True and one.item() == 2.5
+    assert bool(Tensor(0.0)) is False
+
+
+@pytest.mark.parametrize("convert", [float, int, bool, lambda t: t.item()])
+def test_multi_element_tensor_refuses_python_conversion(convert):
+    with pytest.raises(ValueError, match=r"only a one-element tensor converts .* shape \(2,\)"):
+        convert(Tensor([1.0, 2.0]))
+
+
+def test_comparisons_return_boolean_masks_without_grad():
+    x = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    for mask, expected in ((x > 0, [False, False, True]), (x >= 0, [False, True, True]),
+                           (x < 0, [True, False, False]), (x <= 0, [True, True, False]),
+                           (x == 0, [False, True, False]), (x != 0, [True, False, True]),
+                           (0 < x, [False, False, True]), (x > Tensor(np.zeros(3)), [False, False, True])):
+        assert isinstance(mask, np.ndarray) and mask.dtype == np.bool_
+        assert mask.tolist() == expected
+    y = (x * (x > 0)).sum()          # a mask is a constant: the gradient flows only through x
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0])
+    assert len({x, Tensor(1.0)}) == 2   # still hashable (by identity)
+
+
+def test_requires_grad_flag_and_is_leaf():
+    w = Tensor(np.ones(3))
+    assert w.requires_grad_() is w and w.requires_grad and w.is_leaf
+    y = w * 2.0
+    assert not y.is_leaf
+    with pytest.raises(RuntimeError, match="only a leaf tensor"):
+        y.requires_grad_(False)
+    with pytest.raises(TypeError, match="only floating-point"):
+        Tensor(np.arange(3)).requires_grad_()
+    w.requires_grad_(False)
+    assert not (w * 2.0).requires_grad

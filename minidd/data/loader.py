@@ -31,7 +31,16 @@ class BatchIterator:
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
     def __iter__(self):
-        order = self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        order = self.order()
         for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield tuple(a[idx] for a in self.arrays)
+            yield self.batch(order, b)
+
+    def order(self) -> np.ndarray:
+        """The example order of one epoch: a fresh permutation drawn from ``rng`` when shuffling."""
+        return self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+
+    def batch(self, order: np.ndarray, b: int) -> tuple:
+        """Batch ``b`` of the epoch whose example order is ``order`` (so training can stop and
+        resume in the middle of an epoch)."""
+        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        return tuple(a[idx] for a in self.arrays)

@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 
+from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
 
@@ -58,11 +59,50 @@ class WordTokenizer:
         return ids, ids != PAD
 
 
-def read_spam_corpus():
-    """All 5,875 e-mails: (bodies as a list of str, labels int64 with 1 = spam)."""
-    with gzip.open(find("spamassassin_bodies.jsonl.gz"), "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    return [r["body"] for r in rows], np.array([r["label"] for r in rows], dtype=np.int64)
+def read_spam_corpus(path=None):
+    """All 5,875 e-mails: (bodies as a list of str, labels int64 with 1 = spam).
+
+    ``path`` (default: the shipped ``spamassassin_bodies.jsonl.gz``) is gzip-compressed JSON
+    lines, each an object with a str ``"body"`` and a ``"label"`` of 0 or 1.  A damaged file or
+    line raises :class:`DataFileError` naming the file (and line)."""
+    path = find("spamassassin_bodies.jsonl.gz") if path is None else path
+    bodies, labels = [], []
+    lineno = 0
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                body, label = _email(json.loads(line))
+                bodies.append(body)
+                labels.append(label)
+    except FileNotFoundError:
+        raise
+    except _BadLine as e:
+        raise DataFileError(path, f"line {lineno}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise DataFileError(path, f"line {lineno} is not JSON ({e})") from None
+    except READ_ERRORS as e:
+        raise DataFileError(path, f"cannot be read as gzip-compressed UTF-8 text after line {lineno} "
+                                  f"({type(e).__name__}: {e}); it may be truncated or corrupt") from None
+    if not bodies:
+        raise DataFileError(path, "holds no e-mails")
+    return bodies, np.array(labels, dtype=np.int64)
+
+
+class _BadLine(Exception):
+    pass
+
+
+def _email(row):
+    if not isinstance(row, dict):
+        raise _BadLine(f"expected a JSON object with \"body\" and \"label\", got {type(row).__name__}")
+    missing = [k for k in ("body", "label") if k not in row]
+    if missing:
+        raise _BadLine(f"the object has no {' or '.join(map(repr, missing))} (keys: {sorted(row)})")
+    if not isinstance(row["body"], str):
+        raise _BadLine(f"\"body\" must be a string, got {type(row['body']).__name__}")
+    if row["label"] not in (0, 1) or isinstance(row["label"], (bool, float)):
+        raise _BadLine(f"\"label\" must be 0 (ham) or 1 (spam), got {row['label']!r}")
+    return row["body"], row["label"]
 
 
 def load_spam(seed: int = 0, test_fraction: float = 0.2, max_len: int = 128, vocab_size: int = 8000):

@@ -17,7 +17,7 @@ _GELU_A = 0.044715
 
 def _tanh_inner(x):
     """tanh(c (x + a x^3)) with few temporaries (x**3 through np.power is slow)."""
-    u = x * x
+    u = np.multiply(x, x, out=np.empty_like(x))  # an array even for 0-d x (out= below)
     u *= _GELU_A * _SQRT_2_OVER_PI
     u += _SQRT_2_OVER_PI
     u *= x
@@ -34,7 +34,9 @@ class ReLU(Function):
     def forward(ctx, x):
         mask = x > 0
         ctx.save(mask, role=INDEX)
-        return x * mask
+        out = x * mask
+        out += 0.0  # x * False is -0.0 for x < 0: give +0.0, as PyTorch does
+        return out
 
     @staticmethod
     def backward(ctx, g):

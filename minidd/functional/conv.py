@@ -51,7 +51,7 @@ class Conv2d(Function):
         ctx.geom = (x.shape, kh, kw, stride, padding)
         need = ctx.needs_input_grad
         if need[1]:
-            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd)
+            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd, feature_axis=1)
         if need[0]:
             ctx.save(w, role=PARAMETER)
         win = _windows(_pad(x, padding), kh, kw, stride)

@@ -132,6 +132,8 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, x, pad_width, value):
         ctx.crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
+        if x.ndim == 0:
+            return x.copy()  # a 0-d tensor has no axis to pad
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
     @staticmethod

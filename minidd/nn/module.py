@@ -136,8 +136,13 @@ class Module:
         atomic_savez(path, self.state_dict())
 
     def load(self, path) -> None:
-        with np.load(path) as f:
-            self.load_state_dict({k: f[k] for k in f.files})
+        """Load a file written by :meth:`save`; errors name the file and what is wrong."""
+        from ..checkpoint import read_npz
+        state = read_npz(path, "model file")
+        try:
+            self.load_state_dict(state)
+        except ValueError as e:
+            raise ValueError(f"model file {path}: {e}") from None
 
     def __repr__(self):
         lines = [f"{type(self).__name__}("]

@@ -11,6 +11,8 @@ from .entries import StashEntry, to_bfloat16, from_bfloat16
 from .fidelity import gradient_fidelity
 from .ledger import Ledger, LedgerRow
 from .policies import Dense, DeferredDropout, StashPolicy, ZeroValue
+from .spec import format_spec, from_config, parse_spec, spec_key
+from .structures import STRUCTURES
 from .roles import EXACT, INDEX, PARAMETER, ROLES, WEIGHT_GRAD_INPUT, Scope, current_scope, scope
 from .store import get_policy, ledger, release, save, set_policy, use
 
@@ -18,5 +20,6 @@ __all__ = [
     "StashPolicy", "Dense", "ZeroValue", "DeferredDropout", "StashEntry", "Ledger", "LedgerRow",
     "use", "set_policy", "get_policy", "ledger", "save", "release", "scope", "current_scope",
     "Scope", "WEIGHT_GRAD_INPUT", "EXACT", "PARAMETER", "INDEX", "ROLES", "to_bfloat16",
-    "from_bfloat16", "gradient_fidelity",
+    "from_bfloat16", "gradient_fidelity", "from_config", "parse_spec", "format_spec", "spec_key",
+    "STRUCTURES",
 ]

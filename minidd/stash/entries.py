@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import structures as S
+from .structures import from_rows_view
+
 #: Bytes of descriptor per entry: 8 per dimension of the shape plus 8 for dtype, format, count.
 META_BYTES_PER_DIM = 8
 META_BYTES_FIXED = 8
@@ -154,22 +157,26 @@ class SparseEntry(StashEntry):
     ``positions`` is either a packed bitmap (``np.packbits`` of the keep mask, format
     ``"bitmap"``) or the sorted flat indices in the narrowest unsigned type (``"index"``).
     Values may be stored narrower than the array (float16, or bfloat16 as uint16).
+    ``negative_zeros`` (lossless packing only) marks the dropped zeros that were -0.0, as a
+    bitmap or flat indices (:func:`negative_zeros`); ``None`` when there are none.
     """
 
-    __slots__ = ("positions", "values", "value_dtype", "kind")
+    __slots__ = ("positions", "values", "value_dtype", "kind", "negative_zeros")
 
     def __init__(self, shape, dtype, fmt, positions, values, value_dtype="float32",
-                 nonzero=None, kept=None, target_kept=None):
+                 nonzero=None, kept=None, target_kept=None, negative_zeros=None):
         self.kind = fmt
         self.positions = positions
         self.values = values
         self.value_dtype = value_dtype
+        self.negative_zeros = negative_zeros
         positions.flags.writeable = False
         values.flags.writeable = False
         super().__init__(shape, dtype, nonzero, kept, target_kept)
 
     def _payload_nbytes(self):
-        return self.positions.nbytes + self.values.nbytes
+        extra = 0 if self.negative_zeros is None else self.negative_zeros[1].nbytes
+        return self.positions.nbytes + self.values.nbytes + extra
 
     def unpack(self):
         out = np.zeros(self.numel, dtype=self.dtype)
@@ -179,10 +186,27 @@ class SparseEntry(StashEntry):
         else:
             idx = self.positions
         out[idx] = vals
+        if self.negative_zeros is not None:
+            fmt, code = self.negative_zeros
+            out[np.flatnonzero(np.unpackbits(code, count=self.numel)) if fmt == "bitmap" else code] = -0.0
         return out.reshape(self.shape)
 
     def drop(self):
-        self.positions = self.values = None
+        self.positions = self.values = self.negative_zeros = None
+
+
+def negative_zeros(flat: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """Where a flat float array holds -0.0, as ``("bitmap", packed bits)`` or ``("index", flat
+    indices in the narrowest unsigned type)``, whichever is smaller; ``None`` when nowhere."""
+    bits = flat.view(f"u{flat.dtype.itemsize}")
+    is_neg = bits == bits.dtype.type(1 << (8 * flat.dtype.itemsize - 1))
+    count = int(np.count_nonzero(is_neg))
+    if count == 0:
+        return None
+    index_type = narrowest_uint(max(flat.size - 1, 0))
+    if count * index_type.itemsize < (flat.size + 7) // 8:
+        return "index", np.flatnonzero(is_neg).astype(index_type)
+    return "bitmap", np.packbits(is_neg)
 
 
 def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
@@ -193,10 +217,11 @@ def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
 
 
 def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32",
-                nonzero=None, target_kept=None, fmt=None) -> SparseEntry:
+                nonzero=None, target_kept=None, fmt=None, negative_zeros=None) -> SparseEntry:
     """Pack the elements of ``array`` where the flat boolean ``mask`` is set.
 
     ``fmt`` forces ``"bitmap"`` or ``"index"``; by default the smaller of the two is used.
+    ``negative_zeros`` is passed on to the entry (see :func:`negative_zeros`).
     """
     flat = array.reshape(-1)
     idx = np.flatnonzero(mask)
@@ -208,4 +233,114 @@ def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32
     else:
         positions = idx.astype(narrowest_uint(max(flat.size - 1, 0)))
     return SparseEntry(array.shape, array.dtype, fmt, positions, values, value_dtype,
-                       nonzero=nonzero, kept=int(idx.size), target_kept=target_kept)
+                       nonzero=nonzero, kept=int(idx.size), target_kept=target_kept,
+                       negative_zeros=negative_zeros)
+
+
+# ----------------------------------------------------------------------------- structured entries
+class _StructuredEntry(StashEntry):
+    """Base of the entries of a structured selection: values plus a structure-specific position
+    code, both over the input's 2-D view (see :mod:`minidd.stash.structures`)."""
+
+    __slots__ = ("positions", "values", "value_dtype", "feature_axis", "view_shape")
+
+    def __init__(self, shape, dtype, feature_axis, view_shape, positions, values, value_dtype,
+                 nonzero=None, kept=None, target_kept=None):
+        self.positions, self.values, self.value_dtype = positions, values, value_dtype
+        self.feature_axis, self.view_shape = feature_axis, view_shape
+        positions.flags.writeable = False
+        values.flags.writeable = False
+        super().__init__(shape, dtype, nonzero, kept, target_kept)
+
+    def _payload_nbytes(self):
+        return self.positions.nbytes + self.values.nbytes
+
+    def _values(self):
+        return decode_values(self.values, self.value_dtype, self.dtype)
+
+    def _finish(self, view):
+        return from_rows_view(view, self.shape, self.feature_axis)
+
+    def drop(self):
+        self.positions = self.values = None
+
+
+class RowEntry(_StructuredEntry):
+    """Whole rows: the kept row numbers (narrowest unsigned int) and their values (rows x C)."""
+
+    kind = "rows"
+    __slots__ = ()
+
+    def unpack(self):
+        view = np.zeros(self.view_shape, self.dtype)
+        view[self.positions] = self._values().reshape(-1, self.view_shape[1])
+        return self._finish(view)
+
+
+class BlockEntry(_StructuredEntry):
+    """Blocks of ``block`` rows in one column: a bitmap with one bit per block and the kept
+    blocks' values in row-major order of the 2-D view."""
+
+    kind = "blocks"
+    __slots__ = ("block",)
+
+    def __init__(self, *args, block, **kw):
+        self.block = block
+        super().__init__(*args, **kw)
+
+    def unpack(self):
+        rows, cols = self.view_shape
+        nblocks = -(-rows // self.block) * cols
+        bits = np.unpackbits(self.positions, count=nblocks).view(np.bool_)
+        mask = S.expand_blocks(bits.reshape(-1, cols), self.block, rows)
+        view = np.zeros(self.view_shape, self.dtype)
+        view[mask] = self._values()
+        return self._finish(view)
+
+
+class NMEntry(_StructuredEntry):
+    """N:M: ``n`` values of every group of ``m`` rows in a column (groups x n x C) and each
+    value's position in its group, packed in ``ceil(log2 m)`` bits."""
+
+    kind = "nm"
+    __slots__ = ("n", "m")
+
+    def __init__(self, *args, n, m, **kw):
+        self.n, self.m = n, m
+        super().__init__(*args, **kw)
+
+    def unpack(self):
+        rows, cols = self.view_shape
+        vals = self._values()
+        idx = S.unpack_small_ints(self.positions, S.index_bits(self.m), vals.size)
+        groups = np.zeros((vals.shape[0], self.m, cols), self.dtype)
+        np.put_along_axis(groups, idx.reshape(vals.shape).astype(np.intp), vals, axis=1)
+        return self._finish(groups.reshape(-1, cols)[:rows])
+
+
+def pack_rows(array, view, row_mask, feature_axis, value_dtype, nonzero, target_kept) -> RowEntry:
+    """Pack the rows of the 2-D ``view`` of ``array`` where ``row_mask`` is set."""
+    idx = np.flatnonzero(row_mask)
+    values = encode_values(np.ascontiguousarray(view[idx]), value_dtype)
+    return RowEntry(array.shape, array.dtype, feature_axis, view.shape,
+                    idx.astype(narrowest_uint(max(view.shape[0] - 1, 0))), values, value_dtype,
+                    nonzero=nonzero, kept=int(values.size), target_kept=target_kept)
+
+
+def pack_blocks(array, view, block_mask, block, feature_axis, value_dtype, nonzero,
+                target_kept) -> BlockEntry:
+    """Pack the blocks of the 2-D ``view`` of ``array`` where ``block_mask`` (blocks x C) is set."""
+    mask = S.expand_blocks(block_mask, block, view.shape[0])
+    values = encode_values(view[mask], value_dtype)
+    return BlockEntry(array.shape, array.dtype, feature_axis, view.shape,
+                      np.packbits(block_mask.reshape(-1)), values, value_dtype, block=block,
+                      nonzero=nonzero, kept=int(values.size), target_kept=target_kept)
+
+
+def pack_nm(array, view, n, m, layer, feature_axis, value_dtype, nonzero) -> NMEntry:
+    """Keep the ``n`` largest magnitudes of every ``m`` rows of each column of ``view``."""
+    values, idx = S.nm_select(view, n, m, layer)
+    values = encode_values(np.ascontiguousarray(values), value_dtype)
+    return NMEntry(array.shape, array.dtype, feature_axis, view.shape,
+                   S.pack_small_ints(idx, S.index_bits(m)), values, value_dtype, n=n, m=m,
+                   nonzero=nonzero, kept=int(values.size), target_kept=int(values.size))

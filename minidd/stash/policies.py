@@ -10,38 +10,77 @@
 """
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import math
 
 import numpy as np
 
 from . import roles as R
-from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, pack_sparse,
-                      sparse_bytes)
+from . import structures as S
+from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, negative_zeros, pack_blocks,
+                      pack_nm, pack_rows, pack_sparse, sparse_bytes)
+from .structures import STRUCTURES
 
 
 class StashPolicy:
     """Interface: ``pack`` an array into a :class:`~minidd.stash.entries.StashEntry`.
 
-    ``pack(array, role, scope, row_size)`` is called once per distinct saved array; the entry's
+    ``pack(array, role, scope, row_size, feature_axis)`` is called once per distinct saved array
+    (``feature_axis`` says where a weight-gradient input keeps its features: -1 for linear, 1 for
+    NCHW convolution input; see :mod:`minidd.stash.structures`); the entry's
     ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies follow the
-    training step.  ``config()`` describes the policy as plain data (for result files).
+    training step.  ``config()`` describes the policy as plain data, every option included
+    (:func:`minidd.stash.from_config` rebuilds it; two policies are equal when their configs
+    are); ``state_dict()`` is its mutable state (for checkpoints).
     """
 
     name = "policy"
 
-    def pack(self, array: np.ndarray, role: str, scope: R.Scope, row_size: int | None) -> StashEntry:
+    def pack(self, array: np.ndarray, role: str, scope: R.Scope, row_size: int | None,
+             feature_axis: int = -1) -> StashEntry:
         raise NotImplementedError
 
     def set_step(self, step: int) -> None:
         """Tell the policy which training step the next forward pass belongs to."""
 
     def config(self) -> dict:
+        """Every option as plain data: ``{"policy": name, option: value, ...}``."""
         return {"policy": self.name}
+
+    def state_dict(self) -> dict:
+        """The policy's mutable state (what a checkpoint must keep to resume bit-identically)."""
+        return {"policy": self.name}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (from a policy with the same name)."""
+        _check_state(self, state, ())
+
+    def __eq__(self, other):
+        if not isinstance(other, StashPolicy):
+            return NotImplemented
+        return type(self) is type(other) and self.config() == other.config()
+
+    def __hash__(self):
+        return hash((type(self), repr(self)))
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "policy")
         return f"{type(self).__name__}({args})"
+
+
+def _check_state(policy, state, keys):
+    name = type(policy).__name__
+    if not isinstance(state, dict):
+        raise TypeError(f"{name}.load_state_dict: state must be a dict from state_dict(), "
+                        f"got {type(state).__name__}")
+    if state.get("policy") != policy.name:
+        raise ValueError(f"{name}.load_state_dict: the state is of policy {state.get('policy')!r}, "
+                         f"not {policy.name!r}")
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise ValueError(f"{name}.load_state_dict: the state lacks {missing}; expected the dict "
+                         "that state_dict() returns")
 
 
 class Dense(StashPolicy):
@@ -49,7 +88,7 @@ class Dense(StashPolicy):
 
     name = "dense"
 
-    def pack(self, array, role, scope, row_size):
+    def pack(self, array, role, scope, row_size, feature_axis=-1):
         return DenseEntry(array)
 
 
@@ -58,18 +97,23 @@ def zero_value_pack(array: np.ndarray) -> StashEntry:
 
     Boolean masks are packed eight to a byte; floating arrays become a bitmap plus the
     non-zero values, or stay dense where that is smaller; integer arrays stay dense.
-    NaN and Inf are ordinary non-zero values here and round-trip exactly.
+    NaN and Inf are ordinary non-zero values here and round-trip exactly, and so does the sign
+    of -0.0 (recorded only where it occurs).
     """
     n = array.size
     if array.dtype == np.bool_:
         return PackedMaskEntry(array) if (n + 7) // 8 < n else DenseEntry(array)
     if array.dtype.kind != "f" or n == 0:
         return DenseEntry(array)
-    nonzero_mask = array.reshape(-1) != 0
+    flat = array.reshape(-1)
+    nonzero_mask = flat != 0
     nnz = int(np.count_nonzero(nonzero_mask))
     if (n + 7) // 8 + nnz * array.dtype.itemsize >= array.nbytes:
         return DenseEntry(array, nonzero=nnz)
-    return pack_sparse(array, nonzero_mask, nonzero=nnz, fmt="bitmap")
+    signs = negative_zeros(flat)  # -0.0 is a zero that must come back with its sign
+    if signs is not None and (n + 7) // 8 + nnz * array.dtype.itemsize + signs[1].nbytes >= array.nbytes:
+        return DenseEntry(array, nonzero=nnz)
+    return pack_sparse(array, nonzero_mask, nonzero=nnz, fmt="bitmap", negative_zeros=signs)
 
 
 class ZeroValue(StashPolicy):
@@ -77,7 +121,7 @@ class ZeroValue(StashPolicy):
 
     name = "zero_value"
 
-    def pack(self, array, role, scope, row_size):
+    def pack(self, array, role, scope, row_size, feature_axis=-1):
         if role == R.PARAMETER:
             return DenseEntry(array)
         return zero_value_pack(array)
@@ -90,71 +134,147 @@ class DeferredDropout(StashPolicy):
     ----------
     drop:
         Fraction of each weight-gradient input to drop, in [0, 1).  ``k = ceil((1 - drop) n)``
-        elements are kept (per tensor or per row), never more than the tensor's non-zeros.
-        ``drop=0`` stores losslessly and gives gradients bit-identical to :class:`Dense`.
+        elements (or rows, or blocks) are kept, never a zero one.  ``drop=0`` stores losslessly
+        and gives gradients bit-identical to :class:`Dense`.  Default 0.9; for
+        ``structure="nm"`` the default is ``1 - n/m`` and any other value is refused.
     granularity:
         ``"tensor"`` (default): one top-k over the whole tensor.  ``"row"``: top-k of every row
-        (a token's features for linear layers, a sample's feature map for convolutions).
+        (a token's features for linear layers, a sample's feature map for convolutions); only
+        with ``structure="element"``.
+    structure:
+        What is kept, on the input's 2-D (reduction rows x feature columns) view:
+        ``"element"`` (default, unstructured top-k), ``"row"`` (whole rows of largest L2 norm),
+        ``"block"`` (blocks of ``block`` consecutive rows within a column, by L2 norm) or
+        ``"nm"`` (``n`` largest of every ``m`` consecutive rows within a column).  See
+        :mod:`minidd.stash.structures`.
+    block:
+        Rows per block for ``structure="block"`` (default 128, a systolic array's height).
+    n, m:
+        ``structure="nm"`` keeps ``n`` of every ``m`` (default 2:4; ``1 <= n < m <= 256``).
     value_dtype:
         Precision of the stored values: ``"float32"`` (default, the array's own precision),
         ``"float16"`` or ``"bfloat16"`` (kept as uint16, round-to-nearest-even).
     selection:
         ``"exact"`` (default): exact top-k, ties at the threshold broken by lowest index.
-        ``"sample"``: a hardware-friendly threshold estimated from ``sample_size`` elements drawn
-        with ``rng``; the entry records how many it actually kept (``kept`` vs ``target_kept``).
-    rng:
-        ``numpy.random.Generator`` for ``selection="sample"`` (default: ``default_rng(0)``).
+        ``"sample"``: a hardware-friendly threshold estimated from ``sample_size`` elements
+        (rows, blocks) drawn with a generator seeded by ``seed``; the entry records how many it
+        actually kept (``kept`` vs ``target_kept``).  Not with ``structure="nm"`` (its choice is
+        local to each group: nothing to estimate).
     warmup_steps, ramp_steps:
         Schedule over training steps (see :meth:`set_step`): dense for ``warmup_steps``, then a
-        linear ramp to ``drop`` over ``ramp_steps``.
+        linear ramp to ``drop`` over ``ramp_steps`` (no ramp for ``"nm"``: its rate is fixed).
     layers:
         ``{pattern: drop}`` per-layer overrides, matched with :func:`fnmatch.fnmatch` against
-        the dotted layer name (for example ``{"encoder.0.*": 0.5, "head": 0.0}``).
+        the dotted layer name (for example ``{"encoder.0.*": 0.5, "head": 0.0}``); the structure
+        is the policy's (for ``"nm"`` an override is 0 or ``1 - n/m``).
     keep_marked_dense:
         Leave layers whose scope is marked ``keep_dense`` (by default the models mark their first
         layer, embeddings and classifier head) dense unless ``layers`` names them.
+
+    An option that has no effect with the chosen structure or selection (``block`` without
+    ``structure="block"``, ``seed`` with exact selection, ...) must keep its default: a value
+    given there is refused rather than silently ignored.
     """
 
     name = "deferred_dropout"
 
-    def __init__(self, drop: float = 0.9, *, granularity: str = "tensor",
+    def __init__(self, drop: float | None = None, *, granularity: str = "tensor",
+                 structure: str = "element", block: int = 128, n: int = 2, m: int = 4,
                  value_dtype: str = "float32", selection: str = "exact", sample_size: int = 4096,
-                 rng: np.random.Generator | None = None, warmup_steps: int = 0,
-                 ramp_steps: int = 0, layers: dict | None = None, keep_marked_dense: bool = True):
-        self.drop = _check_drop(drop, "drop")
-        if granularity not in ("tensor", "row"):
-            raise ValueError(f"DeferredDropout: granularity must be 'tensor' or 'row', got {granularity!r}")
-        if value_dtype not in VALUE_DTYPES:
-            raise ValueError(f"DeferredDropout: value_dtype must be one of {VALUE_DTYPES}, got {value_dtype!r}")
-        if selection not in ("exact", "sample"):
-            raise ValueError(f"DeferredDropout: selection must be 'exact' or 'sample', got {selection!r}")
-        if not isinstance(sample_size, int) or sample_size < 1:
-            raise ValueError(f"DeferredDropout: sample_size must be a positive int, got {sample_size!r}")
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            raise TypeError(f"DeferredDropout: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        for name, v in (("warmup_steps", warmup_steps), ("ramp_steps", ramp_steps)):
-            if not isinstance(v, int) or v < 0:
-                raise ValueError(f"DeferredDropout: {name} must be a non-negative int, got {v!r}")
+                 seed: int = 0, warmup_steps: int = 0, ramp_steps: int = 0,
+                 layers: dict | None = None, keep_marked_dense: bool = True):
+        self.granularity = _choice("granularity", granularity, ("tensor", "row"))
+        self.structure = _choice("structure", structure, STRUCTURES)
+        self.value_dtype = _choice("value_dtype", value_dtype, VALUE_DTYPES)
+        self.selection = _choice("selection", selection, ("exact", "sample"))
+        self.block = _check_int("block", block, 1)
+        self.n, self.m = _check_int("n", n, 1), _check_int("m", m, 2)
+        self.sample_size = _check_int("sample_size", sample_size, 1)
+        self.seed = _check_int("seed", seed, 0)
+        self.warmup_steps = _check_int("warmup_steps", warmup_steps, 0)
+        self.ramp_steps = _check_int("ramp_steps", ramp_steps, 0)
+        if not isinstance(keep_marked_dense, (bool, np.bool_)):
+            raise TypeError(f"DeferredDropout: keep_marked_dense must be True or False, "
+                            f"got {keep_marked_dense!r}")
+        self.keep_marked_dense = bool(keep_marked_dense)
+        if layers is not None and not isinstance(layers, dict):
+            raise TypeError(f"DeferredDropout: layers must be a dict {{pattern: drop}}, "
+                            f"got {type(layers).__name__}")
         self.layers = {}
         for pattern, d in (layers or {}).items():
             if not isinstance(pattern, str):
                 raise TypeError(f"DeferredDropout: layers keys must be str patterns, got {pattern!r}")
             self.layers[pattern] = _check_drop(d, f"layers[{pattern!r}]")
-        self.granularity, self.value_dtype, self.selection = granularity, value_dtype, selection
-        self.sample_size = sample_size
-        self.rng = rng if rng is not None else np.random.default_rng(0)
-        self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
-        self.keep_marked_dense = keep_marked_dense
+        self.drop = 0.9 if drop is None and self.structure != "nm" else drop
+        self._check_structure()
+        self.drop = _check_drop(self.drop, "drop")
         self.step = 0
+        self.rng = np.random.default_rng(self.seed)
+
+    def _check_structure(self):
+        s = self.structure
+        if s != "element" and self.granularity != "tensor":
+            raise ValueError(f"DeferredDropout: granularity={self.granularity!r} applies to "
+                             f"structure='element' only; structure={s!r} selects over the tensor")
+        irrelevant = [("block", self.block, 128, s == "block"),
+                      ("n", self.n, 2, s == "nm"), ("m", self.m, 4, s == "nm"),
+                      ("sample_size", self.sample_size, 4096, self.selection == "sample"),
+                      ("seed", self.seed, 0, self.selection == "sample")]
+        for name, value, default, used in irrelevant:
+            if not used and value != default:
+                needs = "structure='block'" if name == "block" else (
+                    "structure='nm'" if name in ("n", "m") else "selection='sample'")
+                raise ValueError(f"DeferredDropout: {name}={value!r} has no effect without "
+                                 f"{needs}; leave it out or set {needs}")
+        if s != "nm":
+            return
+        if not self.n < self.m <= 256:
+            raise ValueError(f"DeferredDropout: structure='nm' needs 1 <= n < m <= 256, "
+                             f"got n={self.n}, m={self.m}")
+        if self.selection != "exact":
+            raise ValueError("DeferredDropout: selection='sample' does not apply to "
+                             "structure='nm' (each group of m keeps its n largest exactly)")
+        if self.ramp_steps:
+            raise ValueError("DeferredDropout: ramp_steps does not apply to structure='nm' (its "
+                             "drop rate is fixed at 1 - n/m); use warmup_steps alone")
+        nm_drop = 1.0 - self.n / self.m
+        self.drop = self._nm_drop("drop", nm_drop if self.drop is None else self.drop, nm_drop)
+        for pattern, d in self.layers.items():
+            self.layers[pattern] = self._nm_drop(f"layers[{pattern!r}]", d, nm_drop, zero_ok=True)
+
+    def _nm_drop(self, name, drop, nm_drop, zero_ok=False):
+        drop = _check_drop(drop, name)
+        if math.isclose(drop, nm_drop, rel_tol=1e-9):
+            return nm_drop
+        if zero_ok and drop == 0.0:
+            return 0.0
+        raise ValueError(f"DeferredDropout: {name}={drop!r} is inconsistent with structure='nm' "
+                         f"n={self.n}, m={self.m}, which drops 1 - n/m = {nm_drop!r}; leave it "
+                         f"out or give {nm_drop!r}" + (" (or 0 to keep the layer dense)" if zero_ok else ""))
 
     def config(self):
         return {"policy": self.name, "drop": self.drop, "granularity": self.granularity,
+                "structure": self.structure, "block": self.block, "n": self.n, "m": self.m,
                 "value_dtype": self.value_dtype, "selection": self.selection,
+                "sample_size": self.sample_size, "seed": self.seed,
                 "warmup_steps": self.warmup_steps, "ramp_steps": self.ramp_steps,
                 "layers": dict(self.layers), "keep_marked_dense": self.keep_marked_dense}
 
+    def state_dict(self) -> dict:
+        """The schedule step and the sampling generator's state (plain data)."""
+        return {"policy": self.name, "step": self.step, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        _check_state(self, state, ("step", "rng"))
+        self.set_step(state["step"])
+        try:
+            self.rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"DeferredDropout.load_state_dict: state['rng'] is not a "
+                             f"{type(self.rng.bit_generator).__name__} state: {e}") from None
+
     def set_step(self, step: int) -> None:
-        if not isinstance(step, (int, np.integer)) or step < 0:
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ValueError(f"DeferredDropout.set_step: step must be a non-negative int, got {step!r}")
         self.step = int(step)
 
@@ -176,7 +296,7 @@ class DeferredDropout(StashPolicy):
             return 0.0
         return self.scheduled_drop()
 
-    def pack(self, array, role, scope, row_size):
+    def pack(self, array, role, scope, row_size, feature_axis=-1):
         if role == R.PARAMETER:
             return DenseEntry(array)
         if role != R.WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0:
@@ -184,7 +304,9 @@ class DeferredDropout(StashPolicy):
         drop = self.drop_for(scope)
         if drop == 0.0:
             return zero_value_pack(array)
-        return self._sparsify(array, drop, scope, row_size)
+        if self.structure == "element":
+            return self._sparsify(array, drop, scope, row_size)
+        return self._structured(array, drop, scope, feature_axis)
 
     # -- selection ---------------------------------------------------------------------------
     def _sparsify(self, array, drop, scope, row_size):
@@ -197,9 +319,9 @@ class DeferredDropout(StashPolicy):
         k = math.ceil((1.0 - drop) * cols)
         mag = np.abs(array).reshape(rows, cols)
         if self.selection == "exact":
-            mask = _exact_topk_mask(mag, k, scope.name)
+            mask = S.exact_topk_mask(mag, k, scope.name)
         else:
-            mask = self._sampled_mask(mag, k, scope.name)
+            mask = S.sampled_mask(mag, k, scope.name, self.rng, self.sample_size)
         nnz = int(np.count_nonzero(mag > 0))  # counting a bool mask is faster than floats
         del mag
         mask = mask.reshape(-1)
@@ -211,55 +333,53 @@ class DeferredDropout(StashPolicy):
             return DenseEntry(dense, nonzero=nnz, kept=kept, target_kept=k * rows)
         return pack_sparse(array, mask, self.value_dtype, nonzero=nnz, target_kept=k * rows)
 
-    def _sampled_mask(self, mag, k, layer):
-        rows, cols = mag.shape
-        s = min(self.sample_size, cols)
-        sample = mag[:, self.rng.integers(0, cols, size=s)]
-        kk = min(s - 1, max(0, s - math.ceil(s * k / cols)))
-        thr = np.partition(sample, kk, axis=1)[:, kk]
-        if np.isnan(thr).any() or np.isnan(mag).any():
-            raise _nan_error(layer)
-        return mag >= _positive(thr)[:, None]
+    def _select_units(self, scores, k, layer):
+        """Mask of the ``k`` best units of a flat score array (exact or sampled)."""
+        scores = scores.reshape(1, -1)
+        if self.selection == "exact":
+            return S.exact_topk_mask(scores, k, layer).reshape(-1)
+        return S.sampled_mask(scores, k, layer, self.rng, self.sample_size).reshape(-1)
+
+    def _structured(self, array, drop, scope, feature_axis):
+        view = S.rows_view(array, feature_axis)
+        nnz = int(np.count_nonzero(array))
+        rows, cols = view.shape
+        if self.structure == "row":
+            k = math.ceil((1.0 - drop) * rows)
+            keep = self._select_units(S.row_scores(view), k, scope.name)
+            entry = pack_rows(array, view, keep, feature_axis, self.value_dtype, nnz, k * cols)
+        elif self.structure == "block":
+            scores = S.block_scores(view, self.block)
+            k = math.ceil((1.0 - drop) * scores.size)
+            keep = self._select_units(scores, k, scope.name).reshape(scores.shape)
+            entry = pack_blocks(array, view, keep, self.block, feature_axis, self.value_dtype,
+                                nnz, min(array.size, k * self.block))
+        else:
+            entry = pack_nm(array, view, self.n, self.m, scope.name, feature_axis,
+                            self.value_dtype, nnz)
+        if entry.nbytes >= array.nbytes + meta_bytes(array.shape):  # no saving: store densely
+            dense = entry.unpack()
+            entry.drop()
+            return DenseEntry(dense, nonzero=nnz, kept=entry.kept, target_kept=entry.target_kept)
+        return entry
 
 
-def _positive(thr: np.ndarray) -> np.ndarray:
-    """Thresholds with 0 replaced by the smallest positive value, so zeros are never kept."""
-    tiny = np.nextafter(np.zeros((), thr.dtype), np.ones((), thr.dtype))
-    return np.maximum(thr, tiny)
+def _choice(name, value, choices):
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"DeferredDropout: {name} must be one of {choices}, got {value!r}{hint}")
 
 
-def _exact_topk_mask(mag: np.ndarray, k: int, layer: str) -> np.ndarray:
-    """Mask of the ``k`` largest entries of each row of ``mag`` (zeros never kept).
-
-    Ties at the threshold are broken by lowest index, so the result is fully determined.
-    """
-    rows, cols = mag.shape
-    kth = cols - k
-    part = np.partition(mag, kth, axis=1)
-    if np.isnan(part[:, kth:]).any():  # partition sorts NaN above every number
-        raise _nan_error(layer)
-    thr = part[:, kth]
-    del part
-    mask = mag >= _positive(thr)[:, None]
-    excess = np.count_nonzero(mask, axis=1) - k
-    tied_rows = np.flatnonzero(excess > 0)
-    if tied_rows.size:  # more than k at or above the threshold: drop the last tied ones
-        tied = mag[tied_rows] == thr[tied_rows, None]
-        rank_from_end = np.cumsum(tied[:, ::-1], axis=1)[:, ::-1]
-        drop = tied & (rank_from_end <= excess[tied_rows, None])
-        mask[tied_rows] &= ~drop
-    return mask
-
-
-def _nan_error(layer):
-    return FloatingPointError(
-        f"DeferredDropout: the weight-gradient input of layer {layer!r} contains NaN, so its "
-        "largest magnitudes are undefined; training has probably diverged (lower the learning "
-        "rate), or use ZeroValue/Dense, which store NaN losslessly")
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"DeferredDropout: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _check_drop(drop, name):
-    if isinstance(drop, bool) or not isinstance(drop, (int, float, np.floating)) \
+    if isinstance(drop, bool) or not isinstance(drop, (int, float, np.integer, np.floating)) \
             or not (0.0 <= float(drop) < 1.0):
         raise ValueError(f"DeferredDropout: {name} must be a number in [0, 1), got {drop!r}")
     return float(drop)

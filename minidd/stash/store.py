@@ -86,8 +86,13 @@ def use(policy: StashPolicy):
     set_policy(previous)
 
 
-def save(array: np.ndarray, role: str, op: str, row_size: int | None = None) -> StashEntry:
-    """Pack ``array`` for ``op``'s backward under the active policy (or share a live entry)."""
+def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
+         feature_axis: int = -1) -> StashEntry:
+    """Pack ``array`` for ``op``'s backward under the active policy (or share a live entry).
+
+    ``row_size`` is the length of one row for per-row policies; ``feature_axis`` the axis of a
+    weight-gradient input's features (-1 for linear, 1 for NCHW convolution input).
+    """
     if role not in R.ROLES:
         raise ValueError(f"{op}: unknown stash role {role!r}; expected one of {R.ROLES}")
     if not isinstance(array, np.ndarray):
@@ -100,7 +105,7 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None) -> 
         entry.refs += 1
         return entry
     scope = R.current_scope()
-    entry = _State.policy.pack(array, role, scope, row_size)
+    entry = _State.policy.pack(array, role, scope, row_size, feature_axis)
     entry.layer = scope.name or op
     entry.role, entry.key, entry.source, entry.refs = role, key, weakref.ref(array), 1
     _State.table[key] = entry

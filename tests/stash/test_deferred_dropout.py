@@ -89,8 +89,8 @@ def test_bfloat16_rounds_to_nearest_even():
 
 def test_sample_selection_reports_what_it_kept_and_is_seeded(rng):
     x = rng.standard_normal((256, 512)).astype(np.float32)
-    a, back_a = _pack(DeferredDropout(0.9, selection="sample", rng=np.random.default_rng(5)), x)
-    b, back_b = _pack(DeferredDropout(0.9, selection="sample", rng=np.random.default_rng(5)), x)
+    a, back_a = _pack(DeferredDropout(0.9, selection="sample", seed=5), x)
+    b, back_b = _pack(DeferredDropout(0.9, selection="sample", seed=5), x)
     assert np.array_equal(back_a, back_b)
     assert a.target_kept == math.ceil(0.1 * x.size)
     assert abs(a.kept / a.target_kept - 1) < 0.1 and a.kept != a.target_kept
@@ -176,11 +176,11 @@ def test_nan_in_a_weight_gradient_input_is_refused_clearly(rng):
     ({"drop": 1.0}, r"drop must be a number in \[0, 1\)"),
     ({"drop": -0.1}, r"drop must be a number in \[0, 1\)"),
     ({"drop": "0.5"}, r"drop must be a number"),
-    ({"granularity": "column"}, "granularity must be 'tensor' or 'row'"),
+    ({"granularity": "column"}, "granularity must be one of"),
     ({"value_dtype": "int8"}, "value_dtype must be one of"),
-    ({"selection": "magic"}, "selection must be 'exact' or 'sample'"),
+    ({"selection": "magic"}, "selection must be one of"),
     ({"layers": {"enc.*": 1.2}}, r"layers\['enc.\*'\] must be a number in \[0, 1\)"),
-    ({"warmup_steps": -1}, "warmup_steps must be a non-negative int"),
+    ({"warmup_steps": -1}, "warmup_steps must be an int >= 0"),
 ])
 def test_bad_configuration_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -29,6 +29,9 @@ POLICIES = {
     "zero_value": lambda: ZeroValue(),
     "dd0.9": lambda: DeferredDropout(0.9, keep_marked_dense=False),
     "dd0.9-bf16": lambda: DeferredDropout(0.9, value_dtype="bfloat16", keep_marked_dense=False),
+    "dd0.9-row": lambda: DeferredDropout(0.9, structure="row", keep_marked_dense=False),
+    "dd0.9-block": lambda: DeferredDropout(0.9, structure="block", block=32, keep_marked_dense=False),
+    "dd-2:4-bf16": lambda: DeferredDropout(structure="nm", value_dtype="bfloat16", keep_marked_dense=False),
 }
 
 

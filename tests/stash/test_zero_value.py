@@ -66,3 +66,24 @@ def test_reports_natural_sparsity_of_relu_output(rng):
     frac_zero = 1 - entry.nonzero / entry.numel
     assert abs(frac_zero - 0.5) < 0.02
     assert 1.8 < entry.dense_nbytes / entry.nbytes < 2.0  # bitmap + half the values
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("negative_zeros", [1, 40, 500])
+def test_negative_zero_keeps_its_sign_bit(dtype, negative_zeros, rng):
+    arr = rng.standard_normal(2000).astype(dtype)
+    arr[rng.random(arr.shape) < 0.7] = 0
+    arr[rng.choice(arr.size, negative_zeros, replace=False)] = -0.0
+    entry, back = _roundtrip(arr)
+    assert entry.kind == "bitmap"
+    bits = f"u{arr.dtype.itemsize}"
+    assert np.array_equal(back.view(bits), arr.view(bits))  # bit-exact, -0.0 included
+    assert entry.nonzero == np.count_nonzero(arr)
+    sign_bytes = entry.nbytes - (arr.size + 7) // 8 - entry.kept * arr.dtype.itemsize - 16
+    assert sign_bytes == min(negative_zeros * 2, (arr.size + 7) // 8)  # indices (uint16) or a bitmap
+
+
+def test_relu_outputs_carry_no_negative_zeros(rng):
+    from minidd import Tensor, functional as F
+    out = F.relu(Tensor(np.array([-1.0, -0.0, 0.0, 2.0], np.float32))).data
+    assert not np.signbit(out).any()

@@ -1,0 +1,108 @@
+"""Crash-safe file writes: every file minidd writes goes through this module.
+
+* :func:`atomic_write` / :func:`open_atomic` / :func:`atomic_savez`: the new content goes to a
+  temporary file in the target's folder, is flushed and fsynced, then renamed over the target
+  (``os.replace``, atomic on POSIX) and the folder is fsynced.  A reader, or a process killed at
+  any moment, sees either the old file or the new one, never a mix; on any failure (including
+  ``KeyboardInterrupt``) the temporary file is removed and the old file is left as it was.
+* :func:`append_line`: one ``O_APPEND`` write of a whole line, then fsync (``runs.jsonl``).  A kill
+  can at worst leave a torn *last* line, which readers cut off.
+
+Errors name the file being written: ``OSError`` of the same kind (``FileNotFoundError``,
+``PermissionError``, ...) with ``filename`` set to the target.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+TEMP_SUFFIX = ".tmp"
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable where the OS allows (not on every filesystem)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _named(e: OSError, path: Path) -> OSError:
+    """The same kind of OSError, naming the target rather than a temporary file."""
+    return OSError(e.errno, f"cannot write {path}: {e.strerror or e}", str(path))
+
+
+@contextlib.contextmanager
+def open_atomic(path, mode: str = "wb", newline: str | None = None):
+    """``with open_atomic(path, "w") as f: ...`` writes ``path`` atomically when the block ends.
+
+    ``mode`` is ``"wb"`` or ``"w"`` (text, UTF-8).  If the block raises, ``path`` is untouched
+    and no temporary file is left behind.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"open_atomic: mode must be 'wb' or 'w', got {mode!r}")
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise _named(e, path) from e
+    try:
+        with open(fd, mode, encoding=None if "b" in mode else "utf-8", newline=newline) as f:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get normal permissions
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            raise _named(e, path) from e
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path, data: bytes | str) -> None:
+    """Replace ``path`` by ``data`` (``str`` is written as UTF-8) atomically and durably."""
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"atomic_write({str(path)!r}): data must be bytes or str, got {type(data).__name__}")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open_atomic(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_savez(path, arrays: dict) -> None:
+    """``np.savez(path, **arrays)`` atomically (the file is ``path`` exactly, no ``.npz`` added)."""
+    import numpy as np
+    with open_atomic(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def append_line(path, line: str) -> None:
+    """Append ``line`` (no newline inside; one is added) as a single write, then fsync."""
+    if "\n" in line:
+        raise ValueError(f"append_line({str(path)!r}): the line must not contain a newline")
+    path = Path(path)
+    data = (line + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise _named(e, path) from e
+    try:
+        written = os.write(fd, data)
+        if written != len(data):  # a full disk; the torn line is cut off by readers
+            raise OSError(28, f"cannot write {path}: short write ({written} of {len(data)} bytes)", str(path))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,83 @@
+"""minidd.io: atomic writes keep the old file on any failure and leave no temporary file."""
+import errno
+import os
+
+import numpy as np
+import pytest
+
+from minidd import io
+
+
+def _listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_write_replaces_the_file_with_bytes_or_text(tmp_path):
+    path = tmp_path / "a.json"
+    io.atomic_write(path, b"old")
+    io.atomic_write(path, "né\n")
+    assert path.read_bytes() == "né\n".encode()
+    assert _listing(tmp_path) == ["a.json"]
+
+
+def test_the_file_gets_normal_permissions_not_mkstemps_0600(tmp_path):
+    path = tmp_path / "a.txt"
+    io.atomic_write(path, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_failed_replace_keeps_the_old_file_and_removes_the_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "a.txt"
+    io.atomic_write(path, "old")
+
+    def broken(src, dst):
+        raise OSError(errno.EIO, "I/O error")
+    monkeypatch.setattr(io.os, "replace", broken)
+    with pytest.raises(OSError, match="cannot write .*a.txt") as e:
+        io.atomic_write(path, "new")
+    assert e.value.filename == str(path)
+    assert path.read_text() == "old" and _listing(tmp_path) == ["a.txt"]
+
+
+def test_an_exception_inside_open_atomic_keeps_the_old_file(tmp_path):
+    path = tmp_path / "r.csv"
+    io.atomic_write(path, "old")
+    with pytest.raises(KeyboardInterrupt):
+        with io.open_atomic(path, "w") as f:
+            f.write("half")
+            raise KeyboardInterrupt
+    assert path.read_text() == "old" and _listing(tmp_path) == ["r.csv"]
+
+
+def test_a_missing_folder_is_named_in_the_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        io.atomic_write(tmp_path / "nope" / "a.txt", "x")
+
+
+def test_bad_data_type_is_refused_naming_the_file(tmp_path):
+    with pytest.raises(TypeError, match="a.txt.*bytes or str"):
+        io.atomic_write(tmp_path / "a.txt", 3)
+    assert _listing(tmp_path) == []
+
+
+def test_atomic_savez_round_trips_and_cleans_up_on_failure(tmp_path):
+    path = tmp_path / "ck.npz"
+    io.atomic_savez(path, {"w": np.arange(3.0)})
+    with np.load(path) as z:
+        assert z["w"].tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(TypeError):
+        io.atomic_savez(path, {"w": np.arange(2.0), 3: 1})   # a non-string key fails inside savez
+    with np.load(path) as z:
+        assert z["w"].tolist() == [0.0, 1.0, 2.0]
+    assert _listing(tmp_path) == ["ck.npz"]
+
+
+def test_append_line_appends_whole_lines(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    io.append_line(path, '{"a": 1}')
+    io.append_line(path, '{"a": 2}')
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
+    with pytest.raises(ValueError, match="newline"):
+        io.append_line(path, "x\ny")
