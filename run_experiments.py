@@ -104,13 +104,12 @@ def main(argv=None) -> int:
         print(table)
         print(f"\nreport: {out / 'REPORT.md'}")
         return 0
-    from types import SimpleNamespace
-
     from minidd.report import write_report
+    from minidd.results import RunResult
     from minidd.sweep import run_sweep
     try:
         config = build_config(args)
-        runs = [SimpleNamespace(**r) for r in run_sweep(config, out, jobs=args.jobs, progress=not args.no_progress)]
+        runs = [RunResult.from_dict(r) for r in run_sweep(config, out, jobs=args.jobs, progress=not args.no_progress)]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

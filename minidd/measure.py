@@ -14,48 +14,46 @@ import time
 
 import numpy as np
 
-from . import functional as F, recipes, stash
+from . import __version__, functional as F, recipes, stash
 from .mlm import pretrain
 from .nn import Dropout
 from .randomk import RandomK
+from .results import RunResult, run_key
 from .trace import trace
 from .train import _inputs, fit
 
 
 def make_policy(spec) -> stash.StashPolicy:
-    """A policy from a spec: ``"dense"``, ``"zero_value"``, ``"deferred_dropout:<drop>"`` (or
-    ``"dd:<drop>"``), ``"random_k:<drop>"``; a policy object is returned as it is."""
+    """A policy from a spec string (:func:`minidd.stash.parse_spec`'s grammar, plus
+    ``"random_k:<drop>"`` for the random-k control), a config dict, or a policy (returned as it is)."""
     if isinstance(spec, stash.StashPolicy):
         return spec
-    if spec == "dense":
-        return stash.Dense()
-    if spec == "zero_value":
-        return stash.ZeroValue()
-    kind, _, drop = str(spec).partition(":")
-    make = {"deferred_dropout": stash.DeferredDropout, "dd": stash.DeferredDropout, "random_k": RandomK}.get(kind)
-    if make and drop:
+    if isinstance(spec, dict):
+        return RandomK(spec["drop"], spec.get("seed", 0)) if spec.get("policy") == RandomK.name else stash.from_config(spec)
+    if isinstance(spec, str) and spec.startswith(RandomK.name + ":"):
         try:
-            return make(float(drop))
+            return RandomK(float(spec.partition(":")[2]))
         except ValueError as e:
             raise ValueError(f"policy {spec!r}: {e}") from None
-    raise ValueError(f"unknown policy {spec!r}: use 'dense', 'zero_value', 'deferred_dropout:<drop>' "
-                     "or 'random_k:<drop>'")
+    return stash.parse_spec(spec)
 
 
-def policy_label(config: dict) -> str:
-    """A short label for a policy from its ``config()`` dict (never parsed back)."""
-    name = config["policy"]
-    return f"{name}:{config['drop']:g}" if "drop" in config else name
+def policy_label(policy) -> str:
+    """The canonical spec string of a policy or its config dict (:func:`minidd.stash.format_spec`)."""
+    config = policy if isinstance(policy, dict) else policy.config()
+    if config["policy"] == RandomK.name:
+        return f"{RandomK.name}:{config['drop']:g}"
+    return stash.format_spec(config)
 
 
 def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: int | None = None,
-        progress: bool = False, hp: dict | None = None, measure_run: bool = True) -> dict:
+        progress: bool = False, hp: dict | None = None, measure_run: bool = True) -> RunResult:
     """Train ``task`` under ``policy`` (a spec or a policy) with ``seed`` and measure it.
 
     ``epochs`` (steps for ``mlm``) and ``hp`` (hyperparameter overrides, checked against the
     recipe) change the recipe; ``train_limit`` trains on the first N examples only.  With
     ``measure_run=False`` only the learning curve and final scores are recorded (the MLM study).
-    Returns the fields of a :class:`~minidd.results.RunResult` as plain data.
+    Returns its :class:`~minidd.results.RunResult` (key ``task|spec|seed``).
     """
     hp = recipes.config(task, **(hp or {}))
     if epochs:
@@ -78,26 +76,25 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
         opt = recipes.optimizer(hp, net.parameters(), steps)
         history = fit(net, train, optimizer=opt, epochs=hp["epochs"], batch_size=hp["batch_size"],
                       rng=rng, policy=pol, test_data=test, clip_norm=hp.get("clip_norm"),
-                      progress=progress, desc=f"{task} {policy_label(pol.config())} s{seed}")
-        history = dict(history)
-        history.pop("seconds")  # wall-clock: recorded under timings
+                      progress=progress, desc=f"{task} {policy_label(pol)} s{seed}")
         metrics = {"test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1]}
         batch = hp["batch_size"]
         probe_batch = tuple(a[:batch] for a in train)
         probe = _classifier_probe(probe_batch)
     train_seconds = time.perf_counter() - t0
-    result = {"task": task, "policy": pol.config(), "spec": policy_label(pol.config()), "seed": seed,
-              "status": "ok", "error": None,
-              "settings": {"hp": hp, "train_limit": train_limit},
-              "metrics": metrics, "fidelity": [], "stash": {}, "hardware": {}, "curves": history,
-              "timings": {"train_seconds": train_seconds}}
+    history = dict(history)
+    epoch_seconds = history.pop("seconds")  # wall-clock lives in timings only
+    timings = {"train_seconds": train_seconds, "epoch_seconds": epoch_seconds}
+    measured = {"fidelity": [], "stash": {}, "hardware": {}}
     if measure_run:
         t1 = time.perf_counter()
-        result.update(measure(net, probe, batch, pol))
-        result["timings"].update(result.pop("step_times"), measure_seconds=time.perf_counter() - t1)
-    result["timings"]["total_seconds"] = time.perf_counter() - t0
-    result["key"] = f"{task}|{result['spec']}|{seed}"
-    return result
+        measured = measure(net, probe, batch, pol)
+        timings.update(measured.pop("step_times"), measure_seconds=time.perf_counter() - t1)
+    timings["total_seconds"] = time.perf_counter() - t0
+    spec = policy_label(pol)
+    return RunResult(run_key(task, spec, seed), task, pol.config(), spec, seed, "ok", None,
+                     {"hp": hp, "train_limit": train_limit, "version": __version__}, metrics,
+                     curves=history, timings=timings, **measured)
 
 
 def _classifier_probe(batch):

@@ -13,17 +13,15 @@ the same positions.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from . import functional as F, stash
 from .autograd import no_grad
 from .data.text import CLS, MASK, PAD, SPECIALS, load_spam
 from .nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
 from .optim import AdamW, warmup_cosine
 from .stash.roles import scope
+from .train import fit
 
 EVAL_MASK_SEED = 1234
 #: Hyperparameters :func:`pretrain` reads (the ``mlm`` recipe gives every one of them).
@@ -120,41 +118,31 @@ def sparsified_weights(model: MaskedLM) -> list[str]:
             if isinstance(m, Linear) and name.startswith("encoder.blocks.") and not m.stash_dense]
 
 
-class ParamGroups:
-    """Several optimizers stepped as one (a learning rate per group of parameters)."""
+class ScaledAdamW(AdamW):
+    """AdamW whose step (and decoupled weight decay) is multiplied by ``scales[i]`` for
+    parameter ``i``: a learning rate per parameter, one schedule for all."""
 
-    def __init__(self, *optimizers):
-        self.optimizers = optimizers
-        self.params = [p for o in optimizers for p in o.params]
+    def __init__(self, params, scales, **kwargs):
+        super().__init__(params, **kwargs)
+        self.scales = [float(s) for s in scales]
+        if len(self.scales) != len(self.params) or not all(s > 0 for s in self.scales):
+            raise ValueError(f"ScaledAdamW: scales must be {len(self.params)} positive numbers, one per parameter")
 
-    def zero_grad(self) -> None:
-        for o in self.optimizers:
-            o.zero_grad()
-
-    def step(self) -> None:
-        for o in self.optimizers:
-            o.step()
-
-    def state_dict(self) -> dict:
-        return {f"{i}/{k}": v for i, o in enumerate(self.optimizers) for k, v in o.state_dict().items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        for i, o in enumerate(self.optimizers):
-            o.load_state_dict({k[len(f"{i}/"):]: v for k, v in state.items() if k.startswith(f"{i}/")})
+    def _update(self, i, p, g, lr):
+        super()._update(i, p, g, lr * self.scales[i])
 
 
-def make_optimizer(model: MaskedLM, hp: dict):
+def make_optimizer(model: MaskedLM, hp: dict) -> AdamW:
     """AdamW with linear warm-up and cosine decay to 0 over ``hp["steps"]``; the weights that
     deferred dropout sparsifies get ``lr * encoder_lr_scale`` (the study's lower-rate control)."""
-    def adamw(params, lr):
-        return AdamW(params, lr=lr, weight_decay=hp["weight_decay"],
-                     lr_schedule=warmup_cosine(hp["warmup_steps"], hp["steps"]))
+    kwargs = {"lr": hp["lr"], "weight_decay": hp["weight_decay"],
+              "lr_schedule": warmup_cosine(hp["warmup_steps"], hp["steps"])}
     if hp["encoder_lr_scale"] == 1.0:
-        return adamw(model.parameters(), hp["lr"])
+        return AdamW(model.parameters(), **kwargs)
     scaled = set(sparsified_weights(model))
     named = list(model.named_parameters())
-    return ParamGroups(adamw([p for n, p in named if n not in scaled], hp["lr"]),
-                       adamw([p for n, p in named if n in scaled], hp["lr"] * hp["encoder_lr_scale"]))
+    return ScaledAdamW([p for _, p in named], [hp["encoder_lr_scale"] if n in scaled else 1.0 for n, _ in named],
+                       **kwargs)
 
 
 def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | None = None,
@@ -162,9 +150,10 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     """Pre-train a masked LM with hyperparameters ``hp`` (every key of :data:`HYPERPARAMETERS`)
     under ``policy``.
 
-    Returns ``(model, history, probe)``: history has ``curve`` (held-out ``mlm_loss`` and
-    ``masked_accuracy`` every ``eval_every`` steps and at the end) and ``train_loss`` (per
-    step); ``probe(model)`` builds the loss of one fixed training batch (for measurements).
+    The loop is :func:`minidd.train.fit` with the masked-LM loss.  Returns ``(model, history,
+    probe)``: ``history`` is fit's, with ``curve`` (held-out ``mlm_loss`` and ``masked_accuracy``
+    every ``eval_every`` steps and at the end) and ``step_loss``; ``probe(model)`` builds the
+    loss of one fixed training batch (for measurements).
     """
     missing = [k for k in HYPERPARAMETERS if k not in hp]
     if missing:
@@ -179,31 +168,15 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     rng = np.random.default_rng(seed)
     model = MaskedLM(len(tok), hp["max_len"], hp["dim"], hp["heads"], hp["layers"], hp["ff_dim"],
                      hp["dropout"], hp["pre_ln"], rng=rng)
-    opt = make_optimizer(model, hp)
-    batch_size, rate = hp["batch_size"], hp["mask_rate"]
-    curve, train_losses = [], []
-    order = rng.permutation(len(tr_tok))
-    pos = 0
-    with stash.use(policy):
-        for step in tqdm(range(steps), desc=f"mlm {policy.name}", disable=not progress, leave=False):
-            if pos + batch_size > len(order):
-                order, pos = rng.permutation(len(tr_tok)), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
-            policy.set_step(step)
-            loss, _, _ = mlm_loss(model, tr_tok[idx], tr_mask[idx], rng, rate)
-            value = float(loss.data)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"pretrain: MLM loss is {value} at step {step}")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            train_losses.append(value)
-            if (step + 1) % hp["eval_every"] == 0 or step + 1 == steps:
-                curve.append({"step": step + 1, **evaluate_mlm(model, te_tok, te_mask, rate=rate)})
-    probe_tok, probe_mask = tr_tok[:batch_size], tr_mask[:batch_size]
+    rate = hp["mask_rate"]
+    history = fit(model, (tr_tok, tr_mask), optimizer=make_optimizer(model, hp), steps=steps,
+                  batch_size=hp["batch_size"], rng=rng, policy=policy,
+                  loss_fn=lambda m, batch, r: mlm_loss(m, *batch, r, rate)[0],
+                  eval_fn=lambda m: evaluate_mlm(m, te_tok, te_mask, rate=rate), eval_every=hp["eval_every"],
+                  progress=progress, desc=f"mlm {policy.name}")
+    probe_tok, probe_mask = tr_tok[:hp["batch_size"]], tr_mask[:hp["batch_size"]]
 
     def probe(m):
         return mlm_loss(m, probe_tok, probe_mask, np.random.default_rng(0), rate)[0]
 
-    return model, {"curve": curve, "train_loss": train_losses}, probe
+    return model, history, probe

@@ -24,10 +24,13 @@ import json
 import multiprocessing
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 from . import recipes
+from .io import append_line, atomic_write
+from .measure import make_policy, policy_label, run
+from .results import RunResult
 
 STUDY = {
     "budgets": [1000, 3000],
@@ -57,12 +60,12 @@ def tuning_runs(budget: int, study=STUDY) -> list[dict]:
 
 def best_setting(runs: list[dict], budget: int) -> dict:
     """The tuned ``hp`` of ``budget``: the tuning run with the lowest final held-out loss."""
-    tuned = [r for r in runs if r["settings"]["study"]["stage"] == "tune"
-             and r["settings"]["study"]["budget"] == budget and r["status"] == "ok"]
+    tuned = [r for r in runs if r.settings["study"]["stage"] == "tune"
+             and r.settings["study"]["budget"] == budget and r.ok]
     if not tuned:
         raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
-    best = min(tuned, key=lambda r: r["metrics"]["test_loss"])
-    return {k: best["settings"]["hp"][k] for k in ("steps", "lr", "warmup_steps")}
+    best = min(tuned, key=lambda r: r.metrics["test_loss"])
+    return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps")}
 
 
 def comparison_runs(runs: list[dict], budget: int, study=STUDY) -> list[dict]:
@@ -83,51 +86,41 @@ def flat_run(runs: list[dict], study=STUDY) -> dict:
                    "encoder_lr_scale": 1.0}}
 
 
-def _one(spec: dict) -> dict:
-    from .measure import make_policy, run
+def _one(spec: dict) -> RunResult:
+    """Run one study run; a diverged run (NaN loss) is a failed result, not a crash."""
+    study = {k: spec[k] for k in ("stage", "budget", "arm")}
     try:
         r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
-    except (FloatingPointError, ValueError) as e:   # a diverged tuning run is a result, not a crash
-        r = {"task": "mlm", "policy": make_policy(spec["policy"]).config(), "spec": spec["policy"],
-             "seed": spec["seed"], "status": "failed", "error": f"{type(e).__name__}: {e}",
-             "settings": {"hp": recipes.config("mlm", **spec["hp"]), "train_limit": None}, "metrics": {},
-             "fidelity": [], "stash": {}, "hardware": {}, "timings": {}, "curves": {}}
-    r["key"] = spec["key"]
-    r["settings"]["study"] = {k: spec[k] for k in ("stage", "budget", "arm")}
-    return r
+    except FloatingPointError as e:
+        policy = make_policy(spec["policy"])
+        return RunResult.failed(spec["key"], "mlm", policy.config(), policy_label(policy), spec["seed"],
+                                f"{type(e).__name__}: {e}",
+                                settings={"hp": recipes.config("mlm", **spec["hp"]), "study": study})
+    return replace(r, key=spec["key"], settings={**r.settings, "study": study})
 
 
-def load(folder) -> list[dict]:
+def load(folder) -> list[RunResult]:
     """The finished runs in ``folder`` (a torn last line is ignored; a key is kept once)."""
     path = Path(folder) / "runs.jsonl"
     if not path.exists():
         return []
     raw = path.read_bytes()
     runs = {}
-    for line in raw[:raw.rfind(b"\n") + 1].decode().splitlines():
+    for n, line in enumerate(raw[:raw.rfind(b"\n") + 1].decode().splitlines(), 1):
         if line.strip():
-            r = json.loads(line)
-            runs.setdefault(r["key"], r)
+            r = RunResult.from_json(line, f"{path}, line {n}")
+            runs.setdefault(r.key, r)
     return list(runs.values())
 
 
-def _append(folder, result: dict) -> None:
-    fd = os.open(Path(folder) / "runs.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(result, sort_keys=True) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _execute(folder, specs, jobs, log):
-    done = {r["key"] for r in load(folder)}
+    done = {r.key for r in load(folder)}
     todo = [s for s in specs if s["key"] not in done]
 
     def finished(r):
-        _append(folder, r)
-        log(f"{r['key']}: {r['status']} " + (f"loss {r['metrics']['test_loss']:.4f} ({r['timings']['total_seconds']:.0f} s)"
-                                              if r["status"] == "ok" else r["error"]))
+        append_line(Path(folder) / "runs.jsonl", r.to_json())
+        log(f"{r.key}: {r.status} " + (f"loss {r.metrics['test_loss']:.4f} ({r.timings['total_seconds']:.0f} s)"
+                                       if r.ok else r.error))
 
     if jobs == 1:   # in this process (BLAS threads as the caller set them)
         for s in todo:
@@ -149,7 +142,7 @@ def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:
     want = json.loads(json.dumps(want))
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
         raise ValueError(f"{folder} holds another study configuration; choose another folder")
-    cfg_path.write_text(json.dumps(want, indent=2))
+    atomic_write(cfg_path, json.dumps(want, indent=2))
     for budget in sorted(study["budgets"], reverse=True):  # the longest budget matters most: first
         _execute(folder, tuning_runs(budget, study), jobs, log)
         _execute(folder, comparison_runs(load(folder), budget, study), jobs, log)
@@ -163,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/mlm_study")
     ap.add_argument("--jobs", type=int, default=1)
     args = ap.parse_args(argv)
-    runs = [SimpleNamespace(**r) for r in run_study(args.out, args.jobs)]
+    runs = run_study(args.out, args.jobs)
     from .report import write_mlm_study
     write_mlm_study(runs, args.out, STUDY, command="python -m minidd.mlm_study " + " ".join(argv or sys.argv[1:]))
     print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")

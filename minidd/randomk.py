@@ -37,7 +37,7 @@ class RandomK(StashPolicy):
     def config(self) -> dict:
         return {"policy": self.name, "drop": self.drop, "seed": self.seed}
 
-    def pack(self, array, role, scope, row_size):
+    def pack(self, array, role, scope, row_size, feature_axis=-1):
         if role == PARAMETER:
             return DenseEntry(array)
         if (role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import statistics
 from pathlib import Path
+
+from .io import atomic_write
 
 SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std",
                   "loss_vs_dense_mean", "loss_vs_dense_std", "stash_bytes", "stash_reduction",
@@ -22,17 +23,6 @@ SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_
                   "hw_speedup_own_batch"]
 #: An MLM run shorter than this many steps cannot tell policies apart (see the MLM study).
 MLM_MIN_STEPS = 1000
-
-
-def _write(path, text: str) -> None:
-    # LEAD: replace with minidd.io.atomic_write once minidd/io.py is merged (same semantics)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _drop(policy: dict) -> float:
@@ -221,19 +211,8 @@ FIGURE_NOTE = ("Figures need matplotlib, an optional extra: `pip install \".[fig
 def _save(fig, path) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
-    _write_bytes(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
     return str(path)
-
-
-def _write_bytes(path, data: bytes) -> None:
-    # LEAD: replace with minidd.io.atomic_write once minidd/io.py is merged
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_figures(rows: list[dict], runs, folder) -> tuple[list[str], str]:
@@ -290,9 +269,9 @@ def write_report(runs, folder, config: dict, paper_table: str, command: str,
     """Write ``summary.csv``, the figures and ``REPORT.md`` of ``runs`` into ``folder``."""
     folder = Path(folder)
     rows = summarize(runs)
-    _write(folder / "summary.csv", summary_csv(rows))
+    atomic_write(folder / "summary.csv", summary_csv(rows))
     figures, note = write_figures(rows, runs, folder)
-    _write(folder / "REPORT.md", report_markdown(runs, rows, config, paper_table, figures, note, command,
+    atomic_write(folder / "REPORT.md", report_markdown(runs, rows, config, paper_table, figures, note, command,
                                                  hardware_scenarios))
     return rows
 
@@ -401,4 +380,4 @@ def write_mlm_study(runs, folder, study: dict, command: str) -> None:
             fig.tight_layout()
             figures.append(_save(fig, folder / f"mlm_curves_{budget}.png"))
             plt.close(fig)
-    _write(folder / "REPORT.md", mlm_study_markdown(runs, study, figures, note, command))
+    atomic_write(folder / "REPORT.md", mlm_study_markdown(runs, study, figures, note, command))

@@ -146,9 +146,9 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
                                    progress and jobs == 1): (m, p, s) for m, p, s in todo}
             for fut in cf.as_completed(futures):
                 result = fut.result()
-                store.append(result)
-                bar.set_postfix_str(f"{result['task']} {result['spec']} s{result['seed']}: "
-                                    f"acc {result['metrics']['test_accuracy']:.4f}")
+                store.append(result.to_dict())
+                bar.set_postfix_str(f"{result.task} {result.spec} s{result.seed}: "
+                                    f"acc {result.metrics['test_accuracy']:.4f}")
                 bar.update(1)
     finally:
         for var, v in saved.items():

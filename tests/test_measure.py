@@ -1,5 +1,4 @@
 """The measurement harness: run results, step overhead against Dense, the random-k control."""
-import json
 import time
 
 import numpy as np
@@ -9,11 +8,10 @@ from minidd import stash
 from minidd.measure import make_policy, policy_label, run, step_overhead
 from minidd.nn import MLP
 from minidd.randomk import RandomK
+from minidd.results import RunResult
 from minidd import functional as F
 from minidd.autograd import Tensor
 
-FIELDS = {"key", "task", "policy", "spec", "seed", "status", "error", "settings", "metrics", "fidelity",
-          "stash", "hardware", "timings", "curves"}
 
 
 def _net_and_loss():
@@ -32,9 +30,9 @@ def test_dense_step_overhead_is_zero_by_construction():
 class _SlowDense(stash.Dense):
     name = "slow_dense"
 
-    def pack(self, array, role, scope, row_size):
+    def pack(self, array, role, scope, row_size, feature_axis=-1):
         time.sleep(0.002)
-        return super().pack(array, role, scope, row_size)
+        return super().pack(array, role, scope, row_size, feature_axis)
 
     def config(self):
         return {"policy": self.name}
@@ -46,27 +44,29 @@ def test_a_slower_policy_reads_a_positive_overhead():
     assert t["step_overhead"] > 0.1 and t["step_seconds"] > t["step_seconds_dense"]
 
 
-def test_run_gives_the_fields_of_a_run_result_and_is_deterministic():
+def test_run_gives_a_run_result_and_is_deterministic():
     a = run("mlp", "dd:0.9", 0, epochs=1, train_limit=64, hp={"sizes": [784, 32, 32, 10]})
-    assert set(a) == FIELDS and a["status"] == "ok" and a["error"] is None
-    assert json.loads(json.dumps(a)) == a
-    assert a["policy"] == stash.DeferredDropout(0.9).config() and a["spec"] == "deferred_dropout:0.9"
-    assert a["settings"]["hp"]["sizes"] == [784, 32, 32, 10] and a["settings"]["hp"]["epochs"] == 1
-    assert a["fidelity"] and a["stash"]["stash_bytes"] < a["stash"]["stash_dense_bytes"]
-    assert {"train_seconds", "total_seconds", "step_overhead"} <= set(a["timings"])
-    assert "seconds" not in a["curves"]      # wall-clock lives in timings only
+    assert isinstance(a, RunResult) and a.ok and a.key == "mlp|deferred_dropout:0.9|0"
+    assert RunResult.from_json(a.to_json()) == a
+    assert a.policy == stash.DeferredDropout(0.9).config() and a.spec == "deferred_dropout:0.9"
+    assert a.settings["hp"]["sizes"] == [784, 32, 32, 10] and a.settings["hp"]["epochs"] == 1
+    assert a.fidelity and a.stash["stash_bytes"] < a.stash["stash_dense_bytes"]
+    assert {"train_seconds", "total_seconds", "step_overhead"} <= set(a.timings)
+    assert "seconds" not in a.curves      # wall-clock lives in timings only
     b = run("mlp", stash.DeferredDropout(0.9), 0, epochs=1, train_limit=64, hp={"sizes": [784, 32, 32, 10]})
-    assert {k: v for k, v in a.items() if k != "timings"} == {k: v for k, v in b.items() if k != "timings"}
+    assert a.comparable() == b.comparable()
 
 
 def test_policy_specs_and_labels():
-    assert policy_label(make_policy("dd:0.5").config()) == "deferred_dropout:0.5"
-    assert policy_label(make_policy("random_k:0.9").config()) == "random_k:0.9"
-    assert policy_label(make_policy("zero_value").config()) == "zero_value"
-    with pytest.raises(ValueError, match="unknown policy 'topk:0.9'"):
+    assert policy_label(make_policy("dd:0.5")) == "deferred_dropout:0.5"
+    assert policy_label(make_policy("dd:0.5,granularity=row").config()) == "deferred_dropout:0.5,granularity=row"
+    assert policy_label(make_policy("random_k:0.9")) == "random_k:0.9"
+    assert make_policy(make_policy("random_k:0.9").config()).config() == RandomK(0.9).config()
+    assert policy_label(make_policy({"policy": "zero_value"})) == "zero_value"
+    with pytest.raises(ValueError, match="unknown policy 'topk'"):
         make_policy("topk:0.9")
-    with pytest.raises(ValueError, match="policy 'dd:1.5'"):
-        make_policy("dd:1.5")
+    with pytest.raises(ValueError, match="policy 'random_k:1.5'"):
+        make_policy("random_k:1.5")
     with pytest.raises(ValueError, match=r"RandomK: drop must be a number in \[0, 1\)"):
         RandomK(1.0)
 

@@ -3,7 +3,7 @@ import pytest
 
 from minidd import stash
 from minidd.data.text import CLS, MASK, PAD
-from minidd.mlm import MaskedLM, ParamGroups, make_optimizer, mask_tokens, mlm_loss, pretrain, sparsified_weights
+from minidd.mlm import MaskedLM, ScaledAdamW, make_optimizer, mask_tokens, mlm_loss, pretrain, sparsified_weights
 from minidd.recipes import config
 
 
@@ -34,8 +34,8 @@ def test_tiny_mlm_learns_and_is_deterministic():
     hp = config("mlm", **TINY)
     _, a, _ = pretrain(hp, stash.Dense(), 0, train_limit=64)
     _, b, _ = pretrain(hp, stash.Dense(), 0, train_limit=64)
-    assert a == b
-    losses = a["train_loss"]
+    assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    losses = a["step_loss"]
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.5
     curve = [c["mlm_loss"] for c in a["curve"]]
     assert [c["step"] for c in a["curve"]] == [20, 40] and curve[-1] < curve[0]
@@ -65,7 +65,7 @@ def test_lower_rate_control_scales_exactly_the_weights_deferred_dropout_sparsifi
     assert len(touched) == 8
     hp = config("mlm", steps=10, lr=1e-2, warmup_steps=0, encoder_lr_scale=0.3)
     opt = make_optimizer(model, hp)
-    assert isinstance(opt, ParamGroups)
+    assert isinstance(opt, ScaledAdamW)
     before = {n: p.data.copy() for n, p in model.named_parameters()}
     loss, _, _ = mlm_loss(model, tok, np.ones((3, 8), bool), np.random.default_rng(1))
     opt.zero_grad()

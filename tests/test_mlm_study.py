@@ -1,7 +1,5 @@
 """The masked-LM study end to end on a tiny model: tuning, paired comparison, controls, report."""
 import json
-from types import SimpleNamespace
-
 from minidd import mlm_study
 from minidd.report import write_mlm_study
 
@@ -13,29 +11,29 @@ TINY = {**mlm_study.STUDY, "budgets": [8], "lrs": [1e-3, 3e-2], "warmup_fraction
 def test_tiny_study_tunes_dense_then_compares_every_arm_with_the_tuned_setting(tmp_path):
     logged = []
     runs = mlm_study.run_study(tmp_path, jobs=1, study=TINY, log=logged.append)
-    stages = [r["settings"]["study"]["stage"] for r in runs]
+    stages = [r.settings["study"]["stage"] for r in runs]
     assert stages.count("tune") == 2 and stages.count("compare") == 5 * 2 and stages.count("flat") == 1
-    tune = [r for r in runs if r["settings"]["study"]["stage"] == "tune"]
-    best = min(tune, key=lambda r: r["metrics"]["test_loss"])["settings"]["hp"]
+    tune = [r for r in runs if r.settings["study"]["stage"] == "tune"]
+    best = min(tune, key=lambda r: r.metrics["test_loss"]).settings["hp"]
     for r in runs:
-        study = r["settings"]["study"]
+        study = r.settings["study"]
         if study["stage"] == "compare":
-            hp = r["settings"]["hp"]
+            hp = r.settings["hp"]
             assert (hp["lr"], hp["warmup_steps"], hp["steps"]) == (best["lr"], best["warmup_steps"], 8)
             assert hp["encoder_lr_scale"] == (0.3 if "lr x0.3" in study["arm"] else 1.0)
-            assert hp["dim"] == 8 and [p["step"] for p in r["curves"]["curve"]] == [4, 8]
-    assert {r["policy"]["policy"] for r in runs} == {"dense", "deferred_dropout", "random_k"}
+            assert hp["dim"] == 8 and [p["step"] for p in r.curves["curve"]] == [4, 8]
+    assert {r.policy["policy"] for r in runs} == {"dense", "deferred_dropout", "random_k"}
     assert len(logged) == len(runs) == 13
     again = mlm_study.run_study(tmp_path, jobs=1, study=TINY, log=logged.append)   # resumes: nothing new
     assert len(again) == 13 and len(logged) == 13
-    write_mlm_study([SimpleNamespace(**r) for r in runs], tmp_path, TINY, "cmd")
+    write_mlm_study(runs, tmp_path, TINY, "cmd")
     text = (tmp_path / "REPORT.md").read_text()
     assert "## Budget 8 steps" in text and "random_k:0.9" in text and "## Has dense flattened?" in text
     dd = [line for line in text.splitlines() if line.startswith("| dd:0.9 |")][0]
-    dense = {r["seed"]: r["metrics"]["test_loss"] for r in runs
-             if r["settings"]["study"] == {"stage": "compare", "budget": 8, "arm": "dense"}}
-    mine = {r["seed"]: r["metrics"]["test_loss"] for r in runs
-            if r["settings"]["study"] == {"stage": "compare", "budget": 8, "arm": "dd:0.9"}}
+    dense = {r.seed: r.metrics["test_loss"] for r in runs
+             if r.settings["study"] == {"stage": "compare", "budget": 8, "arm": "dense"}}
+    mine = {r.seed: r.metrics["test_loss"] for r in runs
+            if r.settings["study"] == {"stage": "compare", "budget": 8, "arm": "dd:0.9"}}
     assert f"{mine[0] - dense[0]:+.4f}, {mine[1] - dense[1]:+.4f}" in dd   # paired, per seed
 
 
