@@ -33,14 +33,14 @@ from .measure import make_policy, policy_label, run
 from .results import RunResult
 
 STUDY = {
-    "budgets": [1000, 3000],
+    "budgets": [500, 2000],
     "lrs": [3e-3, 1e-2, 3e-2],
     "warmup_fractions": [0.02, 0.1],
     "tune_seed": 100,
     "seeds": [0, 1, 2],
-    "arms": {"dense": ("dense", 1.0), "dd:0.5": ("deferred_dropout:0.5", 1.0),
-             "dd:0.9": ("deferred_dropout:0.9", 1.0), "random_k:0.9": ("random_k:0.9", 1.0),
-             "dense, DD layers lr x0.3": ("dense", 0.3)},
+    "arms": {"dense": ("dense", 1.0), "dd:0.9": ("deferred_dropout:0.9", 1.0),
+             "random_k:0.9": ("random_k:0.9", 1.0), "dense, DD layers lr x0.3": ("dense", 0.3),
+             "dd:0.5": ("deferred_dropout:0.5", 1.0)},
     "flat_factor": 2,
     "hp": {},   # overrides of the mlm recipe for every run (the tests shrink the model)
 }
