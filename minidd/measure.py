@@ -14,13 +14,11 @@ import time
 
 import numpy as np
 
-from . import __version__, functional as F, recipes, stash
-from .mlm import pretrain
+from . import __version__, recipes, stash
 from .nn import Dropout
 from .randomk import RandomK
 from .results import RunResult, run_key
 from .trace import trace
-from .train import _inputs, fit
 
 
 def make_policy(spec) -> stash.StashPolicy:
@@ -57,30 +55,10 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     """
     hp = recipes.config(task, **(hp or {}))
     if epochs:
-        hp["steps" if task == "mlm" else "epochs"] = epochs
+        hp["steps" if "steps" in hp else "epochs"] = epochs
     pol = make_policy(policy)
     t0 = time.perf_counter()
-    if task == "mlm":
-        net, history, probe = pretrain(hp, pol, seed, train_limit, progress)
-        final = history["curve"][-1]
-        metrics = {"test_loss": final["mlm_loss"], "test_accuracy": final["masked_accuracy"]}
-        batch = hp["batch_size"]
-    else:
-        train, test, info = recipes.data(task, hp)
-        if train_limit:
-            train = tuple(a[:train_limit] for a in train)
-            test = tuple(a[:max(1, train_limit // 4)] for a in test)
-        rng = np.random.default_rng(seed)
-        net = recipes.build(task, hp, rng, info)
-        steps = hp["epochs"] * -(-len(train[-1]) // hp["batch_size"])
-        opt = recipes.optimizer(hp, net.parameters(), steps)
-        history = fit(net, train, optimizer=opt, epochs=hp["epochs"], batch_size=hp["batch_size"],
-                      rng=rng, policy=pol, test_data=test, clip_norm=hp.get("clip_norm"),
-                      progress=progress, desc=f"{task} {policy_label(pol)} s{seed}")
-        metrics = {"test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1]}
-        batch = hp["batch_size"]
-        probe_batch = tuple(a[:batch] for a in train)
-        probe = _classifier_probe(probe_batch)
+    net, history, probe, batch, metrics = recipes.train(task, hp, pol, seed, train_limit, progress)
     train_seconds = time.perf_counter() - t0
     history = dict(history)
     epoch_seconds = history.pop("seconds")  # wall-clock lives in timings only
@@ -95,11 +73,6 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     return RunResult(run_key(task, spec, seed), task, pol.config(), spec, seed, "ok", None,
                      {"hp": hp, "train_limit": train_limit, "version": __version__}, metrics,
                      curves=history, timings=timings, **measured)
-
-
-def _classifier_probe(batch):
-    *xs, y = batch
-    return lambda m: F.cross_entropy(m(*_inputs(xs)), y)
 
 
 def _hardware_policy(config: dict):

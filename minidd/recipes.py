@@ -1,30 +1,71 @@
-"""The study's tasks as recipes: a table of every hyperparameter, and how to build each task.
+"""The study's tasks as recipes: a table of every hyperparameter, and how to train each task.
 
 ``config("mlp")`` gives every hyperparameter of a task as plain data (model widths, optimizer,
-learning rate, schedule, batch size, epochs or steps, vocabulary ...); sweeps record it in their
-``config.json``, so a changed recipe is a different configuration.  ``prepare(task, rng, hp)``
-builds the data, model and optimizer from those numbers, so the table is the only place they
-live.  Training and measuring one run is :mod:`minidd.measure`'s job.  The data split is fixed
-(split seed 0); a run's seed varies initialisation, dropout and batch order.
+learning rate, schedule, batch size, epochs or steps, vocabulary ...); sweeps record it, so a
+changed recipe is a different configuration.  ``train(task, hp, policy, seed)`` trains the task
+from those numbers alone (the classifiers through :func:`minidd.train.fit`, the masked LM through
+:func:`minidd.mlm.pretrain`, which uses fit's hooks).  Measuring a trained run is
+:mod:`minidd.measure`'s job.  The data split is fixed (split seed 0); a run's seed varies
+initialisation, dropout, masking and batch order.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
+import numpy as np
+
+from . import functional as F
 from .data import load_mnist, load_spam
+from .mlm import pretrain
 from .nn import CNN, MLP, MiniBERT
 from .optim import SGD, AdamW, warmup_cosine
+from .train import _inputs, fit
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
+class Trained(NamedTuple):
+    """What training a task gives the harness."""
+    model: object
+    history: dict    #: fit's history (curves; ``seconds`` is wall-clock)
+    probe: Callable  #: ``probe(model)`` builds the loss of one fixed training batch
+    batch: int       #: that batch's size
+    metrics: dict    #: final ``test_accuracy`` and ``test_loss``
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """One task: its description and every hyperparameter (``hp``), as plain data."""
+    """One task: its description, every hyperparameter (``hp``, plain data) and its trainer
+    ``train(task, hp, policy, seed, train_limit, progress) -> Trained``."""
     name: str
     description: str
     hp: dict
+    train: Callable
+
+
+def _train_classifier(task, hp, policy, seed, train_limit, progress) -> Trained:
+    train_set, test, info = data(task, hp)
+    if train_limit:
+        train_set = tuple(a[:train_limit] for a in train_set)
+        test = tuple(a[:max(1, train_limit // 4)] for a in test)
+    rng = np.random.default_rng(seed)
+    net = build(task, hp, rng, info)
+    steps = hp["epochs"] * -(-len(train_set[-1]) // hp["batch_size"])
+    history = fit(net, train_set, optimizer=optimizer(hp, net.parameters(), steps), epochs=hp["epochs"],
+                  batch_size=hp["batch_size"], rng=rng, policy=policy, test_data=test,
+                  clip_norm=hp.get("clip_norm"), progress=progress, desc=f"{task} s{seed}")
+    *xs, y = (a[:hp["batch_size"]] for a in train_set)
+    return Trained(net, history, lambda m: F.cross_entropy(m(*_inputs(xs)), y), len(y),
+                   {"test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1]})
+
+
+def _train_mlm(task, hp, policy, seed, train_limit, progress) -> Trained:
+    net, history, probe = pretrain(hp, policy, seed, train_limit, progress)
+    final = history["curve"][-1]
+    return Trained(net, history, probe, hp["batch_size"],
+                   {"test_loss": final["mlm_loss"], "test_accuracy": final["masked_accuracy"]})
 
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
@@ -33,21 +74,21 @@ _SGD = {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5
 RECIPES = {r.name: r for r in (
     Recipe("mlp", "ReLU-MLP 784-512-512-10 on MNIST-10k (8,000 / 2,000)",
            {"sizes": [784, 512, 512, 10], "epochs": 15, "batch_size": 64, "lr": 0.05, **_SGD,
-            "normalize": [MNIST_MEAN, MNIST_STD]}),
+            "normalize": [MNIST_MEAN, MNIST_STD]}, _train_classifier),
     Recipe("cnn", "VGG-style CNN [conv3x3-BN-ReLU, pool] x (16, 32) channels on MNIST-10k",
            {"channels": [16, 32], "epochs": 6, "batch_size": 64, "lr": 0.05, **_SGD,
-            "normalize": [MNIST_MEAN, MNIST_STD]}),
+            "normalize": [MNIST_MEAN, MNIST_STD]}, _train_classifier),
     Recipe("bert", "mini-BERT (2 blocks, d=64, 4 heads, ff 256, GELU) on SpamAssassin, 128 word tokens",
            {"vocab_size": 8000, "max_len": 128, "dim": 64, "heads": 4, "layers": 2, "ff_dim": 256,
             "dropout": 0.1, "epochs": 4, "batch_size": 32, "optimizer": "adamw", "lr": 1e-3,
             "weight_decay": 0.01, "schedule": "warmup_cosine", "warmup_fraction": 0.1,
-            "warmup_max_steps": None, "clip_norm": 1.0}),
+            "warmup_max_steps": None, "clip_norm": 1.0}, _train_classifier),
     Recipe("mlm", "masked-language-model pre-training of a mini-BERT (2 pre-LN blocks, d=32, "
            "1,000 words) on the e-mail bodies, 32 tokens; the budget counts steps, not epochs",
            {"vocab_size": 1000, "max_len": 32, "dim": 32, "heads": 4, "layers": 2, "ff_dim": 128,
             "pre_ln": True, "dropout": 0.0, "mask_rate": 0.15, "batch_size": 32, "steps": 1000,
             "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.01, "schedule": "warmup_cosine",
-            "warmup_steps": 100, "encoder_lr_scale": 1.0, "eval_every": 100}),
+            "warmup_steps": 100, "encoder_lr_scale": 1.0, "eval_every": 100}, _train_mlm),
 )}
 
 
@@ -108,3 +149,11 @@ def optimizer(hp: dict, params, total_steps: int):
     if hp["optimizer"] == "adamw":
         return AdamW(params, lr=hp["lr"], weight_decay=hp["weight_decay"], lr_schedule=schedule)
     raise ValueError(f"optimizer: hp['optimizer'] must be 'sgd' or 'adamw', got {hp['optimizer']!r}")
+
+
+def train(task: str, hp: dict, policy, seed: int, train_limit: int | None = None,
+          progress: bool = False) -> Trained:
+    """Train ``task`` with hyperparameters ``hp`` (see :func:`config`) under ``policy``."""
+    if task not in RECIPES:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(RECIPES)}")
+    return RECIPES[task].train(task, hp, policy, seed, train_limit, progress)
