@@ -33,7 +33,7 @@ from .measure import make_policy, policy_label, run
 from .results import RunResult
 
 STUDY = {
-    "budgets": [500, 2000],
+    "budgets": [400, 1500],
     "lrs": [3e-3, 1e-2, 3e-2],
     "warmup_fractions": [0.02, 0.1],
     "tune_seed": 100,
@@ -49,7 +49,7 @@ _BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _hp(budget, lr, warmup_fraction, lr_scale=1.0, study=STUDY) -> dict:
     return {**study["hp"], "steps": budget, "lr": lr, "warmup_steps": int(round(budget * warmup_fraction)),
-            "encoder_lr_scale": lr_scale}
+            "encoder_lr_scale": lr_scale, "eval_every": max(1, budget // 10)}
 
 
 def tuning_runs(budget: int, study=STUDY) -> list[dict]:
@@ -65,7 +65,7 @@ def best_setting(runs: list[dict], budget: int) -> dict:
     if not tuned:
         raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
     best = min(tuned, key=lambda r: r.metrics["test_loss"])
-    return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps")}
+    return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps", "eval_every")}
 
 
 def comparison_runs(runs: list[dict], budget: int, study=STUDY) -> list[dict]:
@@ -83,7 +83,7 @@ def flat_run(runs: list[dict], study=STUDY) -> dict:
     return {"key": f"flat|{f * b}|dense|{study['seeds'][0]}", "stage": "flat", "budget": f * b, "arm": "dense",
             "policy": "dense", "seed": study["seeds"][0],
             "hp": {**study["hp"], "steps": f * b, "lr": best["lr"], "warmup_steps": f * best["warmup_steps"],
-                   "encoder_lr_scale": 1.0}}
+                   "encoder_lr_scale": 1.0, "eval_every": best["eval_every"]}}
 
 
 def _one(spec: dict) -> RunResult:
