@@ -143,11 +143,13 @@ def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
         raise ValueError(f"{folder} holds another study configuration; choose another folder")
     atomic_write(cfg_path, json.dumps(want, indent=2))
-    for budget in sorted(study["budgets"], reverse=True):  # the longest budget matters most: first
-        _execute(folder, tuning_runs(budget, study), jobs, log)
-        _execute(folder, comparison_runs(load(folder), budget, study), jobs, log)
-        if budget == max(study["budgets"]):
-            _execute(folder, [flat_run(load(folder), study)], jobs, log)
+    tune = [t for b in sorted(study["budgets"], reverse=True) for t in tuning_runs(b, study)]
+    _execute(folder, tune, jobs, log)
+    runs = load(folder)
+    # longest runs first: the pool's last round is then short
+    todo = [flat_run(runs, study)] + [c for b in sorted(study["budgets"], reverse=True)
+                                      for c in comparison_runs(runs, b, study)]
+    _execute(folder, todo, jobs, log)
     return load(folder)
 
 

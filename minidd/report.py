@@ -60,8 +60,7 @@ def summarize(runs) -> list[dict]:
                "seeds": len(rs), "accuracy_mean": mean(acc), "accuracy_std": _sd(acc),
                "loss_mean": mean(loss), "loss_std": _sd(loss),
                "loss_vs_dense_mean": mean(paired) if paired else math.nan,
-               "loss_vs_dense_std": _sd(paired) if paired else math.nan,
-               "train_seconds": sum(r.timings.get("total_seconds", 0.0) for r in rs)}
+               "loss_vs_dense_std": _sd(paired) if paired else math.nan}
         measured = [r for r in rs if r.stash]
         if measured:
             wgi = [r.stash["by_role"].get("weight_grad_input", {}) for r in measured]
