@@ -34,7 +34,7 @@ from .results import RunResult
 
 STUDY = {
     "budgets": [400, 1500],
-    "lrs": [3e-3, 1e-2, 3e-2],
+    "lrs": [1e-3, 3e-3, 1e-2, 3e-2],
     "warmup_fractions": [0.02, 0.1],
     "tune_seed": 100,
     "seeds": [0, 1, 2],
