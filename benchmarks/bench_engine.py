@@ -1,196 +1,469 @@
-"""One SGD training step in minidd against the same step hand-written in NumPy.
+"""One SGD step (forward + backward + update) in minidd, hand-written NumPy and PyTorch CPU.
 
-    python benchmarks/bench_engine.py [--repeats 15]
+    python benchmarks/bench_engine.py [--rounds 15] [--steps 3] [--tasks mlp,cnn,block]
+    python benchmarks/bench_engine.py --profile cnn      # minidd's time per op, in-process
+    python benchmarks/bench_engine.py --baseline DIR     # also an older minidd checkout
 
-Prints the median step time of each and the ratio minidd / NumPy (goal: under 1.10).  Where
-torch happens to be importable it also times PyTorch's step as a peer figure.
+Three steps, float32, one thread: MLP 784-1024-1024-10 (batch 128), CNN conv3x3(32)-ReLU-
+pool-conv3x3(64)-ReLU-pool-fc on 1x28x28 (batch 64), pre-LN Transformer encoder block (d 128,
+4 heads, ff 512, tanh GELU, 32 x 64 tokens, loss mean((y - r)^2) / 2).  Each contender runs in its own
+process with the same initial weights; before timing, each one's loss and gradients are
+checked against minidd's.  Then in interleaved rounds each contender runs a few steps of each
+task while the others wait; the medians and the ratios to PyTorch (optional: skipped when torch
+is not installed; it is never a dependency of minidd) and to NumPy are printed, in wall time and
+in CPU time (steadier on a shared machine).
+Targets (issue 12): minidd / PyTorch at most 1.3 on the CNN and the block, 1.0 on the MLP.
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # before NumPy loads BLAS (spawned workers inherit it)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import median_times  # noqa: E402
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import importlib.util  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 
-from minidd import Tensor, functional as F, nn  # noqa: E402
-from minidd.optim import SGD  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "benchmarks"), ROOT]
+from _timing import ProcessPool  # noqa: E402
 
 LR = 0.01
+TASKS = {
+    "mlp": "MLP 784-1024-1024-10, batch 128",
+    "cnn": "CNN conv3x3(32)-pool-conv3x3(64)-pool-fc, 28x28, batch 64",
+    "block": "pre-LN encoder block d128, 4 heads, ff 512, 64 tokens, batch 32",
+}
+HEADS, GELU_C, GELU_A = 4, math.sqrt(2 / math.pi), 0.044715
 
 
-# ------------------------------------------------------------------ hand-written NumPy steps
-def _xent_grad(z, y):
-    """Gradient of the mean cross-entropy with respect to the logits ``z``."""
-    e = np.exp(z - z.max(1, keepdims=True))
-    d = e / e.sum(1, keepdims=True)
+# ------------------------------------------------------------------ shared weights and data
+def _minidd_models():
+    from minidd import functional as F, nn
+
+    class SmallCNN(nn.Module):
+        def __init__(self, rng):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, 32, 3, padding=1, rng=rng)
+            self.c2 = nn.Conv2d(32, 64, 3, padding=1, rng=rng)
+            self.fc = nn.Linear(64 * 7 * 7, 10, rng=rng)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.c1(x)), 2)
+            x = F.max_pool2d(F.relu(self.c2(x)), 2)
+            return self.fc(x.reshape(x.shape[0], -1))
+
+    rng = np.random.default_rng(0)
+    models = {"mlp": nn.MLP((784, 1024, 1024, 10), rng=rng), "cnn": SmallCNN(rng),
+              "block": nn.TransformerEncoderBlock(128, HEADS, 512, rng=rng, pre_ln=True)}
+    for name, p in models["block"].named_parameters():  # LayerNorm away from (1, 0)
+        if name.startswith("ln"):
+            p.data[...] += rng.uniform(-0.2, 0.2, p.shape).astype(p.dtype)
+    return models
+
+
+def _data():
+    rng = np.random.default_rng(1)
+    return {"mlp": (rng.standard_normal((128, 784), dtype=np.float32), rng.integers(0, 10, 128)),
+            "cnn": (rng.standard_normal((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)),
+            "block": (rng.standard_normal((32, 64, 128), dtype=np.float32),
+                      rng.standard_normal((32, 64, 128), dtype=np.float32))}
+
+
+class Step:
+    """A contender's training step on one task: ``step()`` runs forward, backward and SGD;
+    ``check()`` returns (loss, {param name: grad}) at the current weights without updating."""
+
+    def __init__(self, loss_and_grads, step):
+        self.loss_and_grads, self.step = loss_and_grads, step
+
+    def check(self):
+        loss, grads = self.loss_and_grads()
+        return float(loss), {k: np.array(v, dtype=np.float32) for k, v in grads.items()}
+
+
+# ------------------------------------------------------------------ minidd
+def minidd_steps():
+    from minidd import Tensor, functional as F
+    from minidd.optim import SGD
+
+    models, data, out = _minidd_models(), _data(), {}
+    for task, model in models.items():
+        x, y = data[task]
+        opt = SGD(model.parameters(), lr=LR)
+        named = dict(model.named_parameters())
+        if task == "block":
+            r = Tensor(y)
+            def loss_fn(m=model, x=x, r=r):
+                d = m(Tensor(x)) - r
+                return (d * d).mean() * 0.5
+        else:
+            loss_fn = (lambda m=model, x=x, y=y: F.cross_entropy(m(Tensor(x)), y))
+
+        def check(loss_fn=loss_fn, model=model, named=named):
+            model.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            return loss.item(), {k: p.grad for k, p in named.items()}
+
+        def step(loss_fn=loss_fn, opt=opt):
+            loss = loss_fn()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        out[task] = Step(check, step)
+    return out
+
+
+# ------------------------------------------------------------------ hand-written NumPy
+def _xent(z, y):
+    """Mean cross-entropy of logits ``z`` and its gradient."""
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(1, keepdims=True)
+    loss = float(np.mean(np.log(s[:, 0]) - z[np.arange(len(y)), y]))
+    d = e / s
     d[np.arange(len(y)), y] -= 1
-    d /= len(y)
-    return d
+    return loss, d / len(y)
 
 
-def numpy_mlp_step(params, x, y):
-    (w1, b1), (w2, b2), (w3, b3) = params
-    h1 = x @ w1.T + b1
-    m1 = h1 > 0
-    a1 = h1 * m1
-    h2 = a1 @ w2.T + b2
-    m2 = h2 > 0
-    a2 = h2 * m2
-    d = _xent_grad(a2 @ w3.T + b3, y)
-    grads = [(d.T @ a2, d.sum(0))]
-    d2 = (d @ w3) * m2
-    grads.append((d2.T @ a1, d2.sum(0)))
-    d1 = (d2 @ w2) * m1
-    grads.append((d1.T @ x, d1.sum(0)))
-    for (w, b), (gw, gb) in zip(params, grads[::-1]):
-        w -= LR * gw
-        b -= LR * gb
+def np_mlp(P, x, y):
+    w = [P[f"layers.{i}.weight"] for i in (0, 2, 4)]
+    b = [P[f"layers.{i}.bias"] for i in (0, 2, 4)]
+    h1 = x @ w[0].T + b[0]
+    a1 = np.maximum(h1, 0)
+    h2 = a1 @ w[1].T + b[1]
+    a2 = np.maximum(h2, 0)
+    loss, d = _xent(a2 @ w[2].T + b[2], y)
+    g = {"layers.4.weight": d.T @ a2, "layers.4.bias": d.sum(0)}
+    d = (d @ w[2]) * (h2 > 0)
+    g.update({"layers.2.weight": d.T @ a1, "layers.2.bias": d.sum(0)})
+    d = (d @ w[1]) * (h1 > 0)
+    g.update({"layers.0.weight": d.T @ x, "layers.0.bias": d.sum(0)})
+    return loss, g
 
 
-def _conv(x, w, b):
-    win = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3))
-    y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3])) + b
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), win
-
-
-def _conv_back(g, win, w, x_shape):
-    gw = np.tensordot(g, win, axes=([0, 2, 3], [0, 2, 3]))
-    dwin = np.tensordot(g, w, axes=([1], [0])).transpose(0, 3, 1, 2, 4, 5)
-    n, c, h, wd = x_shape
-    dxp = np.zeros((n, c, h + 2, wd + 2), dtype=g.dtype)
+def _im2col3(x):
+    """(N*H*W, C*9) columns of a 3x3, padding-1 convolution."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cols = np.empty((n, h, w, c, 3, 3), x.dtype)
     for i in range(3):
         for j in range(3):
-            dxp[:, :, i:i + h, j:j + wd] += dwin[:, :, :, :, i, j]
-    return dxp[:, :, 1:-1, 1:-1], gw, g.sum(axis=(0, 2, 3))
+            cols[..., i, j] = xp[:, :, i:i + h, j:j + w].transpose(0, 2, 3, 1)
+    return cols.reshape(n * h * w, c * 9)
 
 
-def _pool(x):
+def _conv3(x, w, b):
+    n, _, h, wd = x.shape
+    cols = _im2col3(x)
+    y = cols @ w.reshape(len(w), -1).T + b
+    return np.ascontiguousarray(y.reshape(n, h, wd, -1).transpose(0, 3, 1, 2)), cols
+
+
+def _conv3_back(g, cols, w, x_shape, need_dx=True):
+    n, c, h, wd = x_shape
+    g2 = g.transpose(0, 2, 3, 1).reshape(-1, len(w))
+    gw = (g2.T @ cols).reshape(w.shape)
+    dx = None
+    if need_dx:
+        dcols = (g2 @ w.reshape(len(w), -1)).reshape(n, h, wd, c, 3, 3)
+        dxp = np.zeros((n, c, h + 2, wd + 2), g.dtype)
+        for i in range(3):
+            for j in range(3):
+                dxp[:, :, i:i + h, j:j + wd] += dcols[..., i, j].transpose(0, 3, 1, 2)
+        dx = dxp[:, :, 1:-1, 1:-1]
+    return dx, gw, g.sum((0, 2, 3))
+
+
+def _pool2(x):
     n, c, h, w = x.shape
     win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
     idx = win.argmax(-1)
     return np.take_along_axis(win, idx[..., None], -1)[..., 0], idx
 
 
-def _pool_back(g, idx, x_shape):
+def _pool2_back(g, idx, x_shape):
     n, c, h, w = x_shape
     d = np.zeros(g.shape + (4,), g.dtype)
     np.put_along_axis(d, idx[..., None], g[..., None], -1)
     return d.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(x_shape)
 
 
-def numpy_cnn_step(params, x, y):
-    (w1, b1), (w2, b2), (w3, b3) = params
-    h1, win1 = _conv(x, w1, b1)
-    m1 = h1 > 0
-    p1, i1 = _pool(h1 * m1)
-    h2, win2 = _conv(p1, w2, b2)
-    m2 = h2 > 0
-    p2, i2 = _pool(h2 * m2)
+def np_cnn(P, x, y):
+    h1, cols1 = _conv3(x, P["c1.weight"], P["c1.bias"])
+    p1, i1 = _pool2(np.maximum(h1, 0))
+    h2, cols2 = _conv3(p1, P["c2.weight"], P["c2.bias"])
+    p2, i2 = _pool2(np.maximum(h2, 0))
     flat = p2.reshape(len(x), -1)
-    d = _xent_grad(flat @ w3.T + b3, y)
-    g3 = (d.T @ flat, d.sum(0))
-    dp2 = (d @ w3).reshape(p2.shape)
-    dh2 = _pool_back(dp2, i2, h2.shape) * m2
-    dp1, gw2, gb2 = _conv_back(dh2, win2, w2, p1.shape)
-    dh1 = _pool_back(dp1, i1, h1.shape) * m1
-    _, gw1, gb1 = _conv_back(dh1, win1, w1, x.shape)
-    for (w, b), (gw, gb) in zip(params, [(gw1, gb1), (gw2, gb2), g3]):
-        w -= LR * gw
-        b -= LR * gb
+    loss, d = _xent(flat @ P["fc.weight"].T + P["fc.bias"], y)
+    g = {"fc.weight": d.T @ flat, "fc.bias": d.sum(0)}
+    dh2 = _pool2_back((d @ P["fc.weight"]).reshape(p2.shape), i2, h2.shape) * (h2 > 0)
+    dp1, g["c2.weight"], g["c2.bias"] = _conv3_back(dh2, cols2, P["c2.weight"], p1.shape)
+    dh1 = _pool2_back(dp1, i1, h1.shape) * (h1 > 0)
+    _, g["c1.weight"], g["c1.bias"] = _conv3_back(dh1, cols1, P["c1.weight"], x.shape, need_dx=False)
+    return loss, g
 
 
-# ------------------------------------------------------------------ minidd models
-class SmallCNN(nn.Module):
-    def __init__(self, rng):
-        super().__init__()
-        self.c1 = nn.Conv2d(1, 32, 3, padding=1, rng=rng)
-        self.c2 = nn.Conv2d(32, 64, 3, padding=1, rng=rng)
-        self.fc = nn.Linear(64 * 7 * 7, 10, rng=rng)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.c1(x)), 2)
-        x = F.max_pool2d(F.relu(self.c2(x)), 2)
-        return self.fc(x.reshape(x.shape[0], -1))
+def _ln(a, gamma, beta):
+    ac = a - a.mean(-1, keepdims=True)
+    rstd = 1 / np.sqrt((ac * ac).mean(-1, keepdims=True) + 1e-5)
+    ah = ac * rstd
+    return ah * gamma + beta, (ah, rstd)
 
 
-def minidd_step(model, opt, x, y):
-    loss = F.cross_entropy(model(x), y)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
+def _ln_back(dy, cache, gamma):
+    ah, rstd = cache
+    dah = dy * gamma
+    da = rstd * (dah - dah.mean(-1, keepdims=True) - ah * (dah * ah).mean(-1, keepdims=True))
+    return da, (dy * ah).sum(0), dy.sum(0)
 
 
-def _params(model):
-    mods = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    return [(m.weight.data.copy(), m.bias.data.copy()) for m in mods]
+def np_block(P, x, r):
+    b, t, d = x.shape
+    dh = d // HEADS
+    scale = 1 / math.sqrt(dh)
+    W = {k: P[f"attn.{k}.weight"] for k in "qkvo" if k != "o"} | {"o": P["attn.out.weight"]}
+    B = {k: P[f"attn.{k}.bias"] for k in "qkv"} | {"o": P["attn.out.bias"]}
+
+    def split(a):
+        return a.reshape(b, t, HEADS, dh).transpose(0, 2, 1, 3)
+
+    def merge(a):
+        return a.transpose(0, 2, 1, 3).reshape(b * t, d)
+
+    x2 = x.reshape(-1, d)
+    h1, c1 = _ln(x2, P["ln1.weight"], P["ln1.bias"])
+    q, k, v = (split(h1 @ W[n].T + B[n]) for n in "qkv")
+    s = (q @ k.transpose(0, 1, 3, 2)) * scale
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    ctx = merge(p @ v)
+    x3 = x2 + ctx @ W["o"].T + B["o"]
+    h2, c2 = _ln(x3, P["ln2.weight"], P["ln2.bias"])
+    f1 = h2 @ P["ff1.weight"].T + P["ff1.bias"]
+    th = np.tanh(GELU_C * (f1 + GELU_A * f1 * f1 * f1))
+    gl = 0.5 * f1 * (1 + th)
+    y = x3 + gl @ P["ff2.weight"].T + P["ff2.bias"]
+    dy = y - r.reshape(-1, d)
+    loss = 0.5 * float(np.mean(dy * dy))
+    dy /= dy.size
+    g = {"ff2.weight": dy.T @ gl, "ff2.bias": dy.sum(0)}
+    df1 = (dy @ P["ff2.weight"]) * (0.5 * (1 + th) + 0.5 * f1 * (1 - th * th) * GELU_C * (1 + 3 * GELU_A * f1 * f1))
+    g["ff1.weight"], g["ff1.bias"] = df1.T @ h2, df1.sum(0)
+    dx3, g["ln2.weight"], g["ln2.bias"] = _ln_back(df1 @ P["ff1.weight"], c2, P["ln2.weight"])
+    dx3 += dy
+    g["attn.out.weight"], g["attn.out.bias"] = dx3.T @ ctx, dx3.sum(0)
+    dctx = split(dx3 @ W["o"])
+    dp = dctx @ v.transpose(0, 1, 3, 2)
+    dv = p.transpose(0, 1, 3, 2) @ dctx
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True)) * scale
+    dq, dk = ds @ k, ds.transpose(0, 1, 3, 2) @ q
+    dh1 = 0
+    for n, dn, name in (("q", dq, "attn.q"), ("k", dk, "attn.k"), ("v", dv, "attn.v")):
+        dn = merge(dn)
+        g[f"{name}.weight"], g[f"{name}.bias"] = dn.T @ h1, dn.sum(0)
+        dh1 = dh1 + dn @ W[n]
+    _, g["ln1.weight"], g["ln1.bias"] = _ln_back(dh1, c1, P["ln1.weight"])
+    return loss, g
 
 
-def torch_steps(mlp, cnn, xm, ym, xc, yc):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count() or 1)
-    tm = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
-                             torch.nn.ReLU(), torch.nn.Linear(1024, 10))
-    tc = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-                             torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-                             torch.nn.Flatten(), torch.nn.Linear(3136, 10))
-    out = {}
-    for name, model, x, y in (("mlp", tm, xm, ym), ("cnn", tc, xc, yc)):
+def numpy_steps():
+    data, out = _data(), {}
+    fns = {"mlp": np_mlp, "cnn": np_cnn, "block": np_block}
+    for task, model in _minidd_models().items():
+        P = {k: p.data.copy() for k, p in model.named_parameters()}
+        x, y = data[task]
+
+        def step(fn=fns[task], P=P, x=x, y=y):
+            for k, g in fn(P, x, y)[1].items():
+                P[k] -= LR * g
+
+        out[task] = Step(lambda fn=fns[task], P=P, x=x, y=y: fn(P, x, y), step)
+    return out
+
+
+# ------------------------------------------------------------------ PyTorch (optional peer)
+def torch_steps():
+    import torch
+    import torch.nn as tnn
+    import torch.nn.functional as TF
+
+    torch.set_num_threads(1)
+
+    class MLP(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = tnn.Sequential(tnn.Linear(784, 1024), tnn.ReLU(), tnn.Linear(1024, 1024),
+                                         tnn.ReLU(), tnn.Linear(1024, 10))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    class CNN(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = tnn.Conv2d(1, 32, 3, padding=1), tnn.Conv2d(32, 64, 3, padding=1)
+            self.fc = tnn.Linear(3136, 10)
+
+        def forward(self, x):
+            x = TF.max_pool2d(TF.relu(self.c1(x)), 2)
+            x = TF.max_pool2d(TF.relu(self.c2(x)), 2)
+            return self.fc(x.flatten(1))
+
+    class Block(tnn.Module):
+        def __init__(self, d=128, ff=512):
+            super().__init__()
+            self.attn = tnn.ModuleDict({n: tnn.Linear(d, d) for n in ("q", "k", "v", "out")})
+            self.ln1, self.ln2 = tnn.LayerNorm(d), tnn.LayerNorm(d)
+            self.ff1, self.ff2 = tnn.Linear(d, ff), tnn.Linear(ff, d)
+
+        def forward(self, x):
+            b, t, d = x.shape
+            h = self.ln1(x)
+            q, k, v = (self.attn[n](h).reshape(b, t, HEADS, -1).transpose(1, 2) for n in "qkv")
+            s = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(d // HEADS))
+            ctx = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d)
+            x = x + self.attn["out"](ctx)
+            return x + self.ff2(TF.gelu(self.ff1(self.ln2(x)), approximate="tanh"))
+
+    data, out = _data(), {}
+    ref = _minidd_models()
+    for task, model in (("mlp", MLP()), ("cnn", CNN()), ("block", Block())):
+        with torch.no_grad():
+            for k, p in ref[task].named_parameters():
+                dict(model.named_parameters())[k].copy_(torch.from_numpy(p.data))
+        x, y = data[task]
+        tx = torch.from_numpy(x)
+        ty = torch.from_numpy(y) if task == "block" else torch.from_numpy(y.astype(np.int64))
+        crit = (lambda o, r: 0.5 * ((o - r) ** 2).mean()) if task == "block" else TF.cross_entropy
         opt = torch.optim.SGD(model.parameters(), lr=LR)
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
-        def step(model=model, opt=opt, tx=tx, ty=ty):
-            loss = torch.nn.functional.cross_entropy(model(tx), ty)
+        def check(model=model, tx=tx, ty=ty, crit=crit):
+            model.zero_grad()
+            loss = crit(model(tx), ty)
+            loss.backward()
+            return loss.item(), {k: p.grad.numpy() for k, p in model.named_parameters()}
+
+        def step(model=model, tx=tx, ty=ty, crit=crit, opt=opt):
+            loss = crit(model(tx), ty)
             opt.zero_grad()
             loss.backward()
             opt.step()
-        out[name] = step
+
+        out[task] = Step(check, step)
     return out
+
+
+def make_steps(contender):
+    if contender.startswith("minidd@"):  # another checkout of minidd (--baseline)
+        sys.path.insert(0, contender.split("@", 1)[1])
+        return minidd_steps()
+    return {"minidd": minidd_steps, "numpy": numpy_steps, "torch": torch_steps}[contender]()
+
+
+# ------------------------------------------------------------------ checks, timing, profile
+def check_agreement(pool, tasks, contenders):
+    """Every contender's loss and gradients against minidd's, before any update."""
+    for task in tasks:
+        ref_loss, ref = pool.ask("minidd", "check", task)
+        for c in contenders[1:]:
+            loss, grads = pool.ask(c, "check", task)
+            if set(grads) != set(ref):
+                raise SystemExit(f"{task}: {c} has parameters {sorted(grads)}, minidd {sorted(ref)}")
+            # each gradient's difference over its own scale, floored at 1% of the task's largest
+            # gradient (the attention key bias has an exactly zero gradient: pure rounding)
+            floor = 0.01 * max(float(np.abs(g).max()) for g in ref.values())
+            worst = max(float(np.abs(grads[k] - ref[k]).max()) / max(float(np.abs(ref[k]).max()), floor)
+                        for k in ref)
+            if abs(loss - ref_loss) > 1e-4 * max(1.0, abs(ref_loss)) or worst > 1e-3:
+                raise SystemExit(f"{task}: {c} disagrees with minidd: loss {loss} vs {ref_loss}, "
+                                 f"largest gradient difference {worst:.2e} of the gradient's scale")
+            print(f"check {task:5s} {c:6s}: loss {loss:.6f} (minidd {ref_loss:.6f}), "
+                  f"gradients within {worst:.1e} of minidd's")
+
+
+def profile(task, steps=20):
+    """minidd's CPU time per op (forward and backward separately) over ``steps`` steps of
+    ``task`` (CPU time: steadier than wall time on a shared machine)."""
+    from minidd.autograd import Function
+
+    spent = collections.defaultdict(float)
+
+    def timed(cls, kind, fn):
+        def run(*args, **kwargs):
+            t = time.process_time()
+            out = fn(*args, **kwargs)
+            spent[f"{cls.name} {kind}"] += time.process_time() - t
+            return out
+        return staticmethod(run)
+
+    for cls in list(Function.registry.values()):
+        cls.forward, cls.backward = timed(cls, "fwd", cls.forward), timed(cls, "bwd", cls.backward)
+    step = minidd_steps()[task]
+    for _ in range(3):
+        step.step()
+    spent.clear()
+    t = time.process_time()
+    for _ in range(steps):
+        step.step()
+    total = (time.process_time() - t) / steps
+    print(f"minidd {TASKS[task]}: {total * 1e3:.1f} ms CPU time per step (mean of {steps})")
+    for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
+        if s / steps >= 0.002 * total:
+            print(f"  {name:20s} {s / steps * 1e3:7.2f} ms  {s / steps / total:6.1%}")
+    rest = total - sum(spent.values()) / steps
+    print(f"  {'graph + optimizer':20s} {rest * 1e3:7.2f} ms  {rest / total:6.1%}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15, help="timed repeats per contender (median)")
+    ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median over them)")
+    ap.add_argument("--steps", type=int, default=3, help="steps per contender per round")
+    ap.add_argument("--tasks", default="mlp,cnn,block", help=f"comma-separated subset of {','.join(TASKS)}")
+    ap.add_argument("--profile", choices=sorted(TASKS), help="print minidd's time per op for one task and stop")
+    ap.add_argument("--baseline", metavar="DIR", help="also time minidd imported from another checkout "
+                    "(e.g. an older commit unpacked with git archive), as the contender minidd@DIR")
     args = ap.parse_args(argv)
-    rng = np.random.default_rng(0)
-    mlp = nn.MLP((784, 1024, 1024, 10), rng=rng)
-    cnn = SmallCNN(rng)
-    xm = rng.standard_normal((128, 784)).astype(np.float32)
-    ym = rng.integers(0, 10, 128)
-    xc = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
-    yc = rng.integers(0, 10, 64)
-    mlp_np, cnn_np = _params(mlp), _params(cnn)
-    mlp_opt, cnn_opt = SGD(mlp.parameters(), lr=LR), SGD(cnn.parameters(), lr=LR)
-    contenders = {
-        "mlp minidd": lambda: minidd_step(mlp, mlp_opt, Tensor(xm), ym),
-        "mlp numpy": lambda: numpy_mlp_step(mlp_np, xm, ym),
-        "cnn minidd": lambda: minidd_step(cnn, cnn_opt, Tensor(xc), yc),
-        "cnn numpy": lambda: numpy_cnn_step(cnn_np, xc, yc),
-    }
-    t = median_times(contenders, repeats=args.repeats)
-    # PyTorch is timed on its own afterwards: its thread pool spins after each step and would
-    # slow whichever contender ran next in an interleaved loop.
-    peers = torch_steps(mlp, cnn, xm, ym, xc, yc)
-    if peers:
-        t.update(median_times({f"{k} torch": v for k, v in peers.items()}, repeats=args.repeats))
-    print(f"median of {args.repeats} interleaved repeats, one SGD step, float32")
-    for model, shape in (("mlp", "784-1024-1024-10, batch 128"), ("cnn", "conv32-pool-conv64-pool-fc, batch 64")):
-        ratio = t[f"{model} minidd"] / t[f"{model} numpy"]
-        line = (f"{model} ({shape}): minidd {t[f'{model} minidd'] * 1e3:7.2f} ms  numpy "
-                f"{t[f'{model} numpy'] * 1e3:7.2f} ms  ratio {ratio:.3f}")
-        if peers:
-            line += f"  torch {t[f'{model} torch'] * 1e3:7.2f} ms"
-        print(line)
-    if not peers:
-        print("torch not importable: no peer figure")
-
+    if args.profile:
+        profile(args.profile)
+        return
+    tasks = [t for t in args.tasks.split(",") if t]
+    bad = [t for t in tasks if t not in TASKS]
+    if bad or not tasks:
+        ap.error(f"--tasks: unknown {bad}, expected a comma-separated subset of {','.join(TASKS)}")
+    contenders = ["minidd", "numpy"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    if args.baseline:
+        if not os.path.isdir(os.path.join(args.baseline, "minidd")):
+            ap.error(f"--baseline: {args.baseline!r} has no minidd package folder")
+        contenders.append(f"minidd@{os.path.abspath(args.baseline)}")
+    load = os.getloadavg()[0]
+    pool = ProcessPool(make_steps, contenders)
+    try:
+        check_agreement(pool, tasks, contenders)
+        t = pool.interleaved_medians(tasks, args.rounds, args.steps)
+    finally:
+        pool.close()
+    print(f"\none thread per process, float32; median over {args.rounds} interleaved rounds of "
+          f"{args.steps} steps; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores" + ("" if "torch" in contenders else "; torch not installed")
+          + "; OPENBLAS_CORETYPE " + os.environ.get("OPENBLAS_CORETYPE", "not set"))
+    peers = [c for c in contenders if c != "minidd"]
+    short = {c: "baseline" if c.startswith("minidd@") else c for c in contenders}
+    for i, clock in enumerate(("wall", "CPU")):
+        print(f"\n{clock} time per step" + " " * (56 - len(clock)) + "".join(f"{short[c]:>10s}" for c in contenders)
+              + "".join(f"{'/' + short[c]:>10s}" for c in peers))
+        for task in tasks:
+            ms = {c: t[(task, c)][i] for c in contenders}
+            print(f"{TASKS[task]:70s}" + "".join(f"{ms[c] * 1e3:8.1f}ms" for c in contenders)
+                  + "".join(f"{ms['minidd'] / ms[c]:10.2f}" for c in peers))
 
 if __name__ == "__main__":
     main()

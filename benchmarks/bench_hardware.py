@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import median_times  # noqa: E402
 
-from hardware import TPUV3, Policy, bert, compare, simulate_step  # noqa: E402
+from hardware import CODESIGN, TPUV3, Policy, bert, compare, fit_step, simulate_step  # noqa: E402
 
 
 def main(argv=None):
@@ -22,11 +22,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
     w = bert("base", 128)
     dd = Policy("deferred_dropout", 0.9)
+    block = Policy("deferred_dropout", 0.9, structure="block")
     t = median_times({
         "build bert-base workload": lambda: bert("base", 128),
         "simulate step, batch 32, zero_value": lambda: simulate_step(TPUV3, w, batch=32),
         "simulate step, batch 32, deferred_dropout": lambda: simulate_step(TPUV3, w, dd, 32),
+        "simulate step, co-designed array, block": lambda: simulate_step(CODESIGN, w, block, 32),
+        "simulate step, selective recomputation": lambda: simulate_step(TPUV3, w, dd, 32, recompute=("attention", "pointwise")),
         "compare (2 max-batch searches + 4 steps)": lambda: compare(TPUV3, w, dd),
+        "fit_step, batch 455 (6 ways to fit)": lambda: fit_step(TPUV3, w, Policy("zero_value"), 455),
     }, repeats=args.repeats)
     print(f"median of {args.repeats} repeats (goal: one BERT-base step in at most 50 ms)")
     for k, v in t.items():

@@ -1,19 +1,27 @@
 """What deferred dropout costs in step time, and what selection and sparse backward cost.
 
-    python benchmarks/bench_stash.py [--repeats 9]
+    python benchmarks/bench_stash.py [--repeats 15] [--clock cpu|wall] [--only 1,2,3,4]
 
-1. Step time of an SGD step under ZeroValue and DeferredDropout(0.9) against Dense, for the MLP,
-   the CNN and a transformer block (goal: deferred dropout within 5% of Dense).
-2. Selection cost per million float32 elements: exact top-k against the sampled threshold, and
-   the whole pack (selection + bitmap + values) and unpack.
-3. dW = X_sparse^T dY: rebuilding X densely then BLAS, against scipy.sparse CSR, by density.
+1. Step time (forward + backward) under ZeroValue and DeferredDropout(0.9) against Dense, for the
+   MLP, the CNN and a transformer block (goal: each within 5% of Dense), interleaved in one
+   process, one BLAS thread, medians.  ``--clock cpu`` (the default) times process CPU time,
+   which a machine shared with other jobs disturbs far less than wall time.
+2. Where the stash's time goes in one step: pack (selection + encoding) and unpack, per policy.
+3. Selection cost per million float32 elements: exact top-k against the sampled threshold, the
+   whole pack (selection + bitmap + values) and unpack, and the structured selections.
+4. dW = X_sparse^T dY: rebuilding X densely then BLAS, against scipy.sparse CSR, by density.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import math
 import os
 import sys
+import time
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread: the ratios the stash issue asks for
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +31,8 @@ from _timing import median_times  # noqa: E402
 
 from minidd import Tensor, functional as F, nn, stash  # noqa: E402
 from minidd.optim import SGD  # noqa: E402
-from minidd.stash.structures import exact_topk_mask  # noqa: E402
+from minidd.stash import entries  # noqa: E402
+from minidd.stash.structures import topk_indices  # noqa: E402
 
 
 def _step_fn(model, make_batch, loss_of, policy):
@@ -38,10 +47,10 @@ def _step_fn(model, make_batch, loss_of, policy):
     return step
 
 
-def step_overheads(repeats):
+def _cases():
     rng = np.random.default_rng(0)
     ce = F.cross_entropy
-    cases = {
+    return {
         "mlp 784-1024-1024-10 b128": (
             nn.MLP((784, 1024, 1024, 10), rng=rng),
             lambda: (Tensor(rng.standard_normal((128, 784)).astype(np.float32)), rng.integers(0, 10, 128)),
@@ -55,49 +64,112 @@ def step_overheads(repeats):
             lambda: (Tensor(rng.standard_normal((8, 128, 256)).astype(np.float32)), None),
             lambda out, _: out.sum()),
     }
-    print(f"1) step time against Dense (median of {repeats} interleaved repeats)")
-    for name, (model, batch, loss_of) in cases.items():
-        fns = {p.name: _step_fn(model, batch, loss_of, p) for p in
-               (stash.Dense(), stash.ZeroValue(), stash.DeferredDropout(0.9))}
-        t = median_times(fns, repeats=repeats)
+
+
+def _policies():
+    return (stash.Dense(), stash.ZeroValue(), stash.DeferredDropout(0.9))
+
+
+def step_overheads(repeats, clock):
+    print(f"1) step time against Dense (median of {repeats} interleaved repeats, {clock} clock)")
+    timer = time.process_time if clock == "cpu" else time.perf_counter
+    for name, (model, batch, loss_of) in _cases().items():
+        fns = {p.name: _step_fn(model, batch, loss_of, p) for p in _policies()}
+        t = median_times(fns, repeats=repeats, clock=timer)
         d = t["dense"]
         print(f"   {name:<32} dense {d * 1e3:7.2f} ms   zero_value {t['zero_value'] / d - 1:+6.1%}"
               f"   deferred_dropout(0.9) {t['deferred_dropout'] / d - 1:+6.1%}")
+
+
+class _StashTimer:
+    """Adds up the time spent in every policy's pack and every entry's unpack."""
+
+    def __init__(self):
+        self.total = collections.Counter()
+        self._undo = []
+
+    def __enter__(self):
+        for label, classes, method in (("pack", (stash.Dense, stash.ZeroValue, stash.DeferredDropout), "pack"),
+                                       ("unpack", (entries.DenseEntry, entries.SparseEntry,
+                                                   entries.PackedMaskEntry), "unpack")):
+            for cls in classes:
+                original = cls.__dict__[method]
+                self._undo.append((cls, method, original))
+                setattr(cls, method, self._timed(label, original))
+        return self
+
+    def _timed(self, label, fn):
+        def timed(*args, **kwargs):
+            t = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.total[label] += time.process_time() - t
+        return timed
+
+    def __exit__(self, *exc):
+        for cls, method, original in self._undo:
+            setattr(cls, method, original)
+
+
+def stash_breakdown(repeats):
+    print(f"2) stash time per step (CPU ms, mean of {repeats} steps): pack / unpack, and their share of a Dense step")
+    for name, (model, batch, loss_of) in _cases().items():
+        dense = median_times({"d": _step_fn(model, batch, loss_of, stash.Dense())}, repeats=repeats,
+                             clock=time.process_time)["d"]
+        parts = []
+        for policy in _policies()[1:]:
+            step = _step_fn(model, batch, loss_of, policy)
+            step()
+            with _StashTimer() as st:
+                for _ in range(repeats):
+                    step()
+            pack, unpack = st.total["pack"] / repeats, st.total["unpack"] / repeats
+            parts.append(f"{policy.name} {pack * 1e3:6.2f} / {unpack * 1e3:5.2f} ms "
+                         f"({(pack + unpack) / dense:5.1%})")
+        print(f"   {name:<32} " + "   ".join(parts))
 
 
 def selection_costs(repeats):
     rng = np.random.default_rng(1)
     n = 1 << 20
     x = rng.standard_normal(n).astype(np.float32)
-    mag = np.abs(x).reshape(1, n)
+    relu = np.maximum(x, 0).reshape(1024, 1024)
+    mag = np.abs(x)
     k = math.ceil(0.1 * n)
-    exact = stash.DeferredDropout(0.9)
-    sample = stash.DeferredDropout(0.9, selection="sample")
     scope = stash.Scope("bench")
 
-    def pack(policy):
-        return lambda: policy.pack(x, stash.WEIGHT_GRAD_INPUT, scope, None)
+    def pack(policy, arr=x):
+        return lambda: policy.pack(arr, stash.WEIGHT_GRAD_INPUT, scope, arr.shape[-1])
 
+    exact = stash.DeferredDropout(0.9)
     entry = exact.pack(x, stash.WEIGHT_GRAD_INPUT, scope, None)
+    zv_entry = stash.ZeroValue().pack(relu, stash.WEIGHT_GRAD_INPUT, scope, None)
     fns = {
-        "exact top-k mask": lambda: exact_topk_mask(mag, k, "bench"),
-        "np.partition alone": lambda: np.partition(mag, n - k, axis=1),
+        "np.partition alone": lambda: np.partition(mag, n - k),
+        "exact top-k indices": lambda: topk_indices(mag, k, "bench"),
         "pack, exact": pack(exact),
-        "pack, sampled threshold": pack(sample),
-        "pack, zero_value": lambda: stash.ZeroValue().pack(x, stash.WEIGHT_GRAD_INPUT, scope, None),
+        "pack, exact, ReLU output": pack(exact, relu),
+        "pack, sampled threshold": pack(stash.DeferredDropout(0.9, selection="sample")),
+        "pack, rows": pack(stash.DeferredDropout(0.9, structure="row"), relu),
+        "pack, blocks of 128": pack(stash.DeferredDropout(0.9, structure="block"), relu),
+        "pack, 2:4": pack(stash.DeferredDropout(structure="nm"), relu),
         "unpack (bitmap + values)": entry.unpack,
+        "pack, zero_value (no zeros: dense)": lambda: stash.ZeroValue().pack(x, stash.WEIGHT_GRAD_INPUT, scope, None),
+        "pack, zero_value, ReLU output": pack(stash.ZeroValue(), relu),
+        "unpack, zero_value, ReLU output": zv_entry.unpack,
     }
-    t = median_times(fns, repeats=repeats)
-    print("2) cost per million float32 elements (1,048,576), drop 0.9")
+    t = median_times(fns, repeats=repeats, clock=time.process_time)
+    print("3) CPU cost per million float32 elements (1,048,576), drop 0.9")
     for name, v in t.items():
-        print(f"   {name:<28} {v * 1e3 / (n / 1e6):7.2f} ms")
+        print(f"   {name:<36} {v * 1e3 / (n / 1e6):7.2f} ms")
 
 
 def sparse_backward_crossover(repeats):
     rng = np.random.default_rng(2)
     m, kdim, ndim = 1024, 1024, 1024
     g = rng.standard_normal((m, ndim)).astype(np.float32)
-    print(f"3) dW = X_sparse^T dY, X {m}x{kdim}, dY {m}x{ndim}: time relative to dense BLAS on X")
+    print(f"4) dW = X_sparse^T dY, X {m}x{kdim}, dY {m}x{ndim}: CPU time relative to dense BLAS on X")
     for density in (0.5, 0.25, 0.1, 0.05, 0.01):
         x = rng.standard_normal((m, kdim)).astype(np.float32)
         x[rng.random(x.shape) >= density] = 0
@@ -113,18 +185,27 @@ def sparse_backward_crossover(repeats):
             return (xs.T @ g)
 
         t = median_times({"dense": dense_path, "csr": csr_path, "blas only": lambda: x.T @ g},
-                         repeats=repeats)
+                         repeats=repeats, clock=time.process_time)
         print(f"   density {density:5.2f}: rebuild+BLAS {t['dense'] / t['blas only']:5.2f}x   "
               f"scipy CSR {t['csr'] / t['blas only']:5.2f}x   (BLAS alone {t['blas only'] * 1e3:.2f} ms)")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=9, help="timed repeats (median)")
+    ap.add_argument("--repeats", type=int, default=15, help="timed repeats (median)")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="time process CPU time (default) or wall time in section 1")
+    ap.add_argument("--only", default="1,2,3,4", help="comma-separated sections to run")
     args = ap.parse_args(argv)
-    step_overheads(args.repeats)
-    selection_costs(args.repeats)
-    sparse_backward_crossover(args.repeats)
+    sections = {s.strip() for s in args.only.split(",")}
+    if "1" in sections:
+        step_overheads(args.repeats, args.clock)
+    if "2" in sections:
+        stash_breakdown(args.repeats)
+    if "3" in sections:
+        selection_costs(args.repeats)
+    if "4" in sections:
+        sparse_backward_crossover(args.repeats)
 
 
 if __name__ == "__main__":

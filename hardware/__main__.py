@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
+from .calibration import calibration_report
+from .compression import SELECTIONS, STRUCTURES, Policy
 from .config import TPUV3, config_to_dict, load_config
-from .report import layer_csv, markdown_table, policy_from_args, reproduction, step_summary
-from .simulate import simulate_step
+from .report import (layer_csv, markdown_table, policy_from_args, reproduction, scenario_lines, scenarios,
+                     step_summary)
+from .simulate import RECOMPUTE, simulate_step
 from .systolic import DATAFLOWS, TIMING_MODELS
 from .workload import PAPER_MODELS, load_workload, paper_model
 
@@ -35,8 +39,16 @@ def main(argv=None) -> int:
     src.add_argument("--workload", help="a JSON workload or minidd trace instead of --model")
     st.add_argument("--policy", default="zero_value", choices=("dense", "zero_value", "deferred_dropout"))
     st.add_argument("--drop", type=float, default=0.9, help="drop rate for deferred_dropout (default 0.9)")
-    st.add_argument("--selection", default="exact", choices=("exact", "estimate"),
-                    help="exact top-k (two passes) or a threshold estimate (one pass)")
+    st.add_argument("--selection", default="exact", choices=SELECTIONS,
+                    help="exact top-k (two passes) or a sampled threshold (one pass)")
+    st.add_argument("--structure", default="element", choices=STRUCTURES,
+                    help="deferred dropout's selection structure (default element)")
+    st.add_argument("--block", type=int, default=128, help="block size for --structure block")
+    st.add_argument("--n", type=int, default=2, help="N of N:M for --structure nm (default 2)")
+    st.add_argument("--m", type=int, default=4, help="M of N:M for --structure nm (default 4)")
+    st.add_argument("--codesign", action="store_true",
+                    help="the co-designed array: weight-gradient GEMMs skip all-zero streamed vectors")
+    st.add_argument("--recompute", default="", help=f"comma-separated classes from {', '.join(RECOMPUTE)}")
     st.add_argument("--batch", type=int, default=32)
     st.add_argument("--relu-sparsity", type=float, default=0.5, help="natural zeros of ReLU outputs (CNNs)")
     st.add_argument("--config", help="chip file (.json or .ini) instead of the TPUv3 default")
@@ -44,12 +56,14 @@ def main(argv=None) -> int:
     st.add_argument("--dataflow", default="ws", choices=DATAFLOWS)
     st.add_argument("--csv", help="write the per-layer report to this file")
 
-    rp = sub.add_parser("reproduce", help="the paper-scale comparison table (markdown)")
+    rp = sub.add_parser("reproduce", help="calibration, the scenario tables and the paper-scale summary (markdown)")
     rp.add_argument("--drops", type=_drops, default=[0.5, 0.75, 0.9, 0.95])
     rp.add_argument("--models", default=",".join(PAPER_MODELS),
                     help=f"comma-separated, from {', '.join(PAPER_MODELS)}")
     rp.add_argument("--relu-sparsity", type=float, default=0.5)
-    rp.add_argument("--selection", default="exact", choices=("exact", "estimate"))
+    rp.add_argument("--selection", default="exact", choices=SELECTIONS)
+    rp.add_argument("--scenario-models", default="bert-base-128,bert-large-512,resnet50",
+                    help="models of the scenario tables (comma-separated; empty for none)")
     rp.add_argument("--timing", default="tpu", choices=TIMING_MODELS)
     rp.add_argument("--config", help="chip file (.json or .ini)")
     args = ap.parse_args(argv)
@@ -59,22 +73,47 @@ def main(argv=None) -> int:
         if args.cmd == "config":
             print(json.dumps(config_to_dict(chip), indent=2))
         elif args.cmd == "step":
+            if args.codesign:
+                chip = dataclasses.replace(chip, dw_skips_zero_vectors=True)
             w = load_workload(args.workload) if args.workload else paper_model(args.model, args.relu_sparsity)
-            pol = policy_from_args(args.policy, args.drop, args.selection)
-            rep = simulate_step(chip, w, pol, args.batch, args.timing, args.dataflow)
+            pol = policy_from_args(args.policy, args.drop, args.selection, args.structure, args.block,
+                                   args.n, args.m)
+            recompute = tuple(r.strip() for r in args.recompute.split(",") if r.strip())
+            rep = simulate_step(chip, w, pol, args.batch, args.timing, args.dataflow, recompute)
             print(step_summary(rep))
             if args.csv:
                 with open(args.csv, "w") as f:
                     f.write(layer_csv(rep))
                 print(f"per-layer report: {args.csv}")
         else:
-            models = [m.strip() for m in args.models.split(",") if m.strip()]
-            print(markdown_table(reproduction(chip, models, args.drops, args.relu_sparsity,
-                                              args.selection, args.timing)))
-    except (ValueError, OSError) as e:
+            _reproduce(chip, args)
+    except (ValueError, OSError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _reproduce(chip, args):
+    """Calibration, the scenario tables, the paper-scale summary."""
+    cal, lines = calibration_report(chip)
+    print("\n".join(lines))
+    print("The scenario tables below use the uncalibrated chip (the calibration's validation error "
+          "says how far to trust a calibrated one); the last table repeats the summary on the "
+          "calibrated chip.\n")
+    policies = [Policy("deferred_dropout", 0.9, args.selection),
+                Policy("deferred_dropout", 0.9, args.selection, structure="block", block=chip.mxu_rows),
+                Policy("deferred_dropout", 0.9, args.selection, structure="row")]
+    for name in [m.strip() for m in args.scenario_models.split(",") if m.strip()]:
+        w = paper_model(name, args.relu_sparsity)
+        print(f"## Scenarios: {w.name} (TPUv3 core, {args.timing} timing, drop 0.9)\n")
+        print("\n".join(scenario_lines(scenarios(chip, w, policies, timing_model=args.timing))))
+        print()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for label, c in (("uncalibrated", chip), ("calibrated", cal.chip)):
+        print(f"## Summary by drop rate ({label} chip)\n")
+        print(markdown_table(reproduction(c, models, args.drops, args.relu_sparsity, args.selection,
+                                          args.timing)))
+        print()
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import difflib
-import json
 import os
 from dataclasses import dataclass
+
+from .files import InputFileError, read_json, read_text
 
 
 @dataclass(frozen=True)
@@ -43,18 +44,42 @@ class ChipConfig:
     act_bytes: int = 2                     #: activations and stash values (bf16)
     param_bytes: int = 4                   #: fp32 master weights and gradients
     optimizer_bytes_per_param: int = 8     #: Adam's two fp32 moments
+    #: assumption: one PCIe Gen3 x16 link per host (15.75 GB/s per direction, PCI-SIG) shared
+    #: by the host's 4 chips = 8 cores.  Nothing public gives TPUv3's host interface; for TPUv4
+    #: one PCIe Gen3 x16 per chip is reported (G. Lockwood's TPUv4 notes, glennklockwood.com,
+    #: citing Google), which would be 4x this per core.  ``reproduce`` prints the speedups at
+    #: 2x and 0.5x this figure.
+    host_link_bytes_per_s: float = 15.75e9 / 8
+    #: the proposed array: the weight-gradient GEMM skips all-zero streamed vectors
+    dw_skips_zero_vectors: bool = False
+    #: calibrated (see hardware.calibration): achieved fraction of the arrays' cycles
+    mxu_efficiency: float = 1.0
+    #: calibrated: fusion efficiency of vector layers, the achieved fraction of the vector
+    #: unit's peak and of ideal (fully fused, one pass) activation traffic
+    vector_efficiency: float = 1.0
+    #: calibrated: fixed cycles per kernel launched (three per layer and step)
+    op_overhead_cycles: float = 0.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            kind = _KINDS.get(f.name, "positive")
             if f.name == "name":
                 if not isinstance(v, str) or not v:
                     raise ValueError("ChipConfig.name must be a non-empty string")
                 continue
+            if kind == "bool":
+                if not isinstance(v, bool):
+                    raise ValueError(f"ChipConfig.{f.name} must be true or false, got {v!r}")
+                continue
             want = float if f.type in ("float", float) else int
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and int(v) != v):
                 raise ValueError(f"ChipConfig.{f.name} must be a {'number' if want is float else 'whole number'}, got {v!r}")
-            if v <= 0:
+            if kind == "fraction" and not 0 < v <= 1:
+                raise ValueError(f"ChipConfig.{f.name} must be in (0, 1], got {v!r}")
+            if kind == "non-negative" and v < 0:
+                raise ValueError(f"ChipConfig.{f.name} must be non-negative, got {v!r}")
+            if kind == "positive" and v <= 0:
                 raise ValueError(f"ChipConfig.{f.name} must be positive, got {v!r}")
             if want is int:
                 object.__setattr__(self, f.name, int(v))
@@ -69,14 +94,29 @@ class ChipConfig:
     def hbm_bytes_per_cycle(self) -> float:
         return self.hbm_bytes_per_s / self.clock_hz
 
+    @property
+    def host_link_bytes_per_cycle(self) -> float:
+        return self.host_link_bytes_per_s / self.clock_hz
 
+
+_KINDS = {"dw_skips_zero_vectors": "bool", "mxu_efficiency": "fraction",
+          "vector_efficiency": "fraction", "op_overhead_cycles": "non-negative"}
 TPUV3 = ChipConfig()
+#: The proposed co-designed array: a TPUv3 core whose weight-gradient GEMM skips all-zero
+#: streamed vectors (see :mod:`hardware.codesign`).
+CODESIGN = dataclasses.replace(TPUV3, name="TPUv3 core, zero-vector-skipping dW",
+                               dw_skips_zero_vectors=True)
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ChipConfig)}
 
 
-def config_from_dict(values: dict, source: str = "config") -> ChipConfig:
-    """Build a :class:`ChipConfig` from a complete mapping of field names to values."""
+def config_from_dict(values: dict, source: str = "config", from_text: bool = False) -> ChipConfig:
+    """Build a :class:`ChipConfig` from a complete mapping of field names to values.
+
+    ``source`` names the mapping in errors (a file name); ``from_text`` accepts numbers written
+    as strings (an INI file), which JSON refuses by field name."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: expected a mapping of chip fields, got {type(values).__name__}")
     unknown = [k for k in values if k not in _FIELDS]
     if unknown:
         hints = []
@@ -91,10 +131,9 @@ def config_from_dict(values: dict, source: str = "config") -> ChipConfig:
     typed = {}
     for k, v in values.items():
         if k != "name" and isinstance(v, str):
-            try:
-                v = float(v)
-            except ValueError:
-                raise ValueError(f"{source}: field {k!r} must be a number, got {v!r}") from None
+            if not from_text:
+                raise ValueError(f"{source}: field {k!r} must be {_expected(k)}, got the string {v!r}")
+            v = _parse_text(k, v, source)
         typed[k] = v
     try:
         return ChipConfig(**typed)
@@ -102,27 +141,55 @@ def config_from_dict(values: dict, source: str = "config") -> ChipConfig:
         raise ValueError(f"{source}: {e}") from None
 
 
+def _expected(field: str) -> str:
+    return "true or false" if _KINDS.get(field) == "bool" else "a number"
+
+
+def _parse_text(field: str, text: str, source: str):
+    """A value from an INI file (all text) in the field's type."""
+    if _KINDS.get(field) == "bool":
+        low = text.strip().lower()
+        if low in ("true", "yes", "1", "on"):
+            return True
+        if low in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"{source}: field {field!r} must be true or false, got {text!r}")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{source}: field {field!r} must be a number, got {text!r}") from None
+
+
 def load_config(path) -> ChipConfig:
     """Read a chip from a ``.json`` file (an object of fields) or an ``.ini`` file (section
-    ``[chip]``).  Every field must be given; unknown or mistyped fields are refused."""
+    ``[chip]``).  Every field must be given; unknown or mistyped fields are refused, and every
+    error names the file."""
     path = os.fspath(path)
     if path.endswith(".json"):
-        with open(path) as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}: not valid JSON: {e}") from None
+        data = read_json(path, "a JSON object of chip fields")
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object of chip fields")
-        return config_from_dict(data, path)
+            raise InputFileError(f"{path}: expected a JSON object of chip fields, got {type(data).__name__}")
+        return _from_file(data, path, from_text=False)
     if path.endswith((".ini", ".cfg")):
         cp = configparser.ConfigParser()
         cp.optionxform = str
-        cp.read(path)
+        try:
+            cp.read_string(read_text(path, "an INI file with a [chip] section"), source=path)
+        except configparser.Error as e:
+            raise InputFileError(f"{path}: not a valid INI file: {e.message.splitlines()[0]}") from None
         if "chip" not in cp:
-            raise ValueError(f"{path}: expected a [chip] section")
-        return config_from_dict(dict(cp["chip"]), path)
-    raise ValueError(f"load_config: {path!r} must end in .json, .ini or .cfg")
+            raise InputFileError(f"{path}: expected a [chip] section")
+        return _from_file(dict(cp["chip"]), path, from_text=True)
+    raise InputFileError(f"load_config: {path!r} must end in .json, .ini or .cfg")
+
+
+def _from_file(values: dict, path: str, from_text: bool) -> ChipConfig:
+    try:
+        return config_from_dict(values, path, from_text)
+    except InputFileError:
+        raise
+    except ValueError as e:
+        raise InputFileError(str(e)) from None
 
 
 def config_to_dict(chip: ChipConfig) -> dict:

@@ -1,28 +1,44 @@
 """One training step of a workload on a chip under a stash policy, layer by layer.
 
+The step runs in three phases: every layer's stash cost under the policy, then each layer's
+time (one function per layer kind: :func:`_gemm_layer`, :func:`_bmm_layer`,
+:func:`_vector_layer`), then the optimizer update as its own HBM-bound phase after backward.
+
 Per layer: the forward GEMM, the input-gradient GEMM (skipped for a layer that reads the model
-input), the weight-gradient GEMM (which reads the stash), vector-unit work, HBM traffic and the
-compression engine.  A layer takes the longest of compute, HBM and engine time (they overlap).
+input), the weight-gradient GEMM (which reads the stash, :mod:`hardware.codesign`), vector-unit
+work, HBM traffic and the compression engine.  A layer takes the longest of compute, HBM and
+engine time (they overlap).  Compute is divided by the chip's calibrated efficiencies and pays a
+fixed overhead per kernel (:mod:`hardware.calibration`).
 
 HBM traffic counted per layer: forward reads of inputs and weights and the write of the output;
 the stash write (only where the engine writes a compressed copy; an uncompressed stash stays
 where the forward pass put it) and any re-read for an exact selection pass; backward reads of
-the output gradient, the weights and the stash, writes of the input and weight gradients; the
-optimizer update (fp32 weight, gradient and two Adam moments read, weight and moments written).
+the output gradient, the weights and the stash, writes of the input and weight gradients (with
+gradient accumulation also a read of the running sum).  The optimizer phase reads the fp32
+weight, gradient and two Adam moments and writes weight and moments (28 bytes per parameter).
+
+``recompute`` leaves tagged stash items unstored and reruns their layers' forward work during
+backward (:mod:`hardware.workload` tags; ``"block"``: full per-block checkpointing).
 
 The footprint is taken at the forward/backward boundary: weights, gradients, optimizer state,
-the stash of every layer and, as workspace, the largest dense layer output of the batch.
+the stash of every layer (with per-block checkpointing: every block's input plus one block's
+recomputed stash) and, as workspace, the largest dense layer output of the batch.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from .codesign import dw_gemm
 from .compression import BASELINE, Policy, StashCost, engine_cycles, stash_cost
 from .config import ChipConfig
 from .memory import bound, gemm_hbm_bytes
 from .systolic import DATAFLOWS, TIMING_MODELS, core_gemm_cycles
 from .workload import Layer, Workload
+
+RECOMPUTE = ("attention", "pointwise", "block")
+#: assumption: vector FLOPs of one Adam update per parameter (moments, bias correction, update)
+ADAM_FLOPS_PER_PARAM = 12
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,7 @@ class LayerReport:
     utilization: float       #: MAC utilisation of the matrix units over this layer's time
     stash_dense_bytes: int
     stash_bytes: int
+    recomputed: bool         #: its forward runs again during backward
 
 
 @dataclass(frozen=True)
@@ -68,10 +85,12 @@ class StepReport:
     timing_model: str
     dataflow: str
     layers: tuple
-    cycles: float
+    optimizer_cycles: float  #: the update phase after backward
+    cycles: float            #: layers plus the optimizer phase
     seconds: float
     footprint: Footprint
     fits: bool
+    recompute: tuple = ()
 
     @property
     def throughput(self) -> float:
@@ -86,8 +105,40 @@ class StepReport:
     def engine_cycles(self) -> float:
         return sum(r.engine_cycles for r in self.layers)
 
+    @property
+    def dw_cycles(self) -> int:
+        return sum(r.dw_cycles for r in self.layers)
 
-def _check(chip, workload, policy, batch, timing_model, dataflow):
+
+@dataclass(frozen=True)
+class _Step:
+    """What every layer function reads: the chip, the policy and how the step is run."""
+
+    chip: ChipConfig
+    policy: Policy
+    batch: int
+    timing: str
+    dataflow: str
+    recompute: frozenset
+    accumulate: bool
+    layers: dict          #: name -> Layer
+    dw_inputs: dict       #: gemm name -> (stored bytes, StashCost or None if recomputed)
+
+    def gemm(self, m, k, n, groups=1):
+        c = self.chip
+        return core_gemm_cycles(m, k, n, groups, c.mxus, c.mxu_rows, c.mxu_cols, self.dataflow,
+                                self.timing).cycles
+
+    def reruns(self, layer: Layer) -> bool:
+        return bool(layer.recompute and layer.recompute in self.recompute
+                    or layer.block and "block" in self.recompute)
+
+    def drops(self, layer: Layer, item) -> bool:
+        return bool(item.recompute and item.recompute in self.recompute
+                    or layer.block and "block" in self.recompute)
+
+
+def _check(chip, workload, policy, batch, timing_model, dataflow, recompute):
     if not isinstance(chip, ChipConfig):
         raise TypeError(f"chip must be a ChipConfig, got {type(chip).__name__}")
     if not isinstance(workload, Workload):
@@ -100,12 +151,19 @@ def _check(chip, workload, policy, batch, timing_model, dataflow):
         raise ValueError(f"timing_model must be one of {TIMING_MODELS}, got {timing_model!r}")
     if dataflow not in DATAFLOWS:
         raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
+    bad = [r for r in recompute if r not in RECOMPUTE]
+    if bad:
+        raise ValueError(f"recompute must name classes from {RECOMPUTE}, got {bad[0]!r}")
 
 
-def _stash_costs(layer: Layer, batch, policy, chip) -> list[StashCost]:
-    dense = layer.keep_dense or layer.name in policy.dense_layers
-    return [stash_cost(item.elements * batch, item.role, item.natural_sparsity, item.bits,
-                       policy, chip, dense) for item in layer.stash]
+def _stash_costs(layer: Layer, step: _Step) -> list[tuple]:
+    """(item, cost) for every item the layer stores under the step's policy and recomputation."""
+    pol = step.policy
+    dense = (layer.keep_dense and pol.keep_marked_dense) or layer.name in pol.dense_layers
+    drop = pol.drop_for(layer.name)
+    return [(item, stash_cost(item.elements * step.batch, item.role, item.natural_sparsity,
+                              item.bits, pol, step.chip, dense, drop, item.row_elements))
+            for item in layer.stash if not step.drops(layer, item)]
 
 
 def _input_elements(layer: Layer, layers: dict) -> int:
@@ -119,99 +177,186 @@ def _input_elements(layer: Layer, layers: dict) -> int:
     return layer.m * layer.k
 
 
-def _layer(layer: Layer, costs, shared: dict, workload_layers: dict, batch, policy, chip, tm,
-           df) -> LayerReport:
-    a, p = chip.act_bytes, chip.param_bytes
-    vmem, mx, rows, cols = chip.vmem_bytes, chip.mxus, chip.mxu_rows, chip.mxu_cols
-    stash_write = sum(c.stored_bytes + c.extra_hbm_read for c in costs if c.encoded)
-    stash_read = sum(c.stored_bytes for c in costs)
-    eng = sum(engine_cycles(c, chip) for c in costs)
-    fwd = dx = dw = 0
-    vec = 0.0
-    hbm = stash_write
-    if layer.kind in ("gemm", "bmm"):
-        m, k, n, g = layer.m * batch, layer.k, layer.n, layer.groups
-        if layer.kind == "bmm":
-            m, g = layer.m, layer.groups * batch
-        fwd = core_gemm_cycles(m, k, n, g, mx, rows, cols, df, tm).cycles
-        out_b = m * n * a  # one GEMM's result
-        if layer.kind == "gemm":
-            x_b = _input_elements(layer, workload_layers) * batch * a  # conv: before im2col
-            w_b = k * n * a
-            hbm += gemm_hbm_bytes(m, n, g, x_b, w_b, out_b, vmem, a)
-            if layer.input_grad:
-                dx = core_gemm_cycles(m, n, k, g, mx, rows, cols, df, tm).cycles
-                hbm += gemm_hbm_bytes(m, k, g, out_b, w_b, x_b, vmem, a)
-            density = 1.0
-            if layer.shares_stash_with:
-                stash_read, density = shared[layer.shares_stash_with]
-            elif layer.name in shared:
-                density = shared[layer.name][1]
-            dw = core_gemm_cycles(k, m, n, g, mx, rows, cols, df, tm).cycles
-            if policy.skip_zeros_in_dw and density < 1.0:  # what-if: skip stored zeros
-                dw = math.ceil(dw * density) + rows + cols
-            hbm += gemm_hbm_bytes(k, n, g, stash_read, out_b, k * n * p, vmem, a)
-            hbm += layer.params * (3 * p + 2 * chip.optimizer_bytes_per_param)  # optimizer update
-        else:
-            in_a, in_b = (s * a // layer.groups for s in layer.in_elements)
-            hbm += gemm_hbm_bytes(m, n, g, in_a, in_b, out_b, vmem, a)
-            dx = 2 * core_gemm_cycles(m, n, k, g, mx, rows, cols, df, tm).cycles
-            hbm += g * 2 * out_b + stash_read + g * (in_a + in_b)
+@dataclass(frozen=True)
+class _Work:
+    fwd: int = 0
+    dx: int = 0
+    dw: int = 0
+    vector: float = 0.0
+    hbm: int = 0
+    kernels: int = 0
+
+
+def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
+    """A layer with a weight: forward, input gradient, weight gradient (reading the stashed
+    input, its own or the one it shares: ``stash_read`` is already in ``step.dw_inputs``)."""
+    chip, act, batch = step.chip, step.chip.act_bytes, step.batch
+    m, k, n, groups = layer.m * batch, layer.k, layer.n, layer.groups
+    vmem = chip.vmem_bytes
+    x_bytes = _input_elements(layer, step.layers) * batch * act  # a conv reads its input, not im2col
+    w_bytes, out_bytes, grad_bytes = k * n * act, m * n * act, k * n * chip.param_bytes
+    fwd = step.gemm(m, k, n, groups)
+    hbm = gemm_hbm_bytes(m, n, groups, x_bytes, w_bytes, out_bytes, vmem, act)
+    dx = 0
+    if layer.input_grad:
+        dx = step.gemm(m, n, k, groups)
+        hbm += gemm_hbm_bytes(m, k, groups, out_bytes, w_bytes, x_bytes, vmem, act)
+    owner = layer.shares_stash_with or layer.name
+    stored, cost = step.dw_inputs.get(owner, (x_bytes, None))
+    if cost is None:  # recomputed or never stashed: the dW GEMM reads a dense input
+        stored = x_bytes
+        kept, structure = 1.0, "element"
     else:
-        vec = layer.vector_flops * batch / chip.vector_flops_per_cycle
-        ins = sum(layer.in_elements) * batch * a
-        out_b = layer.out_elements * batch * a
-        hbm += 2 * ins + 2 * out_b + stash_read  # forward: read, write; backward: read dY, stash, write dX
-        hbm += layer.params * (3 * p + 2 * chip.optimizer_bytes_per_param)
-    compute = fwd + dx + dw + vec
+        kept, structure = cost.kept_fraction, cost.structure
+    dw = dw_gemm(m, k, n, groups, kept, structure, step.policy.block, chip, step.timing,
+                 step.dataflow, layer.conv).cycles
+    hbm += gemm_hbm_bytes(k, n, groups, stored, out_bytes, grad_bytes, vmem, act)
+    if step.accumulate:
+        hbm += groups * grad_bytes  # read the running gradient sum before adding to it
+    if step.reruns(layer):
+        fwd *= 2
+        hbm += gemm_hbm_bytes(m, n, groups, x_bytes, w_bytes, out_bytes, vmem, act)
+    return _Work(fwd, dx, dw, 0.0, hbm, 2 + layer.input_grad + step.reruns(layer))
+
+
+def _bmm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
+    """A product of two activations (attention scores, context): no weight, two gradients."""
+    act, batch = step.chip.act_bytes, step.batch
+    m, k, n, groups = layer.m, layer.k, layer.n, layer.groups * batch
+    a_bytes, b_bytes = (size * act // layer.groups for size in layer.in_elements)
+    out_bytes = m * n * act
+    fwd = step.gemm(m, k, n, groups)
+    fwd_hbm = gemm_hbm_bytes(m, n, groups, a_bytes, b_bytes, out_bytes, step.chip.vmem_bytes, act)
+    dx = 2 * step.gemm(m, n, k, groups)  # the gradients of both operands
+    hbm = fwd_hbm + groups * 2 * out_bytes + stash_read + groups * (a_bytes + b_bytes)
+    if step.reruns(layer):
+        fwd *= 2
+        hbm += fwd_hbm
+    return _Work(fwd, dx, 0, 0.0, hbm, 3 + step.reruns(layer))
+
+
+def _vector_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
+    """Elementwise and normalisation work on the vector unit (forward and backward together:
+    ``vector_flops``); a rerun adds a third of it (the forward) and its traffic again.  The
+    chip's ``vector_efficiency`` (the fusion efficiency) divides both the vector cycles (in
+    :func:`_layer_report`) and the activation traffic."""
+    act, batch = step.chip.act_bytes, step.batch
+    vector = layer.vector_flops * batch / step.chip.vector_flops_per_cycle
+    ins = sum(layer.in_elements) * batch * act
+    out = layer.out_elements * batch * act
+    hbm = 2 * ins + 2 * out  # forward: read, write; backward: read dY, write dX
+    if step.reruns(layer):
+        vector *= 4 / 3
+        hbm += ins + out
+    # unfused elementwise chains move their operands more than once (calibrated)
+    hbm = round(hbm / step.chip.vector_efficiency) + stash_read
+    return _Work(0, 0, 0, vector, hbm, 2 + step.reruns(layer))
+
+
+_KIND = {"gemm": _gemm_layer, "bmm": _bmm_layer, "vector": _vector_layer}
+
+
+def _layer_report(layer: Layer, step: _Step, costs: list[tuple]) -> LayerReport:
+    chip = step.chip
+    stash_write = sum(c.stored_bytes + c.extra_hbm_read for _, c in costs if c.encoded)
+    stash_read = sum(c.stored_bytes for _, c in costs)
+    work = _KIND[layer.kind](layer, step, stash_read)
+    eng = sum(engine_cycles(c, chip) for _, c in costs)
+    compute = ((work.fwd + work.dx + work.dw) / chip.mxu_efficiency
+               + work.vector / chip.vector_efficiency + work.kernels * chip.op_overhead_cycles)
+    hbm = work.hbm + stash_write
     hbm_cycles = hbm / chip.hbm_bytes_per_cycle
     cycles, what = bound(compute, hbm_cycles, eng)
-    util = layer.macs * batch * 3 / (cycles * rows * cols * mx) if cycles and layer.kind != "vector" else 0.0
-    return LayerReport(layer.name, layer.kind, fwd, dx, dw, vec, compute, hbm, stash_write,
-                       stash_read, hbm_cycles, eng, cycles, what, min(util, 1.0),
-                       sum(c.dense_bytes for c in costs), sum(c.stored_bytes for c in costs))
+    macs = layer.macs * step.batch * 3
+    util = macs / (cycles * chip.mxu_rows * chip.mxu_cols * chip.mxus) if cycles and macs else 0.0
+    return LayerReport(layer.name, layer.kind, work.fwd, work.dx, work.dw, work.vector, compute, hbm,
+                       stash_write, stash_read, hbm_cycles, eng, cycles, what, min(util, 1.0),
+                       sum(c.dense_bytes for _, c in costs), sum(c.stored_bytes for _, c in costs),
+                       step.reruns(layer))
 
 
-def footprint(chip: ChipConfig, workload: Workload, policy: Policy, batch: int) -> Footprint:
+def optimizer_cycles(chip: ChipConfig, params: int) -> float:
+    """The Adam update after backward: 28 HBM bytes per parameter against the vector unit."""
+    hbm = params * (3 * chip.param_bytes + 2 * chip.optimizer_bytes_per_param) / chip.hbm_bytes_per_cycle
+    vector = params * ADAM_FLOPS_PER_PARAM / (chip.vector_flops_per_cycle * chip.vector_efficiency)
+    return max(hbm, vector) + chip.op_overhead_cycles
+
+
+def _make_step(chip, workload, policy, batch, timing, dataflow, recompute, accumulate) -> _Step:
+    return _Step(chip, policy, batch, timing, dataflow, frozenset(recompute), accumulate,
+                 {layer.name: layer for layer in workload.layers}, {})
+
+
+def _all_costs(workload: Workload, step: _Step) -> dict:
+    """Phase 1: each layer's stored stash, and each dW input's stored form."""
+    costs = {}
+    for layer in workload.layers:
+        costs[layer.name] = _stash_costs(layer, step)
+        for item, cost in costs[layer.name]:
+            if item.role == "weight_grad_input":
+                step.dw_inputs[layer.name] = (cost.stored_bytes, cost)
+    return costs
+
+
+def footprint(chip: ChipConfig, workload: Workload, policy: Policy, batch: int,
+              recompute=()) -> Footprint:
     """Bytes in HBM at the forward/backward boundary."""
-    params = workload.params
-    stash = sum(c.stored_bytes for layer in workload.layers
-                for c in _stash_costs(layer, batch, policy, chip))
-    work = max(layer.out_elements for layer in workload.layers) * batch * chip.act_bytes
+    step = _make_step(chip, workload, policy, batch, "tpu", "ws", recompute, False)
+    return _footprint(workload, step, _all_costs(workload, step))
+
+
+def _footprint(workload: Workload, step: _Step, costs: dict) -> Footprint:
+    chip, params = step.chip, workload.params
+    stash = sum(c.stored_bytes for layer_costs in costs.values() for _, c in layer_costs)
+    if "block" in step.recompute:
+        blocks: dict[str, list] = {}
+        for layer in workload.layers:
+            if layer.block:
+                blocks.setdefault(layer.block, []).append(layer)
+        full = _make_step(chip, workload, step.policy, step.batch, step.timing, step.dataflow,
+                          step.recompute - {"block"}, False)
+        live = max((sum(c.stored_bytes for layer in ls for _, c in _stash_costs(layer, full))
+                    for ls in blocks.values()), default=0)
+        checkpoints = sum((ls[0].in_elements[0] if ls[0].in_elements else ls[0].m * ls[0].k)
+                          for ls in blocks.values()) * step.batch * chip.act_bytes
+        stash += checkpoints + live
+    work = max(layer.out_elements for layer in workload.layers) * step.batch * chip.act_bytes
     return Footprint(params * chip.param_bytes, params * chip.param_bytes,
                      params * chip.optimizer_bytes_per_param, stash, work)
 
 
 def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELINE, batch: int = 32,
-                  timing_model: str = "tpu", dataflow: str = "ws") -> StepReport:
-    """Model one training step; see the module docstring for what is counted."""
-    _check(chip, workload, policy, batch, timing_model, dataflow)
-    reports, shared = [], {}
-    by_name = {layer.name: layer for layer in workload.layers}
-    for layer in workload.layers:
-        costs = _stash_costs(layer, batch, policy, chip)
-        wgi = [(c, i) for c, i in zip(costs, layer.stash) if i.role == "weight_grad_input"]
-        if wgi:
-            shared[layer.name] = (sum(c.stored_bytes for c, _ in wgi),
-                                  sum(c.kept for c, _ in wgi) / sum(i.elements * batch for _, i in wgi))
-        reports.append(_layer(layer, costs, shared, by_name, batch, policy, chip, timing_model, dataflow))
-    cycles = sum(r.cycles for r in reports)
-    fp = footprint(chip, workload, policy, batch)
+                  timing_model: str = "tpu", dataflow: str = "ws", recompute=(),
+                  accumulate: bool = False) -> StepReport:
+    """Model one training step; see the module docstring for what is counted.
+
+    ``recompute``: classes from :data:`RECOMPUTE`; ``accumulate``: this step adds its weight
+    gradients to a running sum (a micro-batch after the first)."""
+    _check(chip, workload, policy, batch, timing_model, dataflow, recompute)
+    step = _make_step(chip, workload, policy, batch, timing_model, dataflow, recompute, accumulate)
+    costs = _all_costs(workload, step)
+    reports = tuple(_layer_report(layer, step, costs[layer.name]) for layer in workload.layers)
+    opt = optimizer_cycles(chip, workload.params)
+    cycles = sum(r.cycles for r in reports) + opt
+    fp = _footprint(workload, step, costs)
     return StepReport(chip.name, workload.name, policy.label, batch, timing_model, dataflow,
-                      tuple(reports), cycles, cycles / chip.clock_hz, fp, fp.total <= chip.hbm_bytes)
+                      reports, opt, cycles, cycles / chip.clock_hz, fp, fp.total <= chip.hbm_bytes,
+                      tuple(sorted(step.recompute)))
 
 
-def max_batch(chip: ChipConfig, workload: Workload, policy: Policy, limit: int = 1 << 16) -> int:
+def max_batch(chip: ChipConfig, workload: Workload, policy: Policy, limit: int = 1 << 26,
+              recompute=()) -> int:
     """The largest batch whose footprint fits in HBM (0 if not even one sample fits)."""
-    if footprint(chip, workload, policy, 1).total > chip.hbm_bytes:
+    fits = lambda b: footprint(chip, workload, policy, b, recompute).total <= chip.hbm_bytes  # noqa: E731
+    if not fits(1):
         return 0
     lo, hi = 1, 2
-    while hi <= limit and footprint(chip, workload, policy, hi).total <= chip.hbm_bytes:
+    while hi <= limit and fits(hi):
         lo, hi = hi, hi * 2
     hi = min(hi, limit + 1)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if footprint(chip, workload, policy, mid).total <= chip.hbm_bytes:
+        if fits(mid):
             lo = mid
         else:
             hi = mid
@@ -274,4 +419,4 @@ def compare(chip: ChipConfig, workload: Workload, proposed: Policy, baseline: Po
     batch = batch or b_max
     run = lambda pol, b: simulate_step(chip, workload, pol, b, timing_model, dataflow)  # noqa: E731
     return Comparison(workload.name, run(baseline, batch), run(proposed, batch),
-                      run(baseline, b_max), run(proposed, p_max))
+                      run(baseline, b_max), run(proposed, max(p_max, 1)))

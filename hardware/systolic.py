@@ -14,9 +14,20 @@ dataflow      spatial rows S_R         spatial columns S_C  temporal T
 The work is cut into ``folds = ceil(S_R / R) * ceil(S_C / C)`` array-sized pieces.
 
 ``scalesim``
-    SCALE-Sim v2's compute cycles: every fold fills the array, streams ``T`` operands and
-    drains, ``folds * (T + 2R + C - 2) - 1``.  Example: M=512, K=768, N=768 on 128x128
-    weight-stationary is 6 * 6 * 894 - 1 = 32,183 cycles.
+    SCALE-Sim v2's compute cycles (``scalesim/compute/systolic_compute_{ws,os,is}.py`` and
+    ``memory/double_buffered_scratchpad_mem.py``).  SCALE-Sim builds, per fold, a demand matrix
+    of one row per cycle and skews it for the systolic pipeline; the layer's ``Total Cycles``
+    is the index of the last row of the concatenated matrices (stall-free), so the whole GEMM
+    pays ``-1`` once, every fold pays its own fill and drain:
+
+    * ``ws`` and ``is``: ``R`` cycles to load the stationary operand, ``T`` streamed rows,
+      ``C - 1`` rows for the last partial sums to leave, skewed over ``R`` lanes (``+ R - 1``):
+      ``folds * (T + 2R + C - 2) - 1``;
+    * ``os``: nothing to preload (the outputs stay); ``T`` streamed rows and ``C - 1`` drain
+      rows, skewed over ``R`` lanes: ``folds * (T + R + C - 2) - 1``.
+
+    Example: M=512, K=768, N=768 on 128x128 weight-stationary is 6 * 6 * 894 - 1 = 32,183
+    cycles.
 ``tpu``
     A TPU-like array: the next fold's operands are loaded while the current fold streams
     (double buffering) and partial sums accumulate on chip, so fill and drain are paid once:
@@ -47,17 +58,25 @@ def _check_dims(**dims):
 
 
 def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "ws",
-                model: str = "tpu") -> GemmTiming:
-    """Cycles of ``Y[m x n] = X[m x k] W[k x n]`` on one ``rows x cols`` array."""
+                model: str = "tpu", skipped: float = 0.0) -> GemmTiming:
+    """Cycles of ``Y[m x n] = X[m x k] W[k x n]`` on one ``rows x cols`` array.
+
+    ``skipped`` is the fraction of streamed vectors an array that skips all-zero streamed
+    vectors leaves out (0 for a dense array); each fold streams ``ceil(T (1 - skipped))``.
+    """
     _check_dims(m=m, k=k, n=n, rows=rows, cols=cols)
     if dataflow not in DATAFLOWS:
         raise ValueError(f"gemm_cycles: dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
     if model not in TIMING_MODELS:
         raise ValueError(f"gemm_cycles: model must be one of {TIMING_MODELS}, got {model!r}")
+    if not 0.0 <= skipped <= 1.0:
+        raise ValueError(f"gemm_cycles: skipped must be a fraction in [0, 1], got {skipped!r}")
     s_r, s_c, t = {"ws": (k, n, m), "os": (m, n, k), "is": (k, m, n)}[dataflow]
     folds = math.ceil(s_r / rows) * math.ceil(s_c / cols)
+    t = math.ceil(t * (1.0 - skipped))
     if model == "scalesim":
-        cycles = folds * (t + 2 * rows + cols - 2) - 1
+        preload = 0 if dataflow == "os" else rows  # the stationary operand's R load cycles
+        cycles = folds * (t + preload + rows + cols - 2) - 1
     else:
         cycles = folds * max(t, rows) + rows + cols - 2
     macs = m * k * n
@@ -65,19 +84,29 @@ def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "w
 
 
 def core_gemm_cycles(m: int, k: int, n: int, groups: int, mxus: int, rows: int, cols: int,
-                     dataflow: str = "ws", model: str = "tpu") -> GemmTiming:
+                     dataflow: str = "ws", model: str = "tpu", skipped: float = 0.0) -> GemmTiming:
     """``groups`` independent GEMMs on a core with ``mxus`` arrays.
 
-    Independent GEMMs (attention heads) are spread over the arrays; a single GEMM is split
-    across them by output columns ``n``.
+    Independent GEMMs (attention heads, samples of a batched product) are spread over the
+    arrays; a single GEMM is split across them by output columns ``n``.  In ``tpu`` timing the
+    GEMMs an array runs back to back form one pipeline (the next one's operands load while the
+    current one streams), so fill and drain are paid once per array; ``scalesim`` runs each
+    GEMM as its own layer, paying them every time.
     """
     if groups >= mxus:
-        one = gemm_cycles(m, k, n, rows, cols, dataflow, model)
+        one = gemm_cycles(m, k, n, rows, cols, dataflow, model, skipped)
         rounds = math.ceil(groups / mxus)
-        cycles = rounds * one.cycles
         folds = groups * one.folds
+        if model == "tpu":
+            cycles = rounds * (one.cycles - (rows + cols - 2)) + rows + cols - 2
+        else:
+            cycles = rounds * one.cycles
     else:  # each GEMM in turn, split across the arrays by output columns
-        one = gemm_cycles(m, k, math.ceil(n / mxus), rows, cols, dataflow, model)
-        cycles, folds = groups * one.cycles, groups * one.folds * mxus
+        one = gemm_cycles(m, k, math.ceil(n / mxus), rows, cols, dataflow, model, skipped)
+        folds = groups * one.folds * mxus
+        if model == "tpu":
+            cycles = groups * (one.cycles - (rows + cols - 2)) + rows + cols - 2
+        else:
+            cycles = groups * one.cycles
     macs = groups * m * k * n
     return GemmTiming(cycles, folds, macs, macs / (cycles * rows * cols * mxus))

@@ -8,7 +8,13 @@ Everything is **per sample**; the simulator multiplies by the batch.  A layer is
 
 ``stash`` lists what the layer keeps for backward, with roles as in ``minidd.stash``:
 ``weight_grad_input`` (the X that only dW reads: what deferred dropout may sparsify), ``exact``,
-``index`` (packed to ``bits`` per element).  ``inputs`` names the producing layers (``"input"``
+``index`` (packed to ``bits`` per element: dropout and ReLU masks, pooling indices).
+
+Recomputation tags (used by :mod:`hardware.fallback`): a layer's ``recompute`` names the class
+(``"attention"``: the attention core; ``"pointwise"``: GELU and LayerNorm) under which its
+forward is run again during backward, and a stash item's ``recompute`` the class under which it
+is not stored; ``block`` names the transformer block a layer belongs to (full per-block
+checkpointing keeps only each block's input).  ``inputs`` names the producing layers (``"input"``
 for the model input) and ``in_elements`` gives the size read from each: the workload is checked
 to chain (each input's size equals its producer's output).
 
@@ -22,10 +28,15 @@ A JSON trace has the same fields: ``{"name": ..., "layers": [{"name": ..., "kind
 from __future__ import annotations
 
 import json
+import math
+import os
 from dataclasses import asdict, dataclass
+
+from .files import InputFileError, read_json
 
 KINDS = ("gemm", "bmm", "vector")
 ROLES = ("weight_grad_input", "exact", "index")
+RECOMPUTE_CLASSES = ("", "attention", "pointwise")
 
 
 @dataclass(frozen=True)
@@ -34,13 +45,20 @@ class StashItem:
     elements: int                   #: per sample
     natural_sparsity: float = 0.0   #: fraction of exact zeros
     bits: int | None = None         #: for masks and indices: bits per element
+    row_elements: int = 0           #: one row of the dW input's 2-D view (0: unknown)
+    recompute: str = ""             #: recomputation class that leaves this item unstored
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise ValueError(f"StashItem.role must be one of {ROLES}, got {self.role!r}")
-        if not isinstance(self.elements, int) or self.elements < 1:
+        if self.recompute not in RECOMPUTE_CLASSES:
+            raise ValueError(f"StashItem.recompute must be one of {RECOMPUTE_CLASSES}, got {self.recompute!r}")
+        if isinstance(self.row_elements, bool) or not isinstance(self.row_elements, int) or self.row_elements < 0:
+            raise ValueError(f"StashItem.row_elements must be a non-negative int, got {self.row_elements!r}")
+        if isinstance(self.elements, bool) or not isinstance(self.elements, int) or self.elements < 1:
             raise ValueError(f"StashItem.elements must be a positive int, got {self.elements!r}")
-        if not 0.0 <= self.natural_sparsity <= 1.0:
+        if (isinstance(self.natural_sparsity, bool) or not isinstance(self.natural_sparsity, (int, float))
+                or not 0.0 <= self.natural_sparsity <= 1.0):
             raise ValueError(f"StashItem.natural_sparsity must be in [0, 1], got {self.natural_sparsity!r}")
         if self.bits is not None and (not isinstance(self.bits, int) or self.bits < 1):
             raise ValueError(f"StashItem.bits must be a positive int, got {self.bits!r}")
@@ -63,6 +81,11 @@ class Layer:
     keep_dense: bool = False   #: first layer, embeddings, head: deferred dropout leaves it dense
     shares_stash_with: str = ""  #: a gemm whose weight-gradient input is stashed by that layer
     input_grad: bool = True      #: False for a layer on the model input (no dX to compute)
+    block: str = ""              #: the transformer block this layer belongs to
+    recompute: str = ""          #: recomputation class under which backward reruns its forward
+    #: a convolution's geometry ``(height, width, kernel, stride, padding)`` of its input, for
+    #: block skipping on the im2col reduction (:mod:`hardware.codesign`); empty otherwise
+    conv: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -77,11 +100,25 @@ class Layer:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"layer {self.name!r}: {f} must be a non-negative int, got {v!r}")
+        for v in self.in_elements:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"layer {self.name!r}: in_elements must hold positive ints, got {v!r}")
         if len(self.in_elements) != len(self.inputs):
             raise ValueError(f"layer {self.name!r}: in_elements needs one size per input "
                              f"({len(self.inputs)}), got {len(self.in_elements)}")
         if self.kind == "bmm" and len(self.in_elements) != 2:
             raise ValueError(f"layer {self.name!r}: a bmm reads two inputs; give inputs and in_elements for both")
+        if self.recompute not in RECOMPUTE_CLASSES:
+            raise ValueError(f"layer {self.name!r}: recompute must be one of {RECOMPUTE_CLASSES}, got {self.recompute!r}")
+        if not isinstance(self.conv, (tuple, list)):
+            raise ValueError(f"layer {self.name!r}: conv must be (height, width, kernel, stride, "
+                             f"padding) or empty, got {self.conv!r}")
+        object.__setattr__(self, "conv", tuple(self.conv))
+        if self.conv and (len(self.conv) != 5 or any(isinstance(v, bool) or not isinstance(v, int)
+                                                     for v in self.conv)
+                          or min(self.conv[:4]) < 1 or self.conv[4] < 0):
+            raise ValueError(f"layer {self.name!r}: conv must be (height, width, kernel, stride, "
+                             f"padding) as whole numbers (padding may be 0), got {self.conv!r}")
         if not all(isinstance(s, StashItem) for s in self.stash):
             raise ValueError(f"layer {self.name!r}: stash must hold StashItem objects")
 
@@ -126,95 +163,191 @@ class Workload:
         return json.dumps({"name": self.name, "layers": [asdict(layer) for layer in self.layers]})
 
 
-def workload_from_dict(data: dict) -> Workload:
-    """Build a workload from plain data (a parsed JSON trace)."""
-    try:
-        layers = []
-        for d in data["layers"]:
-            d = dict(d)
-            d["stash"] = tuple(StashItem(**s) for s in d.get("stash", ()))
+_LAYER_FIELDS = {f for f in Layer.__dataclass_fields__}
+_ITEM_FIELDS = {f for f in StashItem.__dataclass_fields__}
+_TRACE_EXTRAS = {"batch", "policy", "measured"}  #: what a minidd trace adds besides the layers
+
+
+def workload_from_dict(data: dict, source: str = "workload") -> Workload:
+    """Build a workload from plain data (a parsed JSON workload or minidd trace).
+
+    Errors name ``source``, the layer and the field: a size written as a string, an unknown
+    field, a missing one."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected an object with 'name' and 'layers', got {type(data).__name__}")
+    for key in ("name", "layers"):
+        if key not in data:
+            raise ValueError(f"{source}: missing field {key!r}")
+    unknown = set(data) - {"name", "layers"} - _TRACE_EXTRAS
+    if unknown:
+        raise ValueError(f"{source}: unknown field {sorted(unknown)[0]!r}")
+    if not isinstance(data["layers"], list):
+        raise ValueError(f"{source}: 'layers' must be a list of layer objects")
+    layers = []
+    for i, d in enumerate(data["layers"]):
+        where = f"{source}: layer {i}" + (f" ({d.get('name')!r})" if isinstance(d, dict) and "name" in d else "")
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: expected an object, got {type(d).__name__}")
+        bad = set(d) - _LAYER_FIELDS
+        if bad:
+            raise ValueError(f"{where}: unknown field {sorted(bad)[0]!r}")
+        d = dict(d)
+        try:
+            items = []
+            for j, item in enumerate(d.get("stash", ())):
+                if not isinstance(item, dict):
+                    raise ValueError(f"stash item {j} must be an object")
+                if set(item) - _ITEM_FIELDS:
+                    raise ValueError(f"stash item {j}: unknown field {sorted(set(item) - _ITEM_FIELDS)[0]!r}")
+                try:
+                    items.append(StashItem(**item))
+                except TypeError as e:
+                    raise ValueError(f"stash item {j}: {e}") from None
+                except ValueError as e:
+                    raise ValueError(f"stash item {j}: {e}") from None
+            d["stash"] = tuple(items)
             d["inputs"] = tuple(d.get("inputs", ()))
             d["in_elements"] = tuple(d.get("in_elements", ()))
             layers.append(Layer(**d))
+        except TypeError as e:  # a missing required field
+            raise ValueError(f"{where}: {e}") from None
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+    try:
         return Workload(data["name"], tuple(layers))
-    except KeyError as e:
-        raise ValueError(f"workload: missing field {e}") from None
-    except TypeError as e:
-        raise ValueError(f"workload: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
 
 
 def load_workload(path) -> Workload:
-    with open(path) as f:
-        return workload_from_dict(json.load(f))
+    """A workload or minidd trace from a JSON file; every error names the file."""
+    data = read_json(path, "a JSON workload or minidd trace")
+    try:
+        return workload_from_dict(data, os.fspath(path))
+    except ValueError as e:
+        raise InputFileError(str(e)) from None
 
 
 # ------------------------------------------------------------------------------- builders
-def _linear(name, src, m, k, n, shares="", sparsity=0.0, keep_dense=False, in_el=None):
-    st = () if shares else (StashItem("weight_grad_input", m * k, sparsity),)
+def _linear(name, src, m, k, n, shares="", sparsity=0.0, keep_dense=False, in_el=None, block="",
+            recompute=""):
+    st = () if shares else (StashItem("weight_grad_input", m * k, sparsity, row_elements=k,
+                                      recompute=recompute),)
     return Layer(name, "gemm", m, k, n, params=k * n + n, in_elements=(in_el or m * k,),
                  out_elements=m * n, inputs=(src,), stash=st, keep_dense=keep_dense,
-                 shares_stash_with=shares)
+                 shares_stash_with=shares, block=block)
 
 
-def _vector(name, srcs, elements, flops_per_element, stash=(), out=None):
+def _vector(name, srcs, elements, flops_per_element, stash=(), out=None, block="", recompute=""):
     srcs = (srcs,) if isinstance(srcs, str) else tuple(srcs)
     return Layer(name, "vector", vector_flops=int(elements * flops_per_element),
                  in_elements=tuple(elements for _ in srcs), out_elements=out or elements,
-                 inputs=srcs, stash=tuple(stash))
+                 inputs=srcs, stash=tuple(stash), block=block, recompute=recompute)
+
+
+def _mask(elements, recompute=""):
+    """A dropout mask: one bit per element."""
+    return StashItem("index", elements, bits=1, recompute=recompute)
 
 
 BERT_SIZES = {"base": (12, 768, 12, 3072), "large": (24, 1024, 16, 4096)}
 
 
-def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 30522) -> Workload:
+def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 30522,
+         pretraining: bool = False, one_hot_embeddings: bool = False) -> Workload:
     """BERT encoder (post-LN) with a classifier on the first token, per sample of ``seq`` tokens.
 
-    Per block: Q, K, V projections (one stashed input, shared), attention scores and context
-    (products of activations: their operands are stashed exactly), the output projection,
-    LayerNorm, the GELU feed-forward network and LayerNorm.  Embeddings and the head are kept
-    dense by deferred dropout; GELU and LayerNorm outputs have no exact zeros.
+    The stash follows Korthikanti et al. (MLSys 2023, section 4.1), ``34 s h + 5 a s^2`` bytes
+    per block and sample in 16-bit: the Q/K/V input (shared by the three projections), Q and K
+    for the scores, the softmax output, the attention-dropout mask (1 bit) and its output, V,
+    the output projection's input, its dropout mask, LayerNorm, the feed-forward input, the
+    GELU input and output, the second dropout mask and LayerNorm.  Embeddings and the head are
+    kept dense by deferred dropout; GELU and LayerNorm outputs have no exact zeros.  Tags say
+    what selective recomputation (``attention``: scores, softmax and attention dropout;
+    ``pointwise``: GELU and LayerNorm outputs) and per-block checkpointing leave out.
+
+    ``pretraining`` replaces the classifier by BERT's pre-training heads (Devlin et al. 2019;
+    google-research/bert ``run_pretraining.py``): the masked-LM head on ``ceil(0.15 s)``
+    gathered positions (``max_predictions_per_seq``: 20 at s = 128) -- a dense h x h transform,
+    GELU and LayerNorm, the output projection onto the vocabulary (tied to the word embedding,
+    so only its bias is a new parameter) and the softmax over the vocabulary -- and the
+    next-sentence head (pooler h x h on the first token, 2 classes).  ``one_hot_embeddings``
+    looks the word embedding up as a GEMM of one-hot rows, ``[s x vocab] [vocab x h]``, forward
+    and weight gradient, as google-research/bert does on TPU (``use_one_hot_embeddings=
+    FLAGS.use_tpu``); the one-hot rows are generated on chip from the token ids.
     """
     if size not in BERT_SIZES:
         raise ValueError(f"bert: size must be one of {tuple(BERT_SIZES)}, got {size!r}")
     n_layers, h, heads, ff = BERT_SIZES[size]
     s, dh = seq, h // heads
-    layers = [Layer("embed", "vector", vector_flops=8 * s * h, params=(vocab + 512 + 2) * h + 2 * h,
-                    out_elements=s * h, stash=(StashItem("exact", s * h),), keep_dense=True)]
-    x = "embed"
+    if one_hot_embeddings:
+        layers = [Layer("word_embed", "gemm", s, vocab, h, params=vocab * h, in_elements=(s,),
+                        out_elements=s * h, inputs=("input",), keep_dense=True, input_grad=False),
+                  Layer("embed", "vector", vector_flops=8 * s * h, params=(512 + 2) * h + 2 * h,
+                        in_elements=(s * h,), out_elements=s * h, inputs=("word_embed",),
+                        stash=(StashItem("exact", s * h),), keep_dense=True)]
+    else:
+        layers = [Layer("embed", "vector", vector_flops=8 * s * h, params=(vocab + 512 + 2) * h + 2 * h,
+                        out_elements=s * h, stash=(StashItem("exact", s * h),), keep_dense=True)]
+    layers.append(_vector("embed_dropout", "embed", s * h, 2, stash=(_mask(s * h),)))
+    x = "embed_dropout"
     for i in range(n_layers):
         p = f"block{i}."
+        b = dict(block=f"block{i}")
+        att = heads * s * s
         layers += [
-            _linear(p + "q", x, s, h, h),
-            _linear(p + "k", x, s, h, h, shares=p + "q"),   # Q, K, V read one stashed input
-            _linear(p + "v", x, s, h, h, shares=p + "q"),
+            _linear(p + "q", x, s, h, h, recompute="pointwise", **b),
+            _linear(p + "k", x, s, h, h, shares=p + "q", **b),   # Q, K, V read one stashed input
+            _linear(p + "v", x, s, h, h, shares=p + "q", **b),
             Layer(p + "scores", "bmm", s, dh, s, groups=heads, in_elements=(s * h, s * h),
-                  out_elements=heads * s * s, inputs=(p + "q", p + "k"),
-                  stash=(StashItem("exact", s * h), StashItem("exact", s * h))),
-            _vector(p + "softmax", p + "scores", heads * s * s, 10,
-                    stash=(StashItem("exact", heads * s * s),)),
-            Layer(p + "context", "bmm", s, s, dh, groups=heads, in_elements=(heads * s * s, s * h),
-                  out_elements=s * h, inputs=(p + "softmax", p + "v"),
-                  stash=(StashItem("exact", s * h),)),  # probabilities shared with softmax
-            _linear(p + "attn_out", p + "context", s, h, h),
-            _vector(p + "ln1", (p + "attn_out", x), s * h, 12,
-                    stash=(StashItem("exact", s * h),)),
-            _linear(p + "ff1", p + "ln1", s, h, ff),
-            _vector(p + "gelu", p + "ff1", s * ff, 16, stash=(StashItem("exact", s * ff),)),
-            _linear(p + "ff2", p + "gelu", s, ff, h),
-            _vector(p + "ln2", (p + "ff2", p + "ln1"), s * h, 12,
-                    stash=(StashItem("exact", s * h),)),
+                  out_elements=att, inputs=(p + "q", p + "k"),
+                  stash=(StashItem("exact", s * h), StashItem("exact", s * h)),
+                  recompute="attention", **b),
+            _vector(p + "softmax", p + "scores", att, 10,
+                    stash=(StashItem("exact", att, recompute="attention"),), recompute="attention", **b),
+            _vector(p + "attn_dropout", p + "softmax", att, 2,
+                    stash=(_mask(att, "attention"),), recompute="attention", **b),
+            Layer(p + "context", "bmm", s, s, dh, groups=heads, in_elements=(att, s * h),
+                  out_elements=s * h, inputs=(p + "attn_dropout", p + "v"),
+                  stash=(StashItem("exact", att, recompute="attention"), StashItem("exact", s * h)), **b),
+            _linear(p + "attn_out", p + "context", s, h, h, **b),
+            _vector(p + "attn_out_dropout", p + "attn_out", s * h, 2, stash=(_mask(s * h),), **b),
+            _vector(p + "ln1", (p + "attn_out_dropout", x), s * h, 12,
+                    stash=(StashItem("exact", s * h),), recompute="pointwise", **b),
+            _linear(p + "ff1", p + "ln1", s, h, ff, recompute="pointwise", **b),
+            _vector(p + "gelu", p + "ff1", s * ff, 16, stash=(StashItem("exact", s * ff),),
+                    recompute="pointwise", **b),
+            _linear(p + "ff2", p + "gelu", s, ff, h, recompute="pointwise", **b),
+            _vector(p + "ff2_dropout", p + "ff2", s * h, 2, stash=(_mask(s * h),), **b),
+            _vector(p + "ln2", (p + "ff2_dropout", p + "ln1"), s * h, 12,
+                    stash=(StashItem("exact", s * h),), recompute="pointwise", **b),
         ]
         x = p + "ln2"
-    layers.append(_linear("head", x, 1, h, num_classes, keep_dense=True, in_el=s * h))
-    return Workload(f"bert-{size}-seq{seq}", tuple(layers))
+    if not pretraining:
+        layers.append(_linear("head", x, 1, h, num_classes, keep_dense=True, in_el=s * h))
+        return Workload(f"bert-{size}-seq{seq}", tuple(layers))
+    p = math.ceil(0.15 * s)
+    layers += [
+        _linear("mlm_transform", x, p, h, h, keep_dense=True, in_el=s * h),
+        _vector("mlm_gelu_ln", "mlm_transform", p * h, 28, stash=(StashItem("exact", p * h),)),
+        Layer("mlm_decoder", "gemm", p, h, vocab, params=vocab, in_elements=(p * h,),
+              out_elements=p * vocab, inputs=("mlm_gelu_ln",),
+              stash=(StashItem("weight_grad_input", p * h, row_elements=h),), keep_dense=True),
+        _vector("mlm_softmax", "mlm_decoder", p * vocab, 10, stash=(StashItem("exact", p * vocab),)),
+        _linear("pooler", x, 1, h, h, keep_dense=True, in_el=s * h),
+        _vector("pooler_tanh", "pooler", h, 4, stash=(StashItem("exact", h),)),
+        _linear("nsp", "pooler_tanh", 1, h, 2, keep_dense=True)]
+    name = f"bert-{size}-seq{seq}-pretraining" + ("-onehot" if one_hot_embeddings else "")
+    return Workload(name, tuple(layers))
 
 
 def _conv(name, src, c, hw_in, o, k, stride, sparsity, keep_dense=False):
     ho = (hw_in + 2 * (k // 2) - k) // stride + 1
     return Layer(name, "gemm", ho * ho, c * k * k, o, params=c * k * k * o,
                  in_elements=(c * hw_in * hw_in,), out_elements=o * ho * ho, inputs=(src,),
-                 stash=(StashItem("weight_grad_input", c * hw_in * hw_in, sparsity),),
-                 keep_dense=keep_dense, input_grad=src != "input"), ho
+                 stash=(StashItem("weight_grad_input", c * hw_in * hw_in, sparsity, row_elements=c),),
+                 keep_dense=keep_dense, input_grad=src != "input",
+                 conv=(hw_in, hw_in, k, stride, k // 2)), ho
 
 
 def _bn_relu(name, src, c, hw, relu=True):

@@ -19,13 +19,20 @@ node of the graph.  Nodes point at the nodes that produced their inputs, never a
 tensors, so an activation array lives on only if the stash keeps it.  ``Context`` refuses to
 hold an ndarray as an attribute: whatever backward reads must go through ``ctx.save``, where
 the active stash policy can count and compress it.
+
+What backward reads is guarded: an array the stash keeps by reference is read-only, with the
+arrays it is a view of, until its node's backward has run; a tensor whose array an op saved
+carries a version (bumped by ``t.data = ...``, ``p.data -= ...``, ``t += x`` and
+``load_state_dict``) that backward compares with the one seen at save time.
 """
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 import numpy as np
 
+from .stash import roles as _roles
 from .stash import store as _store
 
 _grad_enabled = True
@@ -51,14 +58,17 @@ class Context:
 
     ``parents[i]`` is the node that produced input ``i``, the leaf :class:`Tensor` itself when
     the input is a leaf that requires grad, or ``None``.  ``needs_input_grad[i]`` tells the
-    op's backward which gradients anyone will read.
+    op's backward which gradients anyone will read; ``layer`` is the module scope it ran in.
     """
 
-    def __init__(self, fn, parents, needs_input_grad, input_dtypes):
+    def __init__(self, fn, parents, needs_input_grad, input_dtypes, layer=""):
         d = self.__dict__
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
-        d["input_dtypes"] = input_dtypes
+        d["input_dtypes"], d["layer"] = input_dtypes, layer
         d["_entries"] = []
+        d["_inputs"] = ()     # the op's arguments, during forward only
+        d["_versions"] = []   # (weakref to Tensor, version at save, position): checked by backward
+        d["_guarded"] = []    # (entry, weakref to array, was writeable, bases made read-only)
 
     def __setattr__(self, name, value):
         if isinstance(value, np.ndarray):
@@ -74,7 +84,35 @@ class Context:
         ``feature_axis`` is where a weight-gradient input keeps its features (1 for NCHW).  A NumPy
         scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.
         """
-        self._entries.append(_store.save(_as_array(array), role, self.fn.name, row_size, feature_axis))
+        array = _as_array(array)
+        writeable = isinstance(array, np.ndarray) and array.flags.writeable
+        entry = _store.save(array, role, self.fn.name, row_size, feature_axis)  # refuses a non-array
+        self._entries.append(entry)
+        root = _root(array)
+        for i, t in enumerate(self._inputs):
+            # the array is (a view of) an input tensor's: watch that tensor's version
+            if isinstance(t, Tensor) and _root(t._data) is root \
+                    and all(j != i for _, _, j in self._versions):
+                self._versions.append((weakref.ref(t), t._version, i))
+                break
+        if role != _roles.PARAMETER and entry.kind == "dense" and entry.unpack() is array:
+            # kept by reference: its bases become read-only too (a write through them would change it)
+            bases = _bases(array)[1:]
+            _guard(bases)
+            self._guarded.append((entry, weakref.ref(array), writeable, bases))
+
+    def check_versions(self) -> None:
+        """Raise if a tensor whose array this op saved was modified in place since."""
+        for ref, version, i in self._versions:
+            t = ref()
+            if t is not None and t._version != version:
+                where = f" in layer '{self.layer}'" if self.layer else ""
+                raise RuntimeError(
+                    f"backward: {self.fn.name}{where} saved its argument {self.fn._arg(i)!r} "
+                    f"({type(t).__name__} of shape {t.shape}, {t.dtype}), which was modified in "
+                    f"place after it was saved (version {version} -> {t._version}): an optimizer "
+                    "step, load_state_dict or an in-place write ran between forward and backward; "
+                    "run backward first, or run the forward again")
 
     @property
     def saved(self) -> tuple:
@@ -89,10 +127,18 @@ class Context:
             "call backward(retain_graph=True) the first time to walk it twice")
 
     def release(self) -> None:
-        """Free the saved arrays (once backward has read them)."""
+        """Free the saved arrays (once backward has read them) and make writeable again what
+        saving them made read-only (bases first, then the arrays themselves)."""
         entries, self.__dict__["_entries"] = self._entries, None
+        guarded, self.__dict__["_guarded"] = self._guarded, []
+        for _, _, _, bases in guarded:
+            _unguard(bases)
         for e in entries or ():
             _store.release(e)
+        for entry, ref, writeable, bases in guarded:
+            a = ref()
+            if a is not None and writeable and entry.refs <= 0 and not a.flags.writeable:
+                _guard_pending(a)  # a base is still guarded by another graph: restore it later
 
     def __del__(self):
         try:
@@ -145,11 +191,12 @@ class Function:
         raw, parents, needs, dtypes = [], [], [], []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                if a.data.dtype.kind != "f" and i not in cls.int_args:
+                data = a._data
+                if data.dtype.kind != "f" and i not in cls.int_args:
                     raise TypeError(f"{cls.name}: argument {cls._arg(i)} must be a floating-point "
-                                    f"tensor, got dtype {a.data.dtype} with shape {a.shape}")
-                raw.append(a.data)
-                dtypes.append(a.data.dtype)
+                                    f"tensor, got dtype {data.dtype} with shape {data.shape}")
+                raw.append(data)
+                dtypes.append(data.dtype)
                 needs.append(a.requires_grad)
                 parents.append(a._node if a._node is not None else (a if a.requires_grad else None))
             else:
@@ -158,12 +205,15 @@ class Function:
                 needs.append(False)
                 parents.append(None)
         if _grad_enabled and any(needs):
-            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes))
+            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes), _roles.current_scope().name)
+            ctx.__dict__["_inputs"] = args
             try:
                 y = cls.forward(ctx, *raw, **kwargs)
             except BaseException:
                 ctx.release()  # what forward saved before failing goes now, not with the traceback
                 raise
+            finally:
+                ctx.__dict__["_inputs"] = ()  # the graph never holds the user's tensors
             out = Tensor(_as_array(y), requires_grad=True)
             out._node = ctx
             return out
@@ -183,7 +233,7 @@ class Tensor:
     receives gradients.  Arrays an op saves for backward are read-only until backward has run.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "__weakref__")
+    __slots__ = ("_data", "_version", "requires_grad", "grad", "_node", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to the Tensor's reflected method
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -200,12 +250,31 @@ class Tensor:
                             "or a numeric ndarray")
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype {data.dtype}")
-        self.data = data
+        self._data = data
+        self._version = 0
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None
 
     # -- plain properties ------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The ndarray.  Assigning to it (``p.data -= lr * g`` does) counts as an in-place
+        change: a graph that saved this tensor then refuses to run backward."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data: expected a numpy.ndarray, got {type(value).__name__}")
+        self._data = value
+        self._version += 1
+
+    version = property(lambda self: self._version,
+                       doc="How many in-place changes this tensor has had (see backward's check).")
+
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
@@ -267,7 +336,12 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
 
     def __repr__(self):
         g = ", requires_grad=True" if self.requires_grad else ""
@@ -289,7 +363,11 @@ class Tensor:
                                  f"grad= an array of shape {self.shape}")
             grad = np.ones_like(self.data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"backward: grad must be an array of numbers of shape {self.shape}, "
+                                f"got {type(grad).__name__}") from None
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         if self._node is None:
@@ -307,7 +385,32 @@ class Tensor:
     def __truediv__(self, o): return F.div(self, o)
     def __rtruediv__(self, o): return F.div(o, self)
     def __neg__(self): return F.neg(self)
+    def __iadd__(self, o): return self._inplace(np.add, o, "+=")
+    def __isub__(self, o): return self._inplace(np.subtract, o, "-=")
+    def __imul__(self, o): return self._inplace(np.multiply, o, "*=")
+    def __itruediv__(self, o): return self._inplace(np.true_divide, o, "/=")
+
+    def _inplace(self, ufunc, o, op):
+        """``t += x`` writes into ``t.data`` and counts a version: allowed for tensors that need
+        no grad, or under ``no_grad()`` (an update); never into an array saved for backward."""
+        if self.requires_grad and _grad_enabled:
+            raise RuntimeError(f"Tensor {op}: in-place change of a tensor that requires grad is "
+                               f"not recorded by autograd; write t = t {op[0]} x, or update it "
+                               "inside minidd.no_grad() (as optimizers do)")
+        if not self._data.flags.writeable:
+            raise RuntimeError(f"Tensor {op}: this tensor's array (shape {self.shape}) is read-only: "
+                               "an op saved it (or a view of it) for backward, and it stays "
+                               "read-only until that graph's backward has run")
+        try:
+            ufunc(self._data, _raw(o), out=self._data, casting="same_kind")
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"Tensor {op}: {e}") from None
+        self._version += 1
+        return self
+
     def __pow__(self, p): return F.pow(self, p)
+    def __rpow__(self, base): return F.pow(base, self)
+    def __abs__(self): return F.abs(self)
     def __matmul__(self, o): return F.matmul(self, o)
     def __rmatmul__(self, o): return F.matmul(o, self)
     def __getitem__(self, index): return F.getitem(self, index)
@@ -315,10 +418,17 @@ class Tensor:
     def sum(self, axis=None, keepdims=False): return F.sum(self, axis, keepdims)
     def mean(self, axis=None, keepdims=False): return F.mean(self, axis, keepdims)
     def max(self, axis=None, keepdims=False): return F.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return F.min(self, axis, keepdims)
+    def argmax(self, axis=None, keepdims=False): return F.argmax(self, axis, keepdims)
     def var(self, axis=None, keepdims=False, ddof=0): return F.var(self, axis, keepdims, ddof)
     def reshape(self, *shape): return F.reshape(self, shape[0] if len(shape) == 1 else shape)
     def transpose(self, *axes): return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
     permute = transpose
+    def squeeze(self, axis=None): return F.squeeze(self, axis)
+    def unsqueeze(self, axis): return F.unsqueeze(self, axis)
+    def flatten(self, start_axis=0, end_axis=-1): return F.flatten(self, start_axis, end_axis)
+    def abs(self): return F.abs(self)
+    def clamp(self, min=None, max=None): return F.clamp(self, min, max)
     T = property(lambda self: F.transpose(self))
     def exp(self): return F.exp(self)
     def log(self): return F.log(self)
@@ -356,6 +466,79 @@ def _to_array(data, dtype) -> np.ndarray:
     if dtype is None and not isinstance(data, np.generic) and arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     return arr
+
+
+# -- read-only guards on the bases of arrays saved by reference --------------------------------
+# A stash entry that keeps an array by reference makes the array itself read-only; a write
+# through its base (the array it is a view of) would still change it.  So while it is saved,
+# its bases are read-only too, counted per array (several saved views may share a base) and
+# made writeable again, outermost first, when the last graph saving through them is freed.
+_guards: dict[int, list] = {}   # id(array) -> [weakref to array, count, made read-only by us]
+_idle: set[int] = set()         # keys of _guards whose count is 0: to restore
+
+
+def _bases(a: np.ndarray) -> list:
+    """``a`` and the chain of ndarrays it is a view of, innermost first."""
+    chain = [a]
+    while isinstance(chain[-1].base, np.ndarray):
+        chain.append(chain[-1].base)
+    return chain
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    """The ndarray that owns ``a``'s memory (``a`` itself unless it is a view)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _guard(arrays) -> None:
+    for a in arrays:
+        rec = _guards.get(id(a))
+        if rec is None or rec[0]() is not a:
+            rec = _guards[id(a)] = [weakref.ref(a), 0, False]
+        if a.flags.writeable:
+            a.flags.writeable = False
+            rec[2] = True
+        rec[1] += 1
+        _idle.discard(id(a))
+
+
+def _guard_pending(a: np.ndarray) -> None:
+    """``a`` was writeable before it was saved but could not be restored yet (a base of it is
+    still guarded): restore it together with that base."""
+    rec = _guards.get(id(a))
+    if rec is None or rec[0]() is not a:
+        _guards[id(a)] = [weakref.ref(a), 0, True]
+        _idle.add(id(a))
+    _restore()
+
+
+def _unguard(arrays) -> None:
+    for a in arrays:
+        rec = _guards[id(a)]
+        rec[1] -= 1
+        if not rec[1]:
+            _idle.add(id(a))
+    _restore()
+
+
+def _restore() -> None:
+    progress = True
+    while progress:
+        progress = False
+        for key in list(_idle):
+            ref, count, ours = _guards[key]
+            a = ref()
+            if a is not None and ours:
+                try:
+                    a.flags.writeable = True
+                except ValueError:  # its base is still read-only
+                    if isinstance(a.base, np.ndarray) and id(a.base) in _guards:
+                        continue    # guarded by another live graph: retry when that one is freed
+            del _guards[key]
+            _idle.discard(key)
+            progress = True
 
 
 def _raw(x):
@@ -403,6 +586,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
         if g is not None:
             if node._entries is None:
                 raise node.freed_error()
+            node.check_versions()
             in_grads = node.fn.backward(node, g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)

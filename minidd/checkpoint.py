@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_savez
+
 FORMAT = "minidd.fit-checkpoint"
 VERSION = 1
 _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
@@ -74,7 +76,7 @@ class Checkpoint:
     def __init__(self, path, model, optimizer, policy, rng):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise TypeError(f"fit: checkpoint must be a file path (str or os.PathLike), got {path!r}")
-        self.path = Path(os.fspath(path)).absolute()
+        self.path = Path(os.fspath(path)).expanduser().absolute()
         self.prev = self.path.with_name(self.path.name + ".prev")
         self.model, self.optimizer, self.policy = model, optimizer, policy
         self.generators = {"rng": rng, **{f"model.{k}": g for k, g in module_generators(model).items()}}
@@ -96,18 +98,20 @@ class Checkpoint:
                 "n_examples": n_examples, "batch_size": batch_size,
                 "optimizer": type(self.optimizer).__name__,
                 "policy": {"config": _jsonable(self.policy.config()),
-                           "state": _jsonable(_policy_state(self.policy))},
+                           "state": _jsonable(self.policy.state_dict())},
                 "generators": {k: _jsonable(g.bit_generator.state) for k, g in self.generators.items()}}
         arrays["meta"] = np.array(json.dumps(meta))
         if self._rotate and self.path.exists():
             self._keep_previous()
-        _write_atomic(self.path, arrays)
+        atomic_savez(self.path, arrays)
         if self._fresh:
             self.prev.unlink(missing_ok=True)
             self._fresh = False
         self._rotate = True
 
     def _keep_previous(self):
+        if self.prev.exists() and os.path.samefile(self.path, self.prev):
+            return  # a kill after the last _keep_previous: .prev already is the current checkpoint
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -121,6 +125,17 @@ class Checkpoint:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def check_replaceable(self) -> None:
+        """A fresh run replaces ``path`` at its first save: refuse if it holds anything but a
+        readable fit checkpoint (a mistyped path must not overwrite someone's file)."""
+        if not self.path.exists():
+            return
+        try:
+            _read(self.path)
+        except CheckpointError as e:
+            raise CheckpointError(f"fit: refusing to overwrite {self.path}: {e}. Pass another checkpoint "
+                                  "path, or delete the file if it is an unwanted checkpoint") from None
+
     # -- reading -----------------------------------------------------------------------------
     def load(self, n_examples: int, batch_size: int) -> dict | None:
         """Restore everything into the model, optimizer, policy and generators; return the loop
@@ -131,9 +146,11 @@ class Checkpoint:
             return None
         source = self.path
         try:
+            if not self.path.exists():  # a kill between the renames of a save
+                raise CheckpointError(f"checkpoint {self.path} is missing")
             arrays, meta = _read(self.path)
             self._rotate = True
-        except (CheckpointError, FileNotFoundError) as newest:
+        except CheckpointError as newest:
             if not self.prev.exists():
                 raise
             try:
@@ -172,25 +189,15 @@ class Checkpoint:
         optim_state = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
         try:
             self.optimizer.check_state_dict(optim_state)
+            self.policy.load_state_dict(meta["policy"]["state"])  # checked, then set: before the model
             self.model.load_state_dict(model_state)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise CheckpointError(f"{where} does not fit: {e}") from None
         self.optimizer.load_state_dict(optim_state)
         for name, g in self.generators.items():
             g.bit_generator.state = meta["generators"][name]
-        _load_policy_state(self.policy, meta["policy"]["state"])
         return {"epoch": meta["epoch"], "step": meta["step"], "pos": meta["pos"],
                 "order": arrays.get("order"), "acc": meta["acc"], "history": meta["history"]}
-
-
-def _policy_state(policy) -> dict:
-    # until the stash policies' state_dict() (interfaces.md section 1) is merged
-    return policy.state_dict() if hasattr(policy, "state_dict") else {}
-
-
-def _load_policy_state(policy, state) -> None:
-    if hasattr(policy, "load_state_dict"):
-        policy.load_state_dict(state)
 
 
 def read_npz(path, what: str = "checkpoint") -> dict:
@@ -257,17 +264,3 @@ def _check_folder(path: Path) -> None:
                                f"{e.strerror or e}", str(folder)) from None
     os.close(fd)
     os.unlink(probe)
-
-
-def _write_atomic(path: Path, arrays: dict) -> None:
-    # until minidd.io (interfaces.md section 4) is merged; same temporary-file naming
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -57,7 +57,7 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     if epochs:
         hp["steps" if "steps" in hp else "epochs"] = epochs
     pol = make_policy(policy)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     net, history, probe, batch, metrics = recipes.train(task, hp, pol, seed, train_limit, progress)
     train_seconds = time.perf_counter() - t0
     history = dict(history)
@@ -69,6 +69,7 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
         measured = measure(net, probe, batch, pol)
         timings.update(measured.pop("step_times"), measure_seconds=time.perf_counter() - t1)
     timings["total_seconds"] = time.perf_counter() - t0
+    timings["cpu_seconds"] = time.process_time() - cpu0   # this process's CPU time: what a run costs
     spec = policy_label(pol)
     return RunResult(run_key(task, spec, seed), task, pol.config(), spec, seed, "ok", None,
                      {"hp": hp, "train_limit": train_limit, "version": __version__}, metrics,

@@ -35,9 +35,13 @@ class Optimizer:
                             f"got {type(params).__name__}") from None
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        first = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, not a Parameter")
+            if first.setdefault(id(p), i) != i:
+                raise ValueError(f"{who}: params[{i}] is the same Parameter as params[{first[id(p)]}]; "
+                                 "it would be updated twice per step")
         self.lr = _positive(lr, "lr", type(self).__name__)
         if lr_schedule is not None and not callable(lr_schedule):
             raise TypeError(f"{type(self).__name__}: lr_schedule must be callable step -> factor")
@@ -46,7 +50,14 @@ class Optimizer:
 
     @property
     def current_lr(self) -> float:
-        return self.lr * (self.lr_schedule(self.step_count) if self.lr_schedule else 1.0)
+        if self.lr_schedule is None:
+            return self.lr
+        factor = self.lr_schedule(self.step_count)
+        if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, numbers.Real) \
+                or not math.isfinite(factor) or factor < 0:
+            raise ValueError(f"{type(self).__name__}: lr_schedule({self.step_count}) returned {factor!r}; "
+                             "it must return a finite number >= 0")
+        return self.lr * float(factor)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -84,6 +95,9 @@ class Optimizer:
                              f"its buffers would be dropped")
         if "step_count" not in state:
             raise ValueError(f"{who}: the state has no 'step_count' entry")
+        count = np.asarray(state["step_count"])
+        if count.shape != () or count.dtype.kind not in "iu" or count < 0:
+            raise ValueError(f"{who}: 'step_count' must be an int >= 0, got {state['step_count']!r}")
         buffers = self._buffers()
         for key, arr in state.items():
             if key in ("kind", "step_count"):

@@ -21,8 +21,8 @@ SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_
                   "wgi_reduction", "min_cosine", "mean_cosine", "step_overhead",
                   "hw_stash_reduction", "hw_footprint_reduction", "hw_speedup_same_batch",
                   "hw_speedup_own_batch"]
-#: An MLM run shorter than this many steps cannot tell policies apart (see the MLM study).
-MLM_MIN_STEPS = 1000
+#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (README, MLM study).
+MLM_MIN_STEPS = 1500
 
 
 def _drop(policy: dict) -> float:
@@ -328,7 +328,7 @@ def mlm_study_markdown(runs, study: dict, figures: list[str], figure_note: str, 
             paired = f"{statistics.fmean(diffs):+.4f} ± {_sd(diffs):.4f}" if diffs else "n/a"
             lines.append(f"| {arm} | {len(rs)} | {statistics.fmean(loss):.4f} ± {_sd(loss):.4f} | "
                          f"{'0 (reference)' if arm == 'dense' else paired} | {'' if arm == 'dense' else per_seed} |")
-        lines.append("")
+        lines += _contrasts(comp, study)
     flat = [r for r in ok if _study(r)["stage"] == "flat"]
     if flat:
         f = flat[0]
@@ -340,11 +340,40 @@ def mlm_study_markdown(runs, study: dict, figures: list[str], figure_note: str, 
                   f"rate, warm-up stretched alike) ends at {f.metrics['test_loss']:.4f}"
                   + (f", {ref[0].metrics['test_loss'] - f.metrics['test_loss']:.4f} nats below the same seed's "
                      f"{b}-step run ({ref[0].metrics['test_loss']:.4f})." if ref else "."), ""]
-    seconds = sum(r.timings.get("total_seconds", 0.0) for r in ok)
-    lines += [f"Compute: {len(runs)} runs, {seconds / 60:.0f} minutes of run time in single-threaded "
-              "worker processes on a shared machine.", "", "## Figures", ""]
+    wall = sum(r.timings.get("total_seconds", 0.0) for r in ok)
+    cpu = sum(r.timings.get("cpu_seconds", 0.0) for r in ok)
+    lines += [f"Compute: {len(runs)} runs; {wall / 60:.0f} minutes of wall time summed over runs"
+              + (f", {cpu / 60:.0f} core-minutes of CPU time" if cpu else "")
+              + " (single-threaded runs, many at a time, on a shared machine).", "", "## Figures", ""]
     lines += [f"![{Path(p).stem}]({Path(p).name})" for p in figures] or [figure_note]
     return "\n".join(lines) + "\n"
+
+
+def _contrasts(comp, study) -> list[str]:
+    """Each deferred-dropout arm against each control arm (random-k only at its own drop rate),
+    paired by seed."""
+    by_arm: dict[str, dict] = {}
+    for r in comp:
+        by_arm.setdefault(_study(r)["arm"], {})[r.seed] = r
+    dd = [a for a in study["arms"] if a in by_arm and next(iter(by_arm[a].values())).policy["policy"] == "deferred_dropout"]
+    controls = [a for a in study["arms"] if a in by_arm and a != "dense" and a not in dd]
+    if not dd or not controls:
+        return [""]
+    lines = ["", "Deferred dropout minus each control, paired by seed (negative: deferred dropout is better):", "",
+             "| contrast | mean ± std | per seed |", "|---|---|---|"]
+    def drop(arm):
+        return next(iter(by_arm[arm].values())).policy.get("drop")
+
+    for a in dd:
+        for c in controls:
+            if drop(c) is not None and drop(c) != drop(a):   # random-k is a control at its own keep ratio
+                continue
+            seeds = sorted(set(by_arm[a]) & set(by_arm[c]))
+            diffs = [by_arm[a][s].metrics["test_loss"] - by_arm[c][s].metrics["test_loss"] for s in seeds]
+            if diffs:
+                lines.append(f"| {a} minus {c} | {statistics.fmean(diffs):+.4f} ± {_sd(diffs):.4f} | "
+                             + ", ".join(f"{d:+.4f}" for d in diffs) + " |")
+    return lines + [""]
 
 
 def write_mlm_study(runs, folder, study: dict, command: str) -> None:

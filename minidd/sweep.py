@@ -1,52 +1,119 @@
-"""Sweeps of recipe runs: configurations, presets, a resumable results store, parallel runs.
+"""Sweeps of recipe runs: configurations, presets, a locked and resumable results store, executors.
 
-A sweep is the product models x policies x seeds.  Its results live in one folder:
-``config.json`` (the sweep's configuration: a folder never mixes two) and ``runs.jsonl`` (one
-line per finished run, appended atomically).  Rerunning a sweep into the same folder skips the
-runs already there, so an interrupted sweep resumes without losing or duplicating a run.
+A sweep is the product tasks x policies x seeds.  Its results live in one folder:
 
-Every run executes in a worker process with single-threaded BLAS, so that its numbers do not
-depend on ``jobs`` (OpenBLAS sums in a different order with more threads).
+``config.json``       the sweep's configuration, the minidd version and every recipe's
+                      hyperparameters: a folder never mixes two configurations;
+``runs.jsonl``        one :class:`~minidd.results.RunResult` per line, appended as runs finish
+                      (ok or failed); rerunning the same command skips the ok runs and retries
+                      the failed ones;
+``runs.damaged.txt``  lines of ``runs.jsonl`` that could not be read, set aside (their runs
+                      are redone);
+``sweep.lock``        held (``fcntl.flock``) while a sweep runs in the folder.
+
+Each run executes in a process of its own (:mod:`minidd.worker`) with single-threaded BLAS, on
+a local thread pool (``executor="local"``, ``jobs`` at once) or as a task on a Dask cluster
+(``executor="dask"``): the numbers are the same either way.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import errno
+import fcntl
 import json
-import multiprocessing
+import logging
+import numbers
 import os
+import socket
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .measure import make_policy
-from .recipes import RECIPES
+from . import __version__, io, recipes
+from .results import ResultsFileError, RunResult, run_key
+from .stash import format_spec, parse_spec, spec_key
+from .worker import Processes, execute
+
+log = logging.getLogger(__name__)
 
 DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
+DEFAULT_RUNNER = "minidd.measure:run"
+EXECUTORS = ("local", "dask")
+DASK_CONNECT_TIMEOUT = "10s"
+CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
+
+def _int(value, what: str, least: int) -> int:
+    """``value`` as a plain int (NumPy integers accepted) of at least ``least``, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        rule = "a positive int" if least == 1 else "a non-negative int"
+        raise ValueError(f"{what} must be {rule}, got {value!r}")
+    return int(value)
+
+
+def _positive_int(value, what: str) -> int:
+    return _int(value, what, 1)
 
 
 @dataclass(frozen=True)
 class SweepConfig:
+    """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``.
+
+    Policies are stored as canonical specs (``stash.format_spec``); two specs of one policy are
+    refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
+    ``mlm``) and training subset; a model missing from them gets the recipe's default.
+    """
     models: tuple
     policies: tuple
     seeds: tuple
-    epochs: dict = field(default_factory=dict)        #: per model; missing: the recipe's
-    train_limit: dict = field(default_factory=dict)   #: per model; missing: all training data
+    epochs: dict = field(default_factory=dict)
+    train_limit: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for m in self.models:
-            if m not in RECIPES:
-                raise ValueError(f"unknown model {m!r}; choose from {', '.join(RECIPES)}")
-        for p in self.policies:
-            make_policy(p)  # raises a clear error for a bad spec or drop rate
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        for name in ("models", "policies", "seeds"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"SweepConfig: {name} must be a list or tuple, got {value!r}")
+            set_(name, tuple(value))
         if not (self.models and self.policies and self.seeds):
             raise ValueError("a sweep needs at least one model, policy and seed")
+        for m in self.models:
+            if m not in recipes.RECIPES:
+                raise ValueError(f"unknown model {m!r}; choose from {', '.join(recipes.RECIPES)}")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"models are listed twice: {list(self.models)}")
+        canonical, by_key = [], {}
+        for text in self.policies:
+            if not isinstance(text, str):
+                raise TypeError(f"SweepConfig: policies must be spec strings (stash.format_spec(policy) "
+                                f"gives a policy's), got {text!r}")
+            policy = parse_spec(text)  # a clear error for a bad spec or option
+            k = spec_key(policy)
+            if k in by_key:
+                raise ValueError(f"policies {by_key[k]!r} and {text!r} are the same policy; list it once")
+            by_key[k] = text
+            canonical.append(format_spec(policy))
+        set_("policies", tuple(canonical))
+        set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds are listed twice: {list(self.seeds)}")
+        for name in ("epochs", "train_limit"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise TypeError(f"SweepConfig: {name} must be a dict model -> int, got {value!r}")
+            for m in value:
+                if m not in self.models:
+                    raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
+            set_(name, {m: _positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
 
     def runs(self) -> list[tuple]:
+        """Every run as ``(model, spec, seed)``, in a fixed order."""
         return [(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
+
+    def key(self, model: str, spec: str, seed: int) -> str:
+        return run_key(model, spec_key(parse_spec(spec)), seed)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -63,97 +130,287 @@ PRESETS = {
 }
 
 
-def key(run: dict | tuple) -> tuple:
-    if isinstance(run, dict):
-        return run["task"], run["spec"], run["seed"]
-    return tuple(run)
+def from_preset(preset: str, models=None, policies=None, drops=None, seeds=None, epochs: int | None = None,
+                train_limit: int | None = None) -> SweepConfig:
+    """A preset with overrides.  ``None`` means "the preset's"; every other value is used as
+    given (``epochs=0`` is refused, not taken for "not given").  ``drops`` is short for
+    ``dense``, ``zero_value`` and ``deferred_dropout:<d>`` for each ``d > 0``; give it or
+    ``policies``, not both.  ``epochs`` / ``train_limit`` apply to every model."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    if policies is not None and drops is not None:
+        raise ValueError("give policies or drop rates, not both (drop rates are short for "
+                         "dense, zero_value and deferred_dropout:<drop>)")
+    base = PRESETS[preset]
+    models = tuple(models) if models is not None else base.models
+    if drops is not None:
+        policies = ("dense", "zero_value") + tuple(f"deferred_dropout:{d:g}" for d in drops if d > 0)
+    return SweepConfig(
+        models, tuple(policies) if policies is not None else base.policies,
+        tuple(seeds) if seeds is not None else base.seeds,
+        {m: epochs for m in models} if epochs is not None else {m: e for m, e in base.epochs.items() if m in models},
+        ({m: train_limit for m in models} if train_limit is not None
+         else {m: n for m, n in base.train_limit.items() if m in models}))
+
+
+def recipe_hyperparameters(model: str) -> dict:
+    """The recipe's hyperparameters (``recipes.config(model)``), recorded in ``config.json`` so a
+    changed recipe is a different configuration.  HOOK: ``{}`` while recipes has no ``config``."""
+    hook = getattr(recipes, "config", None)
+    return hook(model) if hook is not None else {}
+
+
+def config_record(config: SweepConfig) -> dict:
+    """What ``config.json`` holds: the sweep, the minidd version, every recipe's hyperparameters."""
+    return {**config.to_json(), "minidd_version": __version__,
+            "recipes": json.loads(json.dumps({m: recipe_hyperparameters(m) for m in config.models}))}
+
+
+class SweepLocked(RuntimeError):
+    """Another sweep is running in the folder."""
+
+
+def _ours(name: str) -> bool:
+    """Files a sweep may have left in a folder before writing its config (lock, temporaries)."""
+    return name == LOCK or (name.startswith(".") and name.endswith(io.TEMP_SUFFIX))
+
+
+def claim_folder(folder: Path) -> None:
+    """Create ``folder``, or accept it if it is empty or holds a ``config.json`` (a sweep's);
+    refuse a folder holding anything else, naming those files: they were not written by a sweep."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        names = sorted(os.listdir(folder))
+    except OSError as e:
+        raise OSError(e.errno, f"cannot use output folder {folder}: {e.strerror}", str(folder)) from None
+    if CONFIG in names:
+        return
+    foreign = [n for n in names if not _ours(n)]
+    if foreign:
+        shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
+        raise ValueError(f"output folder {folder} holds files a sweep did not write ({shown}) and no "
+                         f"{CONFIG}; choose an empty or new folder (nothing there was changed)")
 
 
 class ResultsStore:
-    """``config.json`` plus ``runs.jsonl`` in ``folder``; refuses a folder of another sweep."""
+    """A sweep's folder (see the module docstring).  Use as a context manager: entering claims
+    the folder, checks ``config.json`` (before touching anything), takes the lock, writes
+    ``config.json`` if it is new and removes stale temporary files of killed writes."""
 
     def __init__(self, folder, config: SweepConfig):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.config_path = self.folder / "config.json"
-        self.runs_path = self.folder / "runs.jsonl"
-        want = config.to_json()
-        if self.config_path.exists():
-            have = json.loads(self.config_path.read_text())
-            if have != want:
-                raise ValueError(
-                    f"{self.folder} holds results of a different configuration ({have}); "
-                    "choose another --out folder or delete this one, results are never mixed")
-        else:
-            tmp = self.config_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(want, indent=2))
-            os.replace(tmp, self.config_path)
+        self.config = config
+        self.record = config_record(config)
+        self.config_path, self.runs_path = self.folder / CONFIG, self.folder / RUNS
+        self.damaged_path, self.lock_path = self.folder / DAMAGED, self.folder / LOCK
+        self._lock_fd = None
 
-    def load(self) -> list[dict]:
-        """Finished runs; a torn last line (a run killed mid-write) is cut off."""
+    def __enter__(self) -> "ResultsStore":
+        claim_folder(self.folder)
+        self._check_config(write=False)  # a folder of another configuration: refused untouched
+        self._lock()
+        try:
+            self._check_config(write=True)
+            for p in self.folder.iterdir():
+                if _ours(p.name) and p.name != LOCK:
+                    p.unlink()  # a temporary file of a killed write: the lock says no one writes it
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self._unlock()
+
+    def _lock(self):
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise OSError(e.errno, f"cannot lock the sweep folder {self.folder} ({self.lock_path}): "
+                                   f"{e.strerror}", str(self.lock_path)) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise SweepLocked(f"{self.folder} is in use by another sweep ({holder}); wait for it to "
+                                  "finish or stop it, then run the same command again to resume") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        self._lock_fd = fd
+
+    def _unlock(self):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _check_config(self, write: bool):
+        if not self.config_path.exists():
+            if write:
+                io.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
+            return
+        try:
+            have = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ResultsFileError(f"{self.config_path}: cannot read the sweep's configuration ({e}); "
+                                   "it is not a minidd sweep folder or the file is damaged") from None
+        if not isinstance(have, dict):
+            raise ResultsFileError(f"{self.config_path}: expected a JSON object (a sweep's configuration), "
+                                   f"got {type(have).__name__}; choose another --out folder")
+        if have != self.record:
+            diff = sorted(k for k in set(have) | set(self.record) if have.get(k) != self.record.get(k))
+            raise ValueError(
+                f"{self.folder} holds results of a different configuration (differs in: "
+                f"{', '.join(diff)}; see {self.config_path}); choose another --out folder or delete "
+                "this one, results are never mixed")
+
+    def load(self) -> dict[str, RunResult]:
+        """The folder's runs by key: an ok record wins over failed ones, else the latest failure.
+
+        Lines that cannot be read (a torn last line of a killed write, a damaged or foreign line)
+        are moved to ``runs.damaged.txt`` with a warning; their runs count as not done."""
         if not self.runs_path.exists():
-            return []
-        raw = self.runs_path.read_bytes()
-        complete = raw[:raw.rfind(b"\n") + 1]
-        if len(complete) != len(raw):
-            with open(self.runs_path, "r+b") as f:
-                f.truncate(len(complete))
-        runs, seen = [], set()
-        for line in complete.decode().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if key(r) not in seen:
-                    seen.add(key(r))
-                    runs.append(r)
+            return {}
+        try:
+            raw = self.runs_path.read_bytes()
+        except OSError as e:
+            raise OSError(e.errno, f"cannot read {self.runs_path}: {e.strerror}", str(self.runs_path)) from None
+        keys = {self.config.key(*run) for run in self.config.runs()}
+        lines = raw.split(b"\n")
+        good, bad, runs = [], [], {}
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                r = RunResult.from_json(line.decode("utf-8"), source=f"{self.runs_path} line {n}")
+                if r.key not in keys:
+                    raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} is not a run of this sweep")
+            except (ResultsFileError, UnicodeDecodeError) as e:
+                torn = " (a torn last line: the sweep was killed while writing it)" if n == len(lines) else ""
+                bad.append((line, f"{e}{torn}"))
+                continue
+            good.append(line)
+            if r.key not in runs or not runs[r.key].ok:
+                runs[r.key] = r  # an ok record wins over failed ones, and the first ok one counts
+        if bad:
+            with io.open_atomic(self.damaged_path, "wb") as f:
+                if self.damaged_path.exists():
+                    f.write(self.damaged_path.read_bytes())
+                for line, _ in bad:
+                    f.write(line + b"\n")
+            io.atomic_write(self.runs_path, b"".join(g + b"\n" for g in good))
+            for _, why in bad:
+                log.warning("%s; set aside in %s, its run will be redone", why, self.damaged_path)
         return runs
 
-    def append(self, result: dict) -> None:
+    def append(self, result: RunResult) -> None:
         """Append one run as a single write of one line, then fsync."""
-        data = (json.dumps(result, sort_keys=True) + "\n").encode()
-        fd = os.open(self.runs_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        io.append_line(self.runs_path, result.to_json())
 
 
-def _worker_env():
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-
-
-def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
-              max_runs: int | None = None) -> list[dict]:
-    """Run every missing run of ``config`` into ``folder``; return all its runs.
-
-    ``max_runs`` stops after that many new runs (used to test interruption).
-    """
-    from . import measure
-
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
-    store = ResultsStore(folder, config)
-    done = {key(r) for r in store.load()}
-    todo = [r for r in config.runs() if r not in done][:max_runs]
-    saved = {var: os.environ.get(var) for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    _worker_env()  # inherited by the spawned workers before they import NumPy
+def _connect(scheduler):
     try:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool, \
-                tqdm(total=len(config.runs()), initial=len(done), desc="sweep", disable=not progress) as bar:
-            futures = {pool.submit(measure.run, m, p, s, config.epochs.get(m), config.train_limit.get(m),
-                                   progress and jobs == 1): (m, p, s) for m, p, s in todo}
-            for fut in cf.as_completed(futures):
-                result = fut.result()
-                store.append(result.to_dict())
-                bar.set_postfix_str(f"{result.task} {result.spec} s{result.seed}: "
-                                    f"acc {result.metrics['test_accuracy']:.4f}")
-                bar.update(1)
+        from distributed import Client
+    except ImportError:
+        raise ValueError("executor 'dask' needs dask.distributed: pip install \"minidd[distributed]\"") from None
+    try:
+        return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: {e}") from None
+
+
+def _describe(result: RunResult) -> str:
+    if not result.ok:
+        return "FAILED: " + result.error.strip().splitlines()[-1]
+    m = result.metrics
+    seconds = result.timings.get("seconds")
+    return (f"ok, test accuracy {m['test_accuracy']:.4f}, test loss {m['test_loss']:.4f}"
+            + (f" ({seconds:.1f} s)" if seconds is not None else ""))
+
+
+def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True, max_runs: int | None = None,
+              executor: str = "local", scheduler: str | None = None, runner: str = DEFAULT_RUNNER,
+              runner_path: tuple = ()) -> list[RunResult]:
+    """Run every run of ``config`` that has no ok result in ``folder``; return all its results.
+
+    ``executor="local"`` runs ``jobs`` runs at once on this machine; ``executor="dask"`` submits
+    each run as a task to the Dask scheduler at ``scheduler`` (``"tcp://host:8786"``).  A run
+    that fails is recorded as failed and the others go on; the next call retries it.  On
+    ``KeyboardInterrupt`` the running runs are stopped and the interrupt re-raised.
+    ``max_runs`` stops after that many runs; ``runner`` (``"module:function"``, its module found
+    on ``runner_path`` if given) replaces :func:`minidd.recipes.run`.
+    """
+    if not isinstance(folder, (str, os.PathLike)) or not str(folder):
+        raise TypeError(f"folder must be a path (str or pathlib.Path), got {folder!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if executor == "local":
+        _positive_int(jobs, "jobs")
+        if scheduler is not None:
+            raise ValueError("a scheduler address is for executor 'dask'")
+    elif not isinstance(scheduler, str) or not scheduler:
+        raise ValueError("executor 'dask' needs the scheduler's address, e.g. tcp://host:8786")
+    if max_runs is not None:
+        _positive_int(max_runs, "max_runs")
+    if not isinstance(runner, str) or ":" not in runner:
+        raise ValueError(f"runner must be 'module:function', got {runner!r}")
+    client = _connect(scheduler) if executor == "dask" else None
+    try:
+        with ResultsStore(folder, config) as store:
+            _run_missing(store, config, jobs, progress, max_runs, client, runner, runner_path)
+            have = store.load()
     finally:
-        for var, v in saved.items():
-            if v is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = v
-    return store.load()
+        if client is not None:
+            client.close()
+    return [have[k] for k in (config.key(*run) for run in config.runs()) if k in have]
+
+
+def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner_path):
+    have = store.load()
+    level = logging.getLogger("minidd").getEffectiveLevel()
+    todo = []
+    for model, spec, seed in config.runs():
+        key = config.key(model, spec, seed)
+        if key in have and have[key].ok:
+            continue
+        settings = {"epochs": config.epochs.get(model), "train_limit": config.train_limit.get(model)}
+        todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
+                     "policy": parse_spec(spec).config(), "settings": settings, "runner": runner,
+                     "sys_path": [str(p) for p in runner_path], "log_level": level})
+    total, done = len(config.runs()), len(config.runs()) - len(todo)
+    todo = todo[:max_runs]
+    retried = sum(1 for j in todo if j["key"] in have)
+    log.info("sweep in %s: %d of %d runs done, %d to run%s", store.folder, done, total, len(todo),
+             f" ({retried} failed before, retried)" if retried else "")
+    if not todo:
+        return
+    procs = Processes()
+    if client is None:
+        pool, run = cf.ThreadPoolExecutor(max_workers=jobs), procs.execute
+    else:
+        pool, run = client.get_executor(pure=False), execute
+    futures = {}
+    try:
+        with tqdm(total=total, initial=done, desc="sweep", disable=not progress, unit="run") as bar:
+            futures = {pool.submit(run, job): job for job in todo}
+            for fut in cf.as_completed(futures):
+                job = futures[fut]
+                try:
+                    result = RunResult.from_json(fut.result(), source=f"the result of run {job['key']}")
+                except Exception as e:  # noqa: BLE001 - a lost Dask task or an unreadable result
+                    result = RunResult.failed(job["key"], job["task"], job["policy"], job["spec"], job["seed"],
+                                              f"{type(e).__name__}: {e}", settings=job["settings"])
+                store.append(result)
+                log.info("%s %s seed %d: %s", job["task"], job["spec"], job["seed"], _describe(result))
+                bar.update(1)
+    except BaseException:
+        procs.stop()
+        for fut in futures:
+            fut.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=client is None)

@@ -26,7 +26,9 @@ def trace(model: Module, loss_fn, batch: int, name: str = "minidd-model",
     """Run ``loss_fn(model)`` once (one batch of ``batch`` samples) and describe what it stashed.
 
     ``policy`` (default :class:`~minidd.stash.ZeroValue`, which measures natural sparsity) is
-    active during the pass.  Linear and Conv2d modules become ``gemm`` layers whose
+    active during the pass; its full config (``policy.config()``) is recorded under ``"policy"``
+    so the hardware side models the same structure, selection and value type
+    (``hardware.policy_from_config(trace["policy"])``).  Linear and Conv2d modules become ``gemm`` layers whose
     ``weight_grad_input`` item carries the measured fraction of zeros; every other layer's saved
     arrays become the stash of a ``vector`` layer (masks at 1 bit per element, integer indices at
     their width).  The measured ledger (bytes per layer under ``policy``) is kept under
@@ -77,11 +79,15 @@ def _gemm(lname, mod, row, batch, keep_dense, shares="", input_grad=True):
         m, k, n = ho * wo, c * kk * kk, o
     stash_items = [] if shares else [{
         "role": "weight_grad_input", "elements": per_sample,
-        "natural_sparsity": 0.0 if row.nonzero is None else 1.0 - row.nonzero / row.numel}]
+        "natural_sparsity": 0.0 if row.nonzero is None else 1.0 - row.nonzero / row.numel,
+        "row_elements": k if isinstance(mod, Linear) else c}]  # a token's / a position's features
     params = int(sum(p.size for p in (mod.weight, mod.bias) if p is not None))
-    return {"name": lname, "kind": "gemm", "m": max(1, m), "k": k, "n": n, "params": params,
-            "out_elements": max(1, m) * n, "stash": stash_items, "keep_dense": keep_dense,
-            "shares_stash_with": shares, "input_grad": input_grad}
+    layer = {"name": lname, "kind": "gemm", "m": max(1, m), "k": k, "n": n, "params": params,
+             "out_elements": max(1, m) * n, "stash": stash_items, "keep_dense": keep_dense,
+             "shares_stash_with": shares, "input_grad": input_grad}
+    if not isinstance(mod, Linear):  # the geometry for block skipping on the im2col reduction
+        layer["conv"] = [h, w, kk, mod.stride, mod.padding]
+    return layer
 
 
 def _vector(lname, rows, batch):

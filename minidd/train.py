@@ -7,6 +7,7 @@ A custom ``loss_fn(model, batch_arrays, rng)`` takes the batch as it is (no labe
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import time
@@ -36,6 +37,8 @@ def _check_data(data, name, labels=True):
         if not isinstance(a, np.ndarray) or a.ndim == 0:
             raise ValueError(f"{name}[{i}] must be a numpy.ndarray with one row per example, got "
                              + ("a 0-d array" if isinstance(a, np.ndarray) else type(a).__name__))
+        if a.dtype.kind not in "fiub":
+            raise ValueError(f"{name}[{i}] must hold numbers or booleans, got dtype {a.dtype}")
     n = len(data[-1])
     for i, a in enumerate(data):
         if len(a) != n:
@@ -43,8 +46,9 @@ def _check_data(data, name, labels=True):
             raise ValueError(f"{name}[{i}] must be an ndarray with {n} rows (as many as {what}), got shape {a.shape}")
     if n == 0:
         raise ValueError(f"{name} holds 0 examples; it needs at least one")
-    if labels and data[-1].dtype.kind not in "iu":
-        raise ValueError(f"{name}: labels (the last array) must be integers, got {data[-1].dtype}")
+    if labels and (data[-1].dtype.kind not in "iu" or data[-1].ndim != 1):
+        raise ValueError(f"{name}: labels (the last array) must be 1-D integers (class indices), "
+                         f"got {data[-1].dtype} of shape {data[-1].shape}")
 
 
 def _positive_int(v, name):
@@ -53,11 +57,18 @@ def _positive_int(v, name):
     return int(v)
 
 
+def _check_model(model, who):
+    if not isinstance(model, Module):
+        raise TypeError(f"{who}: model must be a minidd.nn.Module, got {type(model).__name__}")
+
+
 def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy) -> dict:
     """Mean loss and accuracy over ``data`` in eval mode, without a graph."""
+    _check_model(model, "evaluate")
     _check_data(data, "evaluate: data")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
+    batch_size = int(batch_size)
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0
@@ -72,6 +83,22 @@ def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy
     finally:
         model.train(was_training)
     return {"loss": total_loss / n, "accuracy": correct / n}
+
+
+def _check_loss_fn(loss_fn):
+    """``loss_fn`` must take ``(model, batch_arrays, rng)``; the older ``(logits, labels)`` form
+    would otherwise fail inside the first step."""
+    try:
+        if getattr(loss_fn, "__module__", "").startswith("minidd.functional"):
+            raise TypeError  # minidd's losses take (prediction, target), whatever else they accept
+        inspect.signature(loss_fn).bind(None, None, None)
+    except TypeError:
+        raise TypeError(f"fit: loss_fn must take (model, batch_arrays, rng) and return the loss Tensor; "
+                        f"{getattr(loss_fn, '__name__', 'it')}{inspect.signature(loss_fn)} does not. For a loss "
+                        "of (logits, labels), leave loss_fn out (cross-entropy is the default) or wrap it: "
+                        "lambda model, batch, rng: my_loss(model(*batch[:-1]), batch[-1])") from None
+    except ValueError:  # no signature to read (some builtins): the first call will tell
+        pass
 
 
 def _check_optimizer(model, optimizer):
@@ -91,7 +118,13 @@ def _check_optimizer(model, optimizer):
             f"build the optimizer from this model's parameters())")
 
 
-def _check_eval_result(out, step):
+def _run_eval(eval_fn, model, step):
+    """``{"step": step, **eval_fn(model)}`` with the model in eval mode (back in training mode after)."""
+    model.eval()
+    try:
+        out = eval_fn(model)
+    finally:
+        model.train()
     if not isinstance(out, dict) or not all(
             isinstance(k, str) and isinstance(v, numbers.Real) and not isinstance(v, bool)
             for k, v in out.items()):
@@ -118,9 +151,9 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
 
     ``steps`` is a budget alternative to ``epochs`` (give exactly one): training stops after that
     many steps, possibly in the middle of an epoch, which is then recorded as a (short) epoch.
-    ``eval_fn(model) -> dict`` is called every ``eval_every`` steps and after the last step (or,
-    without ``eval_every``, after every epoch); each result lands in ``history["curve"]`` as
-    ``{"step": s, **result}``.
+    ``eval_fn(model) -> dict`` is called, with the model in eval mode, every ``eval_every`` steps
+    and after the last step (or, without ``eval_every``, after every epoch); each result lands in
+    ``history["curve"]`` as ``{"step": s, **result}``.
 
     With ``checkpoint`` a path, the whole training state (see :mod:`minidd.checkpoint`) is written
     atomically after every epoch and, with ``checkpoint_every``, every that many steps; the
@@ -134,15 +167,23 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
     ``test_accuracy`` (with ``test_data``), ``stash_peak_bytes`` (largest ledger peak of a step),
     ``seconds``; per step ``step_loss``; ``curve`` (the ``eval_fn`` results).
     """
+    _check_model(model, "fit")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise TypeError(f"fit: resume must be True or False, got {resume!r}")
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"fit: loss_fn must be callable (model, batch_arrays, rng) -> Tensor, "
                         f"got {type(loss_fn).__name__}")
+    if loss_fn is not None:
+        _check_loss_fn(loss_fn)
     _check_data(train_data, "fit: train_data", labels=loss_fn is None)
     if test_data is not None:
         if loss_fn is not None:
             raise ValueError("fit: test_data is scored with the default loss; with a custom loss_fn, "
                              "pass eval_fn(model) -> dict instead")
         _check_data(test_data, "fit: test_data")
+        if len(test_data) != len(train_data):
+            raise ValueError(f"fit: test_data has {len(test_data)} arrays but train_data has {len(train_data)}; "
+                             "both are (inputs..., labels) for the same model")
     if (epochs is None) == (steps is None):
         raise ValueError(f"fit: give exactly one of epochs= and steps=, got epochs={epochs!r}, steps={steps!r}")
     epochs = None if epochs is None else _positive_int(epochs, "epochs")
@@ -162,6 +203,8 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
         clip_norm = _positive(clip_norm, "clip_norm", "fit")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if isinstance(policy, type) and issubclass(policy, stash.StashPolicy):
+        raise TypeError(f"fit: policy is the class {policy.__name__}; pass an instance: {policy.__name__}(...)")
     if policy is not None and not isinstance(policy, stash.StashPolicy):
         raise TypeError(f"fit: policy must be a minidd.stash.StashPolicy, got {type(policy).__name__}")
     _check_optimizer(model, optimizer)
@@ -174,6 +217,8 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
     n_epochs = epochs if epochs is not None else math.ceil(steps / per_epoch)
 
     ck = Checkpoint(checkpoint, model, optimizer, policy, rng) if checkpoint is not None else None
+    if ck is not None and not resume:
+        ck.check_replaceable()
     state = ck.load(batches.n, batch_size) if resume else None
     if state is None:
         history = {k: [] for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
@@ -182,6 +227,12 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
             del history["train_accuracy"]
         state = {"epoch": 0, "step": 0, "pos": 0, "order": None, "history": history, "acc": None}
     history = state["history"]
+    if resume and checkpoint is not None and state["step"] > total:
+        raise ValueError(f"fit: checkpoint {checkpoint} is at step {state['step']}, past this call's budget of "
+                         f"{total} steps; resume with at least that many (or another checkpoint path)")
+    if ("train_accuracy" in history) != (loss_fn is None):
+        raise ValueError(f"fit: checkpoint {checkpoint} was trained with "
+                         + ("the default loss; resume without loss_fn" if loss_fn else "a custom loss_fn; resume with it"))
     led = stash.ledger()
     while state["step"] < total:
         if state["pos"] == 0:
@@ -209,8 +260,7 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
             history["step_loss"].append(value)
             state["step"], state["pos"] = step + 1, b + 1
             if eval_every and (state["step"] % eval_every == 0 or state["step"] == total):
-                history["curve"].append(_check_eval_result(eval_fn(model), state["step"]))
-                model.train()
+                history["curve"].append(_run_eval(eval_fn, model, state["step"]))
             bar.set_postfix(loss=f"{acc['loss_sum'] / acc['seen']:.4f}", stash_MB=f"{acc['peak'] / 1e6:.1f}",
                             **({} if loss_fn else {"acc": f"{acc['correct'] / acc['seen']:.3f}"}))
             if (checkpoint_every and state["step"] % checkpoint_every == 0 and b + 1 < end
@@ -226,8 +276,7 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
             history["test_loss"].append(ev["loss"])
             history["test_accuracy"].append(ev["accuracy"])
         if eval_fn is not None and not eval_every:
-            history["curve"].append(_check_eval_result(eval_fn(model), state["step"]))
-            model.train()
+            history["curve"].append(_run_eval(eval_fn, model, state["step"]))
         history["seconds"].append(time.perf_counter() - t0)
         state.update(epoch=epoch + 1, pos=0, order=None, acc=None)
         if ck is not None:

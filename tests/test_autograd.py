@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minidd
-from minidd import Tensor, functional as F, no_grad, stash
+from minidd import Tensor, functional as F, nn, no_grad, optim, stash
 
 
 def test_float32_by_default_and_ndarray_dtype_kept():
@@ -249,3 +249,117 @@ def test_requires_grad_flag_and_is_leaf():
         Tensor(np.arange(3)).requires_grad_()
     w.requires_grad_(False)
     assert not (w * 2.0).requires_grad
+
+
+# -- the version counter and read-only guards ----------------------------------------------------
+def _mlp_loss(rng):
+    model = nn.MLP((4, 5, 3), rng=rng)
+    x = Tensor(rng.standard_normal((6, 4)).astype(np.float32))
+    return model, F.cross_entropy(model(x), np.array([0, 1, 2, 0, 1, 2]))
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: optim.SGD(ps, lr=0.1),
+                                      lambda ps: optim.Adam(ps, lr=0.1)])
+def test_optimizer_step_between_forward_and_backward_is_caught(make_opt, rng):
+    model, loss = _mlp_loss(rng)
+    opt = make_opt(model.parameters())
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    opt.step()                       # the step in the wrong place
+    with pytest.raises(RuntimeError, match=r"backward: linear in layer 'layers.2' saved its "
+                                           r"argument 'weight' \(Parameter of shape \(3, 5\), float32\), "
+                                           r"which was modified in place .*version 0 -> 1"):
+        loss.backward()
+
+
+def test_load_state_dict_between_forward_and_backward_is_caught(rng):
+    model, loss = _mlp_loss(rng)
+    model.load_state_dict(model.state_dict())
+    with pytest.raises(RuntimeError, match=r"linear in layer 'layers.2' saved its argument 'weight'"):
+        loss.backward()
+
+
+def test_inplace_tensor_update_under_no_grad_is_caught(rng):
+    w = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    x = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = F.linear(x, w).sum()         # w is kept by reference (role parameter) for x's gradient
+    with no_grad():
+        w -= 0.5                     # an update, allowed under no_grad, counted
+    assert w.version == 1
+    with pytest.raises(RuntimeError, match=r"linear saved its argument 'weight' \(Tensor of shape \(2, 3\)"):
+        y.backward()
+
+
+def test_a_correct_loop_is_not_disturbed(rng):
+    model = nn.MLP((4, 5, 3), rng=rng)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    x = Tensor(rng.standard_normal((6, 4)).astype(np.float32))
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(model(x), np.array([0, 1, 2, 0, 1, 2])).backward()
+        opt.step()
+    assert model.layers[0].weight.version == 3
+
+
+def test_inplace_operator_rules():
+    t = Tensor(np.ones(3))
+    t += 1.0
+    t *= Tensor(np.full(3, 2.0))
+    np.testing.assert_array_equal(t.data, [4.0, 4.0, 4.0])
+    assert t.version == 2
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Tensor \+=: in-place change of a tensor that requires grad"):
+        w += 1.0
+    y = F.exp(w)                     # y's array is saved by exp
+    with pytest.raises(RuntimeError, match=r"Tensor -=: this tensor's array .* is read-only: an op saved it"):
+        with no_grad():
+            y -= 1.0
+    y.sum().backward()
+    with no_grad():
+        y -= 1.0                     # writeable again once backward has run
+
+
+def test_write_through_the_base_of_a_saved_view_is_refused_until_backward(rng):
+    base = rng.standard_normal((4, 6))
+    x = Tensor(base[:, :3])          # a view: the stash keeps it by reference
+    w = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    loss = F.linear(x, w).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        base[0, 0] = 5.0             # would change the dW that backward computes
+    loss.backward()
+    np.testing.assert_allclose(w.grad, np.tile(base[:, :3].sum(axis=0), (2, 1)))
+    base[0, 0] = 5.0                 # everything writeable again
+    x.data[0, 1] = 1.0
+
+
+def test_two_graphs_saving_views_of_one_base_restore_it_in_any_order(rng):
+    base = rng.standard_normal((4, 6))
+    w = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    first = F.linear(Tensor(base[:, :3]), w).sum()
+    second = F.linear(Tensor(base[:, 3:]), w).sum()
+    first.backward()
+    with pytest.raises(ValueError, match="read-only"):
+        base[0, 0] = 1.0             # still saved (through another view) by the second graph
+    second.backward()
+    base[0, 0] = 1.0
+    view = base[:, :3]
+    view[0, 0] = 2.0
+
+
+def test_a_copying_policy_does_not_lock_the_array_and_keeps_the_gradient(rng):
+    base = np.zeros((4, 6))
+    base[:, 0] = 1.0                 # mostly zeros: ZeroValue stores a compressed copy
+    w = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    with stash.use(stash.ZeroValue()):
+        loss = F.linear(Tensor(base[:, :3]), w).sum()
+        base[...] = 7.0              # allowed: the stash holds its own copy
+        loss.backward()
+    np.testing.assert_allclose(w.grad, np.tile([4.0, 0.0, 0.0], (2, 1)))
+
+
+def test_data_assignment_counts_a_version_and_wants_an_array():
+    t = Tensor(2.0)
+    t.data = t.data * 3              # a NumPy scalar is taken as a 0-d array
+    assert isinstance(t.data, np.ndarray) and float(t) == 6.0 and t.version == 1
+    with pytest.raises(TypeError, match="Tensor.data: expected a numpy.ndarray, got list"):
+        t.data = [1.0]

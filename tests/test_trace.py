@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import hardware as H
-from minidd import Tensor, functional as F, nn
+from minidd import Tensor, functional as F, nn, stash
 from minidd.trace import trace
 
 
@@ -28,6 +28,7 @@ def test_cnn_and_bert_traces(rng):
     w = H.workload_from_dict(trace(cnn, lambda m: F.cross_entropy(m(Tensor(x)), y), batch=2))
     conv = next(layer for layer in w.layers if layer.name == "layers.4")
     assert (conv.m, conv.k, conv.n) == (14 * 14, 4 * 9, 8)
+    assert conv.conv == (14, 14, 3, 1, 1)  # the geometry for block skipping on im2col
     bert = nn.MiniBERT(50, dim=16, heads=2, layers=1, ff_dim=32, rng=rng)
     tok, lab = rng.integers(0, 50, (3, 7)), rng.integers(0, 2, 3)
     w = H.workload_from_dict(trace(bert, lambda m: F.cross_entropy(m(tok), lab), batch=3))
@@ -40,3 +41,15 @@ def test_cnn_and_bert_traces(rng):
 def test_trace_refuses_a_bad_batch(rng):
     with pytest.raises(ValueError, match="batch must be a positive int"):
         trace(nn.MLP((4, 2), rng=rng), lambda m: None, batch=0)
+
+
+def test_trace_records_the_policy_config_and_row_size(rng):
+    model = nn.MLP((20, 64, 64, 3), rng=rng)
+    x, y = rng.standard_normal((8, 20)).astype(np.float32), rng.integers(0, 3, 8)
+    pol = stash.DeferredDropout(0.75, selection="sample", value_dtype="bfloat16")
+    t = trace(model, lambda m: F.cross_entropy(m(Tensor(x)), y), batch=8, policy=pol)
+    assert t["policy"] == pol.config()
+    hp = H.policy_from_config(t["policy"])
+    assert (hp.kind, hp.drop, hp.selection, hp.value_bytes) == ("deferred_dropout", 0.75, "sample", 2)
+    w = H.workload_from_dict(t)
+    assert next(g for g in w.layers if g.name == "layers.2").stash[0].row_elements == 64

@@ -68,7 +68,7 @@ def test_bad_data_and_labels_are_refused():
         fit(model, (x, np.full(8, 5)), optimizer=opt, epochs=1, batch_size=4, rng=rng, progress=False)
     with pytest.raises(ValueError, match=r"train_data\[0\] must be an ndarray with 7 rows \(as many as the labels\)"):
         fit(model, (x, np.zeros(7, int)), optimizer=opt, epochs=1, batch_size=4, rng=rng, progress=False)
-    with pytest.raises(ValueError, match="labels \\(the last array\\) must be integers"):
+    with pytest.raises(ValueError, match="labels \\(the last array\\) must be 1-D integers"):
         evaluate(model, (x, np.zeros(8)))
 
 
@@ -121,7 +121,7 @@ def test_steps_budget_stops_inside_an_epoch_and_eval_fn_draws_a_curve():
     assert [c["step"] for c in hist["curve"]] == [3, 6, 7]
     assert all(set(c) == {"step", "acc", "n"} and c["n"] == 100.0 for c in hist["curve"])
     assert len(hist["step_loss"]) == 7 and len(hist["train_loss"]) == 2   # 1 full + 1 short epoch
-    assert opt.step_count == 7 and model.training
+    assert opt.step_count == 7 and model.training and calls == [False] * 3   # eval_fn sees eval mode
     # without eval_every: once per epoch; steps = 2 epochs' worth equals epochs=2
     x, y, rng, model, opt = _mlp_setup()
     h_steps = fit(model, (x, y), optimizer=opt, steps=8, batch_size=32, rng=rng, eval_fn=eval_fn, progress=False)
@@ -174,12 +174,17 @@ class Killed(BaseException):
     """Stands in for a kill: nothing after it runs, the checkpoint on disk is all that is left."""
 
 
+def _raise_killed():
+    raise Killed
+
+
 class _KilledAt(SGD):
     kill_at = None
+    kill = staticmethod(_raise_killed)   # the SIGKILL test swaps in a real kill
 
     def step(self):
         if self.step_count == self.kill_at:
-            raise Killed
+            self.kill()
         super().step()
 
 
@@ -217,13 +222,11 @@ def test_kill_at_any_step_then_resume_is_bit_identical_with_dropout_generators(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "ck.npz.prev"]
 
 
-@pytest.mark.skipif(not hasattr(stash.StashPolicy, "state_dict"),
-                    reason="needs the stash policies' state_dict() (interfaces.md section 1), not merged yet")
 def test_resume_with_sampled_deferred_dropout_is_bit_identical(tmp_path):
     ck = tmp_path / "ck.npz"
 
     def pol():
-        return stash.DeferredDropout(0.7, selection="sample", sample_size=8, rng=np.random.default_rng(9),
+        return stash.DeferredDropout(0.7, selection="sample", sample_size=8, seed=9,
                                      warmup_steps=2, ramp_steps=3)
     straight = _dropout_run(policy=pol())
     with pytest.raises(Killed):
@@ -246,7 +249,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
     with pytest.raises(Killed):
         _dropout_run(ck, kill_at=4, every=1)
     ck.unlink()
-    with pytest.warns(CheckpointWarning, match="previous checkpoint"):
+    with pytest.warns(CheckpointWarning, match=r"ck\.npz is missing; resuming from the previous checkpoint .*ck\.npz\.prev \(step 3\)"):
         _same_run(straight, _dropout_run(ck, resume=True, every=1))
     # both damaged: an error naming both files
     with pytest.raises(Killed):
@@ -293,3 +296,50 @@ def test_checkpoint_names_with_glob_characters_work(tmp_path):
     (tmp_path / ".other.npz.x.tmp").write_bytes(b"someone else's")
     _dropout_run(ck, steps=3, every=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npz.x.tmp", "run[1]*.npz", "run[1]*.npz.prev"]
+
+
+_KILL_SCRIPT = """
+import importlib.util, os, signal, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("t", sys.argv[1]); t = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(t)
+die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+if sys.argv[3] == "step":                      # killed in the middle of step 5
+    t._KilledAt.kill = staticmethod(die)
+    t._dropout_run(sys.argv[2], kill_at=5, every=1)
+else:                                          # killed half-way through writing the 4th checkpoint
+    savez, calls = np.savez, []
+    def torn(f, **arrays):
+        calls.append(1)
+        if len(calls) == 4:
+            f.write(b"PK\\x03\\x04 half a checkpoint"); f.flush(); die()
+        savez(f, **arrays)
+    np.savez = torn
+    t._dropout_run(sys.argv[2], every=1)
+"""
+
+
+@pytest.mark.parametrize("where", ["step", "write"])
+def test_sigkill_then_resume_is_bit_identical_and_cleans_up(tmp_path, where):
+    import signal
+    import subprocess
+    import sys
+    ck = tmp_path / "ck.npz"
+    import os
+    from pathlib import Path
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}   # this checkout's minidd
+    proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, __file__, str(ck), where],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if where == "write":
+        assert len(left) == 3 and left[0].startswith(".ck.npz.") and left[0].endswith(".tmp")
+    _same_run(_dropout_run(), _dropout_run(ck, resume=True, every=1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "ck.npz.prev"]
+
+
+def test_checkpoint_path_expands_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    _dropout_run("~/runs/ck.npz", steps=2)
+    assert (tmp_path / "runs" / "ck.npz").is_file() and not (tmp_path / "~").exists()

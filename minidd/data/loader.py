@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -13,15 +14,23 @@ class BatchIterator:
     """
 
     def __init__(self, arrays, batch_size: int, *, rng=None, shuffle: bool = True, drop_last: bool = False):
+        if isinstance(arrays, np.ndarray):
+            raise TypeError("BatchIterator: arrays must be a tuple of arrays, such as (x, y), got a single "
+                            "ndarray; wrap it: (x,)")
         arrays = tuple(arrays)
         if not arrays:
             raise ValueError("BatchIterator: needs at least one array")
+        for i, a in enumerate(arrays):
+            if not isinstance(a, np.ndarray) or a.ndim == 0:
+                raise TypeError(f"BatchIterator: array {i} must be a numpy.ndarray with one row per example, "
+                                f"got {type(a).__name__ if not isinstance(a, np.ndarray) else 'a 0-d array'}")
         n = len(arrays[0])
         for i, a in enumerate(arrays):
             if len(a) != n:
                 raise ValueError(f"BatchIterator: array {i} has {len(a)} rows, array 0 has {n}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"BatchIterator: batch_size must be a positive int, got {batch_size!r}")
+        batch_size = int(batch_size)
         if shuffle and not isinstance(rng, np.random.Generator):
             raise TypeError("BatchIterator: shuffle=True needs rng=numpy.random.Generator")
         self.arrays, self.n, self.batch_size = arrays, n, batch_size

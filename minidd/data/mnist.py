@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_file, check_int
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -16,6 +17,7 @@ def load_mnist(seed: int = 0, test_size: int = 2000, flatten: bool = False):
     """
     if isinstance(test_size, bool) or not isinstance(test_size, int) or not 0 < test_size < 10000:
         raise ValueError(f"load_mnist: test_size must be an int in (0, 10000), got {test_size!r}")
+    seed = check_int(seed, "seed", "load_mnist", 0)
     images, labels = read_mnist(find("mnist10k.npz"))
     if test_size >= len(labels):
         raise ValueError(f"load_mnist: test_size={test_size} leaves no training images out of {len(labels)}")
@@ -29,6 +31,7 @@ def load_mnist(seed: int = 0, test_size: int = 2000, flatten: bool = False):
 def read_mnist(path):
     """``(images uint8 (N, 28, 28), labels int64 (N,))`` from an .npz file with those entries;
     a :class:`DataFileError` naming the file and the problem otherwise."""
+    check_file(path, "read_mnist")
     try:
         f = np.load(path, allow_pickle=False)
     except FileNotFoundError:

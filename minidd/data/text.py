@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 
+from .checks import check_file, check_int, check_texts
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -38,8 +39,9 @@ class WordTokenizer:
 
     @classmethod
     def fit(cls, texts, vocab_size: int = 8000, min_count: int = 2) -> "WordTokenizer":
-        if not isinstance(vocab_size, int) or vocab_size <= len(SPECIALS):
-            raise ValueError(f"WordTokenizer.fit: vocab_size must be an int > {len(SPECIALS)}, got {vocab_size!r}")
+        vocab_size = check_int(vocab_size, "vocab_size", "WordTokenizer.fit", len(SPECIALS) + 1)
+        min_count = check_int(min_count, "min_count", "WordTokenizer.fit", 1)
+        texts = check_texts(texts, "WordTokenizer.fit")
         counts = Counter(w for t in texts for w in words(t))
         ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls(list(SPECIALS) + ranked[:vocab_size - len(SPECIALS)])
@@ -50,8 +52,8 @@ class WordTokenizer:
     def encode(self, texts, max_len: int = 128):
         """Token ids (B, max_len) int64 starting with [CLS], padded with [PAD]; and the mask of
         real tokens (B, max_len) bool."""
-        if not isinstance(max_len, int) or max_len < 2:
-            raise ValueError(f"WordTokenizer.encode: max_len must be an int >= 2, got {max_len!r}")
+        max_len = check_int(max_len, "max_len", "WordTokenizer.encode", 2)
+        texts = check_texts(texts, "WordTokenizer.encode")
         ids = np.full((len(texts), max_len), PAD, dtype=np.int64)
         for row, t in enumerate(texts):
             toks = [CLS] + [self.index.get(w, UNK) for w in words(t)[:max_len - 1]]
@@ -65,7 +67,7 @@ def read_spam_corpus(path=None):
     ``path`` (default: the shipped ``spamassassin_bodies.jsonl.gz``) is gzip-compressed JSON
     lines, each an object with a str ``"body"`` and a ``"label"`` of 0 or 1.  A damaged file or
     line raises :class:`DataFileError` naming the file (and line)."""
-    path = find("spamassassin_bodies.jsonl.gz") if path is None else path
+    path = find("spamassassin_bodies.jsonl.gz") if path is None else check_file(path, "read_spam_corpus")
     bodies, labels = [], []
     lineno = 0
     try:
@@ -110,6 +112,11 @@ def load_spam(seed: int = 0, test_fraction: float = 0.2, max_len: int = 128, voc
 
     Returns ``((tok_train, mask_train, y_train), (tok_test, mask_test, y_test), tokenizer)``.
     """
+    seed = check_int(seed, "seed", "load_spam", 0)
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+        raise ValueError(f"load_spam: test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    check_int(max_len, "max_len", "load_spam", 2)
+    check_int(vocab_size, "vocab_size", "load_spam", len(SPECIALS) + 1)
     bodies, labels = read_spam_corpus()
     train, test = stratified_split(labels, test_fraction, np.random.default_rng(seed))
     tok = WordTokenizer.fit([bodies[i] for i in train], vocab_size)

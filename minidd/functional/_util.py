@@ -16,22 +16,25 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
 
 
-def operands(a, b):
+def operands(a, b, op: str = "op"):
     """Make a binary op's operands: at least one Tensor; a plain number or array becomes a
     constant of the tensor's floating dtype (so float32 stays float32)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
         return a, b
     if ta:
-        return a, constant(b, a.dtype)
+        return a, constant(b, a.dtype, op)
     if tb:
-        return constant(a, b.dtype), b
-    return Tensor(a), constant(b, Tensor(a).dtype)
+        return constant(a, b.dtype, op), b
+    return Tensor(a), constant(b, Tensor(a).dtype, op)
 
 
-def constant(c, dtype) -> np.ndarray:
+def constant(c, dtype, op: str = "op") -> np.ndarray:
     arr = np.asarray(c)
-    if dtype.kind == "f" and arr.dtype != dtype and arr.dtype.kind in "biuf":
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: the other operand must be a number, a numeric array or a Tensor, got "
+                        f"{type(c).__name__} {str(c)[:20]!r}")
+    if dtype.kind == "f" and arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr
 
@@ -44,7 +47,9 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple:
     """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor, operands, shape_error, unbroadcast
 
@@ -223,11 +223,125 @@ class Maximum(Function):
                 unbroadcast(np.where(a_wins, 0, g), sb) if need[1] else None)
 
 
-def add(a, b): return Add.apply(*operands(a, b))
-def sub(a, b): return Sub.apply(*operands(a, b))
-def mul(a, b): return Mul.apply(*operands(a, b))
-def div(a, b): return Div.apply(*operands(a, b))
-def maximum(a, b): return Maximum.apply(*operands(a, b))
+class PowTensor(Function):
+    """``x ** y`` with a tensor (or array) exponent: ``2 ** x``, ``x ** y``."""
+
+    name = "pow_tensor"
+    arg_names = ("x", "y")
+
+    @staticmethod
+    def forward(ctx, x, y):
+        need = ctx.needs_input_grad
+        ctx.shapes = (np.shape(x), np.shape(y))
+        out = _broadcast(np.power, x, y, "pow")
+        if need[0] or need[1]:
+            ctx.save(x, role=EXACT)
+        if need[0]:
+            ctx.save(y, role=EXACT)
+        if need[1]:
+            ctx.save(out, role=EXACT)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (sx, sy), need = ctx.shapes, ctx.needs_input_grad
+        saved = list(ctx.saved)
+        x = saved.pop(0)
+        gx = gy = None
+        if need[0]:
+            y = saved.pop(0)
+            gx = unbroadcast(g * y * np.power(x, y - 1), sx)
+        if need[1]:
+            out = saved.pop(0)
+            with np.errstate(divide="ignore", invalid="ignore"):  # d/dy at x <= 0: NaN, as PyTorch
+                gy = unbroadcast(g * out * np.log(x), sy)
+        return gx, gy
+
+
+class Abs(Function):
+    """``|x|``; the gradient is ``sign(x)`` (0 at 0, as in PyTorch), saved as int8."""
+
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(np.sign(x).astype(np.int8), role=INDEX)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (sign,) = ctx.saved
+        return g * sign
+
+
+class Minimum(Function):
+    """Elementwise minimum; where ``a == b`` the gradient goes to ``a`` (PyTorch splits it)."""
+
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        a_wins = _broadcast(np.less_equal, a, b, "minimum")
+        ctx.save(a_wins, role=INDEX)
+        return np.where(a_wins, a, b)
+
+    backward = Maximum.backward
+
+
+class Clamp(Function):
+    """``x`` limited to ``[low, high]`` (either may be None); the gradient passes where
+    ``low <= x <= high``, as in PyTorch."""
+
+    arg_names = ("x",)
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.save(inside, role=INDEX)
+        return np.clip(x, low, high).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved
+        return g * inside
+
+
+class Where(Function):
+    """``a`` where ``cond`` holds, else ``b`` (all three broadcast)."""
+
+    arg_names = ("a", "b")
+
+    @staticmethod
+    def forward(ctx, a, b, cond):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        try:
+            out = np.where(cond, a, b)
+        except ValueError:
+            raise shape_error("where", cond=np.shape(cond), a=np.shape(a), b=np.shape(b)) from None
+        if any(ctx.needs_input_grad):
+            ctx.save(cond, role=INDEX)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved
+        (sa, sb), need = ctx.shapes, ctx.needs_input_grad
+        return (unbroadcast(np.where(cond, g, 0), sa) if need[0] else None,
+                unbroadcast(np.where(cond, 0, g), sb) if need[1] else None)
+
+
+def add(a, b): return Add.apply(*operands(a, b, "add"))
+def sub(a, b): return Sub.apply(*operands(a, b, "sub"))
+def mul(a, b): return Mul.apply(*operands(a, b, "mul"))
+def div(a, b): return Div.apply(*operands(a, b, "div"))
+def maximum(a, b): return Maximum.apply(*operands(a, b, "maximum"))
+def minimum(a, b): return Minimum.apply(*operands(a, b, "minimum"))
+def abs(x): return Abs.apply(as_tensor(x))
 def neg(x): return Neg.apply(as_tensor(x))
 def exp(x): return Exp.apply(as_tensor(x))
 def log(x): return Log.apply(as_tensor(x))
@@ -237,7 +351,32 @@ def sigmoid(x): return Sigmoid.apply(as_tensor(x))
 
 
 def pow(x, p):
-    """``x ** p`` for a real number ``p``."""
+    """``x ** p``: ``p`` a real number, or a tensor or array (then ``x`` may be a number too:
+    ``pow(2.0, t)`` is ``2 ** t``)."""
+    if isinstance(p, (Tensor, np.ndarray)):
+        return PowTensor.apply(*operands(x, p, "pow"))
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise TypeError(f"pow: exponent p must be a real number, got {type(p).__name__}")
+        raise TypeError(f"pow: exponent p must be a real number, a Tensor or an ndarray, "
+                        f"got {type(p).__name__}")
     return Pow.apply(as_tensor(x), p=float(p))
+
+
+def clamp(x, min=None, max=None):
+    """``x`` limited to ``[min, max]`` (numbers; either may be None)."""
+    for name, v in (("min", min), ("max", max)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
+            raise TypeError(f"clamp: {name} must be a real number or None, got {type(v).__name__}")
+    if min is None and max is None:
+        raise ValueError("clamp: give min, max or both")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clamp: min {min} is greater than max {max}")
+    return Clamp.apply(as_tensor(x), low=min, high=max)
+
+
+def where(cond, a, b):
+    """Elementwise ``a if cond else b``; ``cond`` is a boolean array (or Tensor, or a
+    comparison such as ``x > 0``); it carries no gradient."""
+    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if c.dtype != np.bool_:
+        raise TypeError(f"where: cond must be boolean (e.g. x > 0), got dtype {c.dtype}")
+    return Where.apply(*operands(a, b, "where"), cond=c)

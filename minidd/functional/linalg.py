@@ -9,22 +9,27 @@ from ._util import as_tensor, unbroadcast
 
 
 class MatMul(Function):
-    """``a @ b`` for tensors with at least 2 dims; leading (batch) dims broadcast."""
+    """``a @ b`` as NumPy does it: leading (batch) dims broadcast; a 1-D ``a`` is a row vector
+    and a 1-D ``b`` a column vector, their added axis dropped from the result (so vector @
+    vector is a 0-d dot product)."""
 
     arg_names = ("a", "b")
 
     @staticmethod
     def forward(ctx, a, b):
-        if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 0 or b.ndim == 0 or a2.shape[-1] != b2.shape[-2]:
             raise ValueError(f"matmul: a of shape {a.shape} and b of shape {b.shape} do not chain: "
-                             "both need at least 2 dims and a.shape[-1] == b.shape[-2]")
+                             "both need at least 1 dim and a.shape[-1] == b.shape[-2] "
+                             "(b.shape[0] for a 1-D b)")
         try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         except ValueError:
             raise ValueError(f"matmul: batch dims of a {a.shape[:-2]} and b {b.shape[:-2]} "
                              "do not broadcast") from None
         need = ctx.needs_input_grad
-        ctx.shapes = (a.shape, b.shape)
+        ctx.shapes = (a.shape, b.shape, a2.shape, b2.shape)
         if need[0]:
             ctx.save(b, role=EXACT)
         if need[1]:
@@ -33,13 +38,19 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        need, (sa, sb) = ctx.needs_input_grad, ctx.shapes
+        need, (sa, sb, sa2, sb2) = ctx.needs_input_grad, ctx.shapes
+        if len(sb) == 1:
+            g = np.expand_dims(g, -1)
+        if len(sa) == 1:
+            g = np.expand_dims(g, -2)
         saved = list(ctx.saved)
         ga = gb = None
         if need[0]:
-            ga = unbroadcast(np.matmul(g, np.swapaxes(saved.pop(0), -1, -2)), sa)
+            b2 = saved.pop(0).reshape(sb2)
+            ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), sa2).reshape(sa)
         if need[1]:
-            gb = unbroadcast(np.matmul(np.swapaxes(saved.pop(0), -1, -2), g), sb)
+            a2 = saved.pop(0).reshape(sa2)
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), sb2).reshape(sb)
         return ga, gb
 
 
@@ -87,7 +98,7 @@ class Linear(Function):
 
 
 def matmul(a, b):
-    """Matrix product with broadcasting batch dims (both operands at least 2-D)."""
+    """Matrix product as :func:`numpy.matmul`: broadcasting batch dims, 1-D operands as vectors."""
     return MatMul.apply(as_tensor(a), as_tensor(b))
 
 

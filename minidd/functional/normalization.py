@@ -20,27 +20,39 @@ class LayerNorm(Function):
         if gamma.shape != (d,) or beta.shape != (d,):
             raise ValueError(f"layer_norm: gamma and beta must have shape ({d},) for x of shape "
                              f"{x.shape}, got {gamma.shape} and {beta.shape}")
-        mean = x.mean(axis=-1, keepdims=True)
-        xc = x - mean
-        rstd = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)
-        xhat = xc * rstd
+        xhat = x - x.mean(axis=-1, keepdims=True)
+        sq = xhat * xhat
+        rstd = sq.mean(axis=-1, keepdims=True)
+        rstd += eps
+        np.sqrt(rstd, out=rstd)
+        np.reciprocal(rstd, out=rstd)
+        xhat *= rstd
         if any(ctx.needs_input_grad):
             ctx.save(xhat, role=EXACT)
             ctx.save(rstd, role=EXACT)
             ctx.save(gamma, role=PARAMETER)
-        return xhat * gamma + beta
+        y = np.multiply(xhat, gamma, out=sq)
+        y += beta
+        return y
 
     @staticmethod
     def backward(ctx, g):
+        # gx = rstd (g gamma - mean(g gamma) - xhat mean(g gamma xhat)); the two means are
+        # matrix-vector products with gamma, so only two full-size buffers are made
         xhat, rstd, gamma = ctx.saved
         need = ctx.needs_input_grad
-        gx = None
-        if need[0]:
-            gxhat = g * gamma
-            gx = rstd * (gxhat - gxhat.mean(axis=-1, keepdims=True)
-                         - xhat * (gxhat * xhat).mean(axis=-1, keepdims=True))
+        d = g.shape[-1]
         lead = tuple(range(g.ndim - 1))
-        gg = (g * xhat).sum(axis=lead) if need[1] else None
+        gx = gg = None
+        gxh = g * xhat
+        if need[1]:
+            gg = gxh.sum(axis=lead)
+        if need[0]:
+            m_gxhat_xhat = np.matmul(gxh, gamma)[..., None] / d
+            gx = g * gamma
+            gx -= np.matmul(g, gamma)[..., None] / d
+            gx -= np.multiply(xhat, m_gxhat_xhat, out=gxh)
+            gx *= rstd
         gb = g.sum(axis=lead) if need[2] else None
         return gx, gg, gb
 

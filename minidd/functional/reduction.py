@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..stash.entries import narrowest_uint
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor, normalize_axes
@@ -47,6 +47,20 @@ class Mean(Function):
         return _spread(g / ctx.count, ctx.shape, ctx.axes, ctx.keepdims)
 
 
+def _extreme(ctx, x, axes, keepdims, op):
+    """Forward of max and min: the value and (saved) flat index of the first extreme element."""
+    if x.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    moved = np.transpose(x, rest + axes)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    idx = np.asarray(flat.argmax(axis=-1) if op == "max" else flat.argmin(axis=-1))
+    out = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    ctx.shape, ctx.axes, ctx.keepdims, ctx.rest = x.shape, axes, keepdims, rest
+    ctx.save(idx.astype(narrowest_uint(flat.shape[-1] - 1)), role=INDEX)
+    return out.reshape(_kept_shape(x.shape, axes)) if keepdims else out
+
+
 class Max(Function):
     """Maximum over axes; the gradient goes to the first maximal element (saved as an index)."""
 
@@ -54,16 +68,7 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
-        rest = tuple(i for i in range(x.ndim) if i not in axes)
-        moved = np.transpose(x, rest + axes)
-        flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-        idx = np.asarray(flat.argmax(axis=-1))
-        out = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-        ctx.shape, ctx.axes, ctx.keepdims, ctx.rest = x.shape, axes, keepdims, rest
-        ctx.save(idx.astype(narrowest_uint(flat.shape[-1] - 1)), role=INDEX)
-        return out.reshape(_kept_shape(x.shape, axes)) if keepdims else out
+        return _extreme(ctx, x, axes, keepdims, "max")
 
     @staticmethod
     def backward(ctx, g):
@@ -77,7 +82,18 @@ class Max(Function):
         return np.transpose(flat.reshape(moved_shape), np.argsort(rest + axes))
 
 
+class Min(Max):
+    """Minimum over axes; the gradient goes to the first minimal element."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        return _extreme(ctx, x, axes, keepdims, "min")
+
+
 class Var(Function):
+    """Variance with ``ddof`` delta degrees of freedom: ``ddof=0`` (NumPy's default, the
+    population variance) unless asked; PyTorch's ``var`` defaults to ``ddof=1`` (unbiased)."""
+
     arg_names = ("x",)
 
     @staticmethod
@@ -116,6 +132,27 @@ def max(x, axis=None, keepdims=False):
     return _reduce(Max, x, axis, keepdims)
 
 
+def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis`` (None: all)."""
+    return _reduce(Min, x, axis, keepdims)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the first maximum over ``axis`` (None: of the flattened tensor), as an integer
+    Tensor without grad (it is not differentiable)."""
+    x = as_tensor(x)
+    if x.size == 0:
+        raise ValueError(f"argmax: cannot reduce an empty tensor of shape {x.shape}")
+    if axis is not None:
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
+        (axis,) = normalize_axes(axis, x.ndim, "argmax")
+    return Tensor(np.asarray(np.argmax(x.data, axis=axis, keepdims=bool(keepdims))))
+
+
 def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom.
+
+    The default ``ddof=0`` is NumPy's (population variance); PyTorch's ``torch.var`` defaults to
+    the unbiased ``ddof=1`` (``correction=1``): pass ``ddof=1`` for PyTorch's number."""
     return _reduce(Var, x, axis, keepdims, ddof=int(ddof))

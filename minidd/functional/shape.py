@@ -5,7 +5,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..stash.roles import INDEX
-from ._util import as_tensor
+from ._util import as_tensor, normalize_axes
 
 
 class Reshape(Function):
@@ -143,13 +143,22 @@ class Pad(Function):
 
 def reshape(x, shape):
     """View ``x`` with a new ``shape`` (one entry may be -1)."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return Reshape.apply(as_tensor(x), shape=shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(shape, (tuple, list)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"reshape: shape must be an int or a tuple of ints, got {shape!r}")
+    return Reshape.apply(as_tensor(x), shape=tuple(int(n) for n in shape))
 
 
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None)."""
-    return Transpose.apply(as_tensor(x), axes=None if axes is None else tuple(axes))
+    x = as_tensor(x)
+    if axes is not None:
+        axes = tuple(axes)
+        if not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
+                             f"of a tensor of shape {x.shape}")
+    return Transpose.apply(x, axes=axes)
 
 
 permute = transpose
@@ -181,11 +190,57 @@ def stack(tensors, axis=0):
 
 
 def pad(x, pad_width, value=0.0):
-    """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one pair per axis."""
+    """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one pair per axis.
+
+    NumPy's convention (:func:`numpy.pad`): pairs per axis, first axis first.  PyTorch's
+    ``F.pad`` takes a flat tuple starting from the *last* axis: its ``(1, 2)`` on a 2-D tensor is
+    ``((0, 0), (1, 2))`` here."""
     x = as_tensor(x)
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) \
-        if np.ndim(pad_width) < 2 else np.asarray(pad_width, dtype=np.int64)
-    if pw.shape != (x.ndim, 2) or (pw < 0).any():
+    try:
+        pw = np.asarray(pad_width)
+        if pw.dtype.kind not in "iu":
+            raise ValueError
+        pw = np.broadcast_to(pw, (x.ndim, 2)) if pw.ndim < 2 else pw
+    except ValueError:
+        pw = None
+    if pw is None or pw.shape != (x.ndim, 2) or (pw < 0).any():
         raise ValueError(f"pad: pad_width must be non-negative, one (before, after) pair per "
                          f"axis of a tensor of shape {x.shape}, got {pad_width!r}")
     return Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)
+
+
+def squeeze(x, axis=None):
+    """Drop axes of length 1: all of them, or the ``axis`` given (an int or a tuple), which
+    must have length 1 (PyTorch silently keeps a longer one; this refuses it)."""
+    x = as_tensor(x)
+    axes = normalize_axes(axis, x.ndim, "squeeze")
+    if axis is None:
+        axes = tuple(a for a in axes if x.shape[a] == 1)
+    long = [a for a in axes if x.shape[a] != 1]
+    if long:
+        raise ValueError(f"squeeze: axis {long[0]} of a tensor of shape {x.shape} has length "
+                         f"{x.shape[long[0]]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    """Insert an axis of length 1 at position ``axis`` (in the result, -1 appends)."""
+    x = as_tensor(x)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim - 1 <= axis <= x.ndim:
+        raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor with {x.ndim} dims "
+                         f"(expected an int in [{-x.ndim - 1}, {x.ndim}])")
+    axis = int(axis) % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def flatten(x, start_axis=0, end_axis=-1):
+    """Merge axes ``start_axis`` to ``end_axis`` (inclusive) into one."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = (normalize_axes(a, x.ndim, "flatten")[0] for a in (start_axis, end_axis))
+    if start > end:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} "
+                         f"for a tensor of shape {x.shape}")
+    merged = int(np.prod(x.shape[start:end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])

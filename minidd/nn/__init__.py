@@ -1,11 +1,12 @@
 """Neural-network modules: layers, attention and the three model families."""
 from .attention import MultiHeadSelfAttention, TransformerEncoderBlock
-from .layers import (GELU, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten, LayerNorm, Linear,
-                     MaxPool2d, ReLU)
+from .layers import (GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding,
+                     Flatten, Identity, LayerNorm, Linear, MaxPool2d, ReLU, Sigmoid, Tanh)
 from .models import CNN, MLP, BertEncoder, MiniBERT
-from .module import Module, Parameter, Sequential, atomic_savez
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential, atomic_savez
 
-__all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "MaxPool2d", "BatchNorm2d",
-           "LayerNorm", "ReLU", "GELU", "Flatten", "Dropout", "Embedding",
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Conv2d",
+           "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "ReLU", "GELU",
+           "Tanh", "Sigmoid", "Identity", "Flatten", "Dropout", "Embedding",
            "MultiHeadSelfAttention", "TransformerEncoderBlock", "MLP", "CNN", "BertEncoder",
            "MiniBERT", "atomic_savez"]

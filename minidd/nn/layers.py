@@ -82,12 +82,28 @@ class MaxPool2d(Module):
         return f"MaxPool2d{self.args}"
 
 
+class AvgPool2d(Module):
+    """Average pooling over (N, C, H, W); the stride defaults to the kernel size."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.args = (kernel_size, stride, padding)
+
+    def forward(self, x):
+        return F.avg_pool2d(x, *self.args)
+
+    def __repr__(self):
+        return f"AvgPool2d{self.args}"
+
+
 class BatchNorm2d(Module):
     """Batch normalisation over (N, C, H, W) or (N, C) with running statistics."""
 
+    dims, form = (2, 4), "(N, C, H, W) or (N, C)"
+
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
         super().__init__()
-        c = _check_pos(num_features, "num_features", "BatchNorm2d")
+        c = _check_pos(num_features, "num_features", type(self).__name__)
         self.weight = Parameter(np.ones(c))
         self.bias = Parameter(np.zeros(c))
         self.register_buffer("running_mean", np.zeros(c, dtype=np.float32))
@@ -95,11 +111,21 @@ class BatchNorm2d(Module):
         self.momentum, self.eps = momentum, eps
 
     def forward(self, x):
+        c = self.weight.shape[0]
+        if x.ndim not in self.dims or x.shape[1] != c:
+            raise ValueError(f"{type(self).__name__}({c}): input has shape {x.shape}, expected "
+                             f"{self.form} with C = {c}")
         return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
                             training=self.training, momentum=self.momentum, eps=self.eps)
 
     def __repr__(self):
-        return f"BatchNorm2d({self.weight.shape[0]})"
+        return f"{type(self).__name__}({self.weight.shape[0]})"
+
+
+class BatchNorm1d(BatchNorm2d):
+    """Batch normalisation over (N, C) or (N, C, L) with running statistics."""
+
+    dims, form = (2, 3), "(N, C) or (N, C, L)"
 
 
 class LayerNorm(Module):
@@ -131,11 +157,32 @@ class GELU(Module):
         return F.gelu(x, self.approximate)
 
 
-class Flatten(Module):
-    """(N, ...) -> (N, prod(...))."""
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for a removed head)."""
 
     def forward(self, x):
-        return x.reshape(x.shape[0], -1)
+        return x
+
+
+class Flatten(Module):
+    """Merge axes ``start_axis`` to ``end_axis``: by default (N, ...) -> (N, prod(...))."""
+
+    def __init__(self, start_axis=1, end_axis=-1):
+        super().__init__()
+        self.start_axis, self.end_axis = start_axis, end_axis
+
+    def forward(self, x):
+        return F.flatten(x, self.start_axis, self.end_axis)
 
 
 class Dropout(Module):

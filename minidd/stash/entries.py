@@ -182,13 +182,15 @@ class SparseEntry(StashEntry):
         out = np.zeros(self.numel, dtype=self.dtype)
         vals = decode_values(self.values, self.value_dtype, self.dtype)
         if self.kind == "bitmap":
-            idx = np.flatnonzero(np.unpackbits(self.positions, count=self.numel))
+            # flatnonzero on a bool view: 20x faster than on the uint8 that unpackbits returns
+            idx = np.flatnonzero(np.unpackbits(self.positions, count=self.numel).view(np.bool_))
         else:
             idx = self.positions
         out[idx] = vals
         if self.negative_zeros is not None:
             fmt, code = self.negative_zeros
-            out[np.flatnonzero(np.unpackbits(code, count=self.numel)) if fmt == "bitmap" else code] = -0.0
+            out[np.flatnonzero(np.unpackbits(code, count=self.numel).view(np.bool_))
+                if fmt == "bitmap" else code] = -0.0
         return out.reshape(self.shape)
 
     def drop(self):
@@ -216,19 +218,25 @@ def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
     return ("bitmap", bitmap) if bitmap <= index else ("index", index)
 
 
-def pack_sparse(array: np.ndarray, mask: np.ndarray, value_dtype: str = "float32",
-                nonzero=None, target_kept=None, fmt=None, negative_zeros=None) -> SparseEntry:
-    """Pack the elements of ``array`` where the flat boolean ``mask`` is set.
+def pack_sparse(array: np.ndarray, mask: np.ndarray | None = None, value_dtype: str = "float32",
+                nonzero=None, target_kept=None, fmt=None, negative_zeros=None,
+                idx: np.ndarray | None = None) -> SparseEntry:
+    """Pack the elements of ``array`` where the flat boolean ``mask`` is set, or at the sorted
+    flat indices ``idx`` (give either, or both when both are at hand).
 
     ``fmt`` forces ``"bitmap"`` or ``"index"``; by default the smaller of the two is used.
     ``negative_zeros`` is passed on to the entry (see :func:`negative_zeros`).
     """
     flat = array.reshape(-1)
-    idx = np.flatnonzero(mask)
+    if idx is None:
+        idx = np.flatnonzero(mask)
     values = encode_values(flat[idx], value_dtype)
     if fmt is None:
         fmt, _ = sparse_bytes(flat.size, idx.size, values.dtype.itemsize)
     if fmt == "bitmap":
+        if mask is None:
+            mask = np.zeros(flat.size, np.bool_)
+            mask[idx] = True
         positions = np.packbits(mask)
     else:
         positions = idx.astype(narrowest_uint(max(flat.size - 1, 0)))
@@ -294,7 +302,7 @@ class BlockEntry(_StructuredEntry):
         bits = np.unpackbits(self.positions, count=nblocks).view(np.bool_)
         mask = S.expand_blocks(bits.reshape(-1, cols), self.block, rows)
         view = np.zeros(self.view_shape, self.dtype)
-        view[mask] = self._values()
+        view.reshape(-1)[np.flatnonzero(mask)] = self._values()  # index, not bool: much faster
         return self._finish(view)
 
 
@@ -331,7 +339,7 @@ def pack_blocks(array, view, block_mask, block, feature_axis, value_dtype, nonze
                 target_kept) -> BlockEntry:
     """Pack the blocks of the 2-D ``view`` of ``array`` where ``block_mask`` (blocks x C) is set."""
     mask = S.expand_blocks(block_mask, block, view.shape[0])
-    values = encode_values(view[mask], value_dtype)
+    values = encode_values(view.reshape(-1)[np.flatnonzero(mask)], value_dtype)
     return BlockEntry(array.shape, array.dtype, feature_axis, view.shape,
                       np.packbits(block_mask.reshape(-1)), values, value_dtype, block=block,
                       nonzero=nonzero, kept=int(values.size), target_kept=target_kept)

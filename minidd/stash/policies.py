@@ -105,11 +105,11 @@ def zero_value_pack(array: np.ndarray) -> StashEntry:
         return PackedMaskEntry(array) if (n + 7) // 8 < n else DenseEntry(array)
     if array.dtype.kind != "f" or n == 0:
         return DenseEntry(array)
-    flat = array.reshape(-1)
-    nonzero_mask = flat != 0
+    nonzero_mask = (array != 0).reshape(-1)  # compare before flattening: no copy of a strided view
     nnz = int(np.count_nonzero(nonzero_mask))
     if (n + 7) // 8 + nnz * array.dtype.itemsize >= array.nbytes:
         return DenseEntry(array, nonzero=nnz)
+    flat = array.reshape(-1)
     signs = negative_zeros(flat)  # -0.0 is a zero that must come back with its sign
     if signs is not None and (n + 7) // 8 + nnz * array.dtype.itemsize + signs[1].nbytes >= array.nbytes:
         return DenseEntry(array, nonzero=nnz)
@@ -318,20 +318,28 @@ class DeferredDropout(StashPolicy):
         rows = n // cols
         k = math.ceil((1.0 - drop) * cols)
         mag = np.abs(array).reshape(rows, cols)
-        if self.selection == "exact":
-            mask = S.exact_topk_mask(mag, k, scope.name)
-        else:
-            mask = S.sampled_mask(mag, k, scope.name, self.rng, self.sample_size)
         nnz = int(np.count_nonzero(mag > 0))  # counting a bool mask is faster than floats
+        mask = idx = None
+        if self.selection == "sample":
+            mask = S.sampled_mask(mag, k, scope.name, self.rng, self.sample_size).reshape(-1)
+        elif rows == 1:  # the default: indices straight from the selection, no full-size mask
+            idx = S.topk_indices(mag.reshape(-1), k, scope.name)
+        else:
+            mask = S.exact_topk_mask(mag, k, scope.name).reshape(-1)
         del mag
-        mask = mask.reshape(-1)
-        kept = int(np.count_nonzero(mask))
+        kept = int(idx.size if mask is None else np.count_nonzero(mask))
         itemsize = 2 if self.value_dtype != "float32" else array.dtype.itemsize
         _, sparse = sparse_bytes(n, kept, itemsize)
         if sparse >= array.nbytes:  # nothing worth dropping: store the dropped tensor densely
-            dense = array if kept == nnz else np.where(mask.reshape(array.shape), array, 0).astype(array.dtype)
+            if kept == nnz:
+                dense = array
+            else:
+                dense = np.zeros(n, array.dtype)
+                keep = np.flatnonzero(mask) if idx is None else idx
+                dense[keep] = array.reshape(-1)[keep]
+                dense = dense.reshape(array.shape)
             return DenseEntry(dense, nonzero=nnz, kept=kept, target_kept=k * rows)
-        return pack_sparse(array, mask, self.value_dtype, nonzero=nnz, target_kept=k * rows)
+        return pack_sparse(array, mask, self.value_dtype, nonzero=nnz, target_kept=k * rows, idx=idx)
 
     def _select_units(self, scores, k, layer):
         """Mask of the ``k`` best units of a flat score array (exact or sampled)."""
@@ -342,7 +350,7 @@ class DeferredDropout(StashPolicy):
 
     def _structured(self, array, drop, scope, feature_axis):
         view = S.rows_view(array, feature_axis)
-        nnz = int(np.count_nonzero(array))
+        nnz = int(np.count_nonzero(array != 0))
         rows, cols = view.shape
         if self.structure == "row":
             k = math.ceil((1.0 - drop) * rows)

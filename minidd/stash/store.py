@@ -97,6 +97,10 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
         raise ValueError(f"{op}: unknown stash role {role!r}; expected one of {R.ROLES}")
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{op}: ctx.save takes a numpy.ndarray, got {type(array).__name__}")
+    if isinstance(feature_axis, bool) or not isinstance(feature_axis, (int, np.integer)) \
+            or not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
+        raise ValueError(f"{op}: ctx.save feature_axis must be -1 (features last) or an axis of the "
+                         f"{array.ndim}-d array, got {feature_axis!r}")
     if role == R.PARAMETER:
         return _ParameterRef(array)
     key = (id(array), role)

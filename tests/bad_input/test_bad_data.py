@@ -144,6 +144,58 @@ def test_batch_iterator_arguments_are_named():
         data.BatchIterator((x,), 2, rng=0)
 
 
+def test_batch_iterator_refuses_a_single_array_and_lists():
+    with pytest.raises(TypeError, match=r"BatchIterator: arrays must be a tuple of arrays, such as \(x, y\), got a single ndarray"):
+        data.BatchIterator(np.zeros((6, 2)), 2, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="BatchIterator: array 1 must be a numpy.ndarray with one row per example, got list"):
+        data.BatchIterator((np.zeros((3, 2)), [0, 1, 2]), 2, rng=np.random.default_rng(0))
+    assert len(data.BatchIterator((np.zeros((6, 2)),), np.int32(4), shuffle=False)) == 2
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda r: data.gaussian_clusters(10, dim=0, rng=r), "gaussian_clusters: dim must be an int >= 1, got 0"),
+    (lambda r: data.gaussian_clusters(10, classes=2.5, rng=r), "gaussian_clusters: classes must be an int >= 1, got 2.5"),
+    (lambda r: data.gaussian_clusters(10, spread=-1, rng=r), "gaussian_clusters: spread must be a finite number >= 0, got -1"),
+    (lambda r: data.gaussian_clusters("10", rng=r), "gaussian_clusters: n must be an int >= 1, got '10'"),
+    (lambda r: data.spirals(0, rng=r), "spirals: n must be an int >= 1, got 0"),
+    (lambda r: data.spirals(5, noise=float("nan"), rng=r), "spirals: noise must be a finite number >= 0, got nan"),
+    (lambda r: data.marker_sequences(5, seq_len=1, rng=r), "marker_sequences: seq_len must be an int >= 2, got 1"),
+    (lambda r: data.marker_sequences(5, vocab=5, rng=r), "marker_sequences: vocab must be an int >= 6, got 5"),
+])
+def test_synthetic_task_arguments_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        data.spirals(5, rng=3)
+
+
+def test_tokenizer_arguments_are_named():
+    with pytest.raises(TypeError, match=r"WordTokenizer.fit: texts must be a list of str, got a single str; wrap it: \[text\]"):
+        data.WordTokenizer.fit("free money now")
+    with pytest.raises(TypeError, match=r"WordTokenizer.fit: texts\[1\] must be a str, got int"):
+        data.WordTokenizer.fit(["a", 3])
+    with pytest.raises(ValueError, match="WordTokenizer.fit: min_count must be an int >= 1, got 0"):
+        data.WordTokenizer.fit(["a"], min_count=0)
+    with pytest.raises(ValueError, match="WordTokenizer.fit: vocab_size must be an int >= 5, got 4"):
+        data.WordTokenizer.fit(["a"], vocab_size=4)
+    tok = data.WordTokenizer.fit(["free money", "free"], vocab_size=10, min_count=1)
+    with pytest.raises(TypeError, match="WordTokenizer.encode: texts must be a list of str, got a single str"):
+        tok.encode("free money")
+    with pytest.raises(TypeError, match="WordTokenizer.encode: texts must be a list of str, got int"):
+        tok.encode(5)
+
+
+def test_loader_arguments_are_named_before_reading():
+    with pytest.raises(ValueError, match="load_mnist: seed must be an int >= 0, got 'a'"):
+        data.load_mnist(seed="a")
+    with pytest.raises(ValueError, match="load_spam: seed must be an int >= 0, got -1"):
+        data.load_spam(seed=-1)
+    with pytest.raises(ValueError, match=r"load_spam: test_fraction must be a number in \(0, 1\), got 1"):
+        data.load_spam(test_fraction=1)
+    with pytest.raises(ValueError, match="load_spam: max_len must be an int >= 2, got 1"):
+        data.load_spam(max_len=1)
+
+
 def test_stratified_split_arguments_are_named():
     with pytest.raises(ValueError, match="stratified_split: test_fraction must be in \\(0, 1\\)"):
         data.stratified_split(np.zeros(4, int), 1.5, np.random.default_rng(0))
@@ -153,3 +205,13 @@ def test_stratified_split_arguments_are_named():
         data.stratified_split(np.zeros(4, int), "0.2", np.random.default_rng(0))
     with pytest.raises(ValueError, match="stratified_split: labels must be a non-empty 1-D array"):
         data.stratified_split(np.zeros((2, 2), int), 0.5, np.random.default_rng(0))
+
+
+def test_reader_paths_are_checked(tmp_path):
+    for read in (data.read_mnist, data.read_spam_corpus):
+        with pytest.raises(TypeError, match=f"{read.__name__}: path must be a file path \\(str or os.PathLike\\), got 5"):
+            read(5)
+        with pytest.raises(DataFileError, match=f"data file {tmp_path}: is a folder, not a file"):
+            read(tmp_path)
+        with pytest.raises(FileNotFoundError, match="nope"):
+            read(tmp_path / "nope")

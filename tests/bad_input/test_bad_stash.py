@@ -97,3 +97,15 @@ def test_set_policy_and_save_refuse_wrong_types():
         stash.save([1.0, 2.0], stash.EXACT, "myop")
     with pytest.raises(ValueError, match="myop: unknown stash role 'weights'"):
         stash.save(np.zeros(3), "weights", "myop")
+
+
+@pytest.mark.parametrize("axis", [4, -2, 1.0, True])
+def test_save_refuses_a_feature_axis_the_array_does_not_have(axis):
+    with pytest.raises(ValueError, match="myop: ctx.save feature_axis must be -1"):
+        stash.save(np.zeros((2, 3, 4, 5), np.float32), stash.WEIGHT_GRAD_INPUT, "myop", None, axis)
+
+
+def test_row_size_that_does_not_divide_the_array_is_refused():
+    with stash.use(DeferredDropout(0.5, granularity="row")), stash.scope("enc"):
+        with pytest.raises(ValueError, match="layer 'enc' saved shape .* not a multiple of row_size 7"):
+            stash.save(np.ones((4, 5), np.float32), stash.WEIGHT_GRAD_INPUT, "myop", 7)

@@ -42,6 +42,19 @@ def test_optimizer_over_a_subset_of_the_parameters_is_fine():
     assert np.array_equal(model.layers[0].weight.data, frozen) and opt.step_count == 3
 
 
+def test_fit_and_evaluate_need_a_minidd_module():
+    x, y, rng, model = _setup()
+    with pytest.raises(TypeError, match="fit: model must be a minidd.nn.Module, got function"):
+        _fit(lambda a: a, (x, y), SGD(model.parameters(), lr=0.1), rng)
+    with pytest.raises(TypeError, match="evaluate: model must be a minidd.nn.Module, got str"):
+        evaluate("mlp", (x, y))
+
+
+def test_evaluate_accepts_a_numpy_batch_size():
+    x, y, rng, model = _setup()
+    assert evaluate(model, (x, y), batch_size=np.int64(7)) == evaluate(model, (x, y), batch_size=7)
+
+
 def test_fit_needs_a_minidd_optimizer():
     x, y, rng, model = _setup()
     with pytest.raises(TypeError, match="fit: optimizer must be a minidd.optim.Optimizer .*got list"):
@@ -162,6 +175,8 @@ def test_fit_on_zero_examples_is_refused():
     ({"clip_norm": 0}, ValueError, "fit: clip_norm must be a positive number, got 0"),
     ({"checkpoint": 123}, TypeError, r"fit: checkpoint must be a file path \(str or os.PathLike\), got 123"),
     ({"checkpoint_every": 5}, ValueError, "fit: checkpoint_every needs checkpoint=<path>"),
+    ({"checkpoint": "", "resume": False}, TypeError, r"fit: checkpoint must be a file path"),
+    ({"resume": "yes"}, TypeError, "fit: resume must be True or False, got 'yes'"),
     ({"loss_fn": "mse"}, TypeError, r"fit: loss_fn must be callable \(model, batch_arrays, rng\) -> Tensor, got str"),
     ({"eval_fn": {"acc": 1}}, TypeError, "fit: eval_fn must be callable model -> dict, got dict"),
     ({"eval_fn": lambda m: {"step": 1}}, ValueError, "fit: eval_fn's result may not use the key 'step'"),
@@ -178,7 +193,10 @@ def test_bad_fit_arguments_are_named(kw, error, message):
     (np.zeros((4, 4)), r"fit: train_data must be a tuple of arrays \(inputs..., labels\), got ndarray"),
     ((np.zeros((4, 4)),), r"fit: train_data must be a tuple of arrays \(inputs..., labels\), got tuple of length 1"),
     ((np.zeros((4, 4)), [0, 1, 0, 1]), r"fit: train_data\[1\] must be a numpy.ndarray with one row per example, got list"),
-    ((np.zeros((4, 4)), np.zeros(4)), r"labels \(the last array\) must be integers, got float64"),
+    ((np.zeros((4, 4)), np.zeros(4)), r"fit: train_data: labels \(the last array\) must be 1-D integers \(class indices\), got float64"),
+    ((np.zeros((4, 4)), np.zeros((4, 1), int)), r"fit: train_data: labels .* must be 1-D integers .*of shape \(4, 1\)"),
+    ((np.array([["a"] * 4] * 4), np.zeros(4, int)), r"fit: train_data\[0\] must hold numbers or booleans, got dtype <U1"),
+    ((np.zeros((4, 4)), np.array(3)), r"fit: train_data\[1\] must be a numpy.ndarray with one row per example, got a 0-d array"),
     ((np.zeros((3, 4)), np.zeros(4, int)), r"fit: train_data\[0\] must be an ndarray with 4 rows \(as many as the labels\), got shape \(3, 4\)"),
 ])
 def test_malformed_train_data_is_named(data, message):
@@ -282,3 +300,71 @@ def test_module_load_of_a_bad_file_names_it(tmp_path):
     _good_checkpoint(ck)
     with pytest.raises(ValueError, match=r"model file .*ck\.npz: load_state_dict: .*unexpected \['model/layers.0.weight'"):
         model.load(ck)
+
+
+def test_resume_past_the_budget_or_with_another_loss_is_refused(tmp_path):
+    from minidd import Tensor, functional as F
+    ck = tmp_path / "ck.npz"
+    x, y, rng, model = _setup()
+    _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, epochs=2)   # 6 steps
+    x, y, rng, model = _setup()
+    with pytest.raises(ValueError, match=r"fit: checkpoint .*ck\.npz is at step 6, past this call's budget of 4 steps"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, resume=True, epochs=None, steps=4)
+    x, y, rng, model = _setup()
+    with pytest.raises(ValueError, match=r"fit: checkpoint .*ck\.npz was trained with the default loss; resume without loss_fn"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, checkpoint=ck, resume=True, epochs=3,
+             loss_fn=lambda m, b, r: F.cross_entropy(m(Tensor(b[0])), b[1]))
+
+
+def test_a_fresh_run_never_overwrites_a_file_that_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, x=np.arange(3))
+    before = path.read_bytes()
+    x, y, rng, model = _setup()
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(CheckpointError, match=r"fit: refusing to overwrite .*data\.npz: checkpoint .*data\.npz is not a "
+                                              r"minidd fit checkpoint"):
+        _fit(model, (x, y), opt, rng, checkpoint=path)
+    assert path.read_bytes() == before and opt.step_count == 0
+    _good_checkpoint(tmp_path / "ck.npz")
+    _good_checkpoint(tmp_path / "ck.npz")          # an older checkpoint is replaced: resume=False starts over
+
+
+def test_duplicate_parameters_and_bad_schedules_are_named():
+    _, _, _, model = _setup()
+    ps = model.parameters()
+    with pytest.raises(ValueError, match=r"SGD: params\[4\] is the same Parameter as params\[0\]; it would be updated twice"):
+        SGD(ps + ps[:1], lr=0.1)
+    x, y, rng, model = _setup()
+    opt = SGD(model.parameters(), lr=0.1, lr_schedule=lambda t: None if t == 1 else 1.0)
+    with pytest.raises(ValueError, match=r"SGD: lr_schedule\(1\) returned None; it must return a finite number >= 0"):
+        _fit(model, (x, y), opt, rng)
+
+
+def test_a_policy_class_instead_of_an_instance_is_named():
+    x, y, rng, model = _setup()
+    with pytest.raises(TypeError, match=r"fit: policy is the class DeferredDropout; pass an instance: DeferredDropout\(...\)"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, policy=stash.DeferredDropout)
+
+
+def test_an_old_style_loss_fn_is_named_with_the_fix():
+    from minidd import functional as F
+    x, y, rng, model = _setup()
+    with pytest.raises(TypeError, match=r"fit: loss_fn must take \(model, batch_arrays, rng\) .*cross_entropy\(logits, "
+                                        r"labels.*\) does not\. For a loss of \(logits, labels\), leave loss_fn out"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, loss_fn=F.cross_entropy)
+
+
+def test_test_data_with_another_number_of_arrays_is_named():
+    x, y, rng, model = _setup()
+    with pytest.raises(ValueError, match="fit: test_data has 3 arrays but train_data has 2"):
+        _fit(model, (x, y), SGD(model.parameters(), lr=0.1), rng, test_data=(x, x, y))
+
+
+def test_optimizer_state_with_a_bad_step_count_is_named():
+    _, _, _, model = _setup()
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: 'step_count' must be an int >= 0, got 'x'"):
+        opt.load_state_dict({"step_count": "x"})
+    with pytest.raises(ValueError, match="SGD.load_state_dict: the state has no 'step_count' entry"):
+        opt.load_state_dict({})

@@ -23,7 +23,13 @@ def _bn_eval(x, g, b):
     return F.batch_norm(x, g, b, np.linspace(-0.5, 0.5, c), np.linspace(0.5, 2.0, c), training=False)
 
 
+def _unit(shape):
+    return lambda rng: np.asarray(rng.uniform(0.05, 0.95, shape))
+
+
 _LABELS = np.array([0, 2, 1, 2, 0])
+_IGNORED = np.array([0, -100, 1, 2, -100])
+_COND = np.array([True, False, False, True])
 _TOKENS = np.array([[0, 3, 3], [5, 1, 0]])
 
 # (op name, function of Tensors, input makers); every op appears at least once.
@@ -52,6 +58,17 @@ CASES = [
     ("pow", lambda a: a ** 3, [_normal((3, 4))]),
     ("pow", lambda a: a ** 0.5, [_positive((2, 5))]),
     ("pow", lambda a: a ** 3, [_normal(())]),
+    ("pow_tensor", lambda a: 2.0 ** a, [_normal((3, 4))]),
+    ("pow_tensor", lambda a, b: a ** b, [_positive((3, 4)), _normal((4,))]),
+    ("pow_tensor", lambda a, b: a ** b, [_positive(()), _normal(())]),
+    ("abs", abs, [_normal((3, 4))]),
+    ("abs", F.abs, [_normal(())]),
+    ("clamp", lambda a: a.clamp(-0.5, 0.5), [_normal((3, 4))]),
+    ("clamp", lambda a: F.clamp(a, min=0.1), [_normal((2, 3))]),
+    ("clamp", lambda a: F.clamp(a, max=0.0), [_normal(())]),
+    ("where", lambda a, b: F.where(_COND, a, b), [_normal((3, 4)), _normal((4,))]),
+    ("where", lambda a: F.where(a > 0, a, a * a), [_normal((2, 3))]),
+    ("where", lambda a, b: F.where(np.array(True), a, b), [_normal(()), _normal(())]),
     ("exp", F.exp, [_normal((3, 4))]),
     ("exp", F.exp, [_normal(())]),
     ("exp", lambda a: a.sum().exp(), [_normal((3,))]),
@@ -67,6 +84,9 @@ CASES = [
     ("maximum", F.maximum, [_normal((2, 3, 4)), _normal((4,))]),
     ("maximum", F.maximum, [_normal(()), _normal(())]),
     ("maximum", F.maximum, [_normal((2, 3)), _normal(())]),
+    ("minimum", F.minimum, [_normal((3, 4)), _normal((3, 4))]),
+    ("minimum", F.minimum, [_normal((2, 3, 4)), _normal((4,))]),
+    ("minimum", F.minimum, [_normal(()), _normal(())]),
     ("sum", lambda a: a.sum(), [_normal((3, 4))]),
     ("sum", lambda a: a.sum(axis=1), [_normal((2, 3, 4))]),
     ("sum", lambda a: a.sum(axis=(0, 2), keepdims=True), [_normal((2, 3, 4))]),
@@ -78,6 +98,9 @@ CASES = [
     ("max", lambda a: a.max(axis=1), [_normal((2, 3, 4))]),
     ("max", lambda a: a.max(axis=(0, 2), keepdims=True), [_normal((2, 3, 4))]),
     ("max", lambda a: a.max(), [_normal(())]),
+    ("min", lambda a: a.min(), [_normal((3, 4))]),
+    ("min", lambda a: a.min(axis=(0, 2), keepdims=True), [_normal((2, 3, 4))]),
+    ("min", lambda a: a.min(), [_normal(())]),
     ("var", lambda a: a.var(), [_normal((3, 4))]),
     ("var", lambda a: a.var(axis=0, ddof=1), [_normal((5, 3))]),
     ("var", lambda a: a.var() + a, [_normal(())]),
@@ -85,6 +108,10 @@ CASES = [
     ("transpose", lambda a: a.T * np.arange(12.0).reshape(4, 3), [_normal((3, 4))]),
     ("transpose", lambda a: a.transpose(2, 0, 1), [_normal((2, 3, 4))]),
     ("reshape", lambda a: a.reshape(1, 1) * 2.0, [_normal(())]),
+    ("reshape", lambda a: a.unsqueeze(1).squeeze() * np.arange(3.0), [_normal((3,))]),
+    ("reshape", lambda a: F.squeeze(a, 0) * np.arange(4.0), [_normal((1, 4, 1))]),
+    ("reshape", lambda a: a.flatten(1) * np.arange(12.0), [_normal((2, 3, 4))]),
+    ("reshape", lambda a: a.unsqueeze(-1).flatten() * 2.0, [_normal(())]),
     ("transpose", lambda a: a.T, [_normal(())]),
     ("getitem", lambda a: a[1:, ::2], [_normal((3, 4))]),
     ("getitem", lambda a: a[np.array([0, 2, 2])], [_normal((3, 4))]),
@@ -99,6 +126,11 @@ CASES = [
     ("matmul", F.matmul, [_normal((3, 4)), _normal((4, 5))]),
     ("matmul", F.matmul, [_normal((2, 3, 4)), _normal((2, 4, 5))]),
     ("matmul", F.matmul, [_normal((2, 2, 3, 4)), _normal((4, 2))]),
+    ("matmul", F.matmul, [_normal((4,)), _normal((4,))]),
+    ("matmul", F.matmul, [_normal((3, 4)), _normal((4,))]),
+    ("matmul", F.matmul, [_normal((4,)), _normal((4, 5))]),
+    ("matmul", F.matmul, [_normal((2, 3, 4)), _normal((4,))]),
+    ("matmul", F.matmul, [_normal((3,)), _normal((2, 3, 4))]),
     ("linear", F.linear, [_normal((4, 3)), _normal((5, 3)), _normal((5,))]),
     ("linear", F.linear, [_normal((2, 3, 4)), _normal((2, 4))]),
     ("relu", F.relu, [_normal((3, 4))]),
@@ -113,6 +145,19 @@ CASES = [
     ("log_softmax", F.log_softmax, [_normal((3, 4))]),
     ("log_softmax", lambda a: F.log_softmax(a, axis=0), [_normal((3, 2, 2))]),
     ("cross_entropy", lambda a: F.cross_entropy(a, _LABELS), [_normal((5, 3))]),
+    ("cross_entropy", lambda a: F.cross_entropy(a, _IGNORED), [_normal((5, 3))]),
+    ("cross_entropy", lambda a: F.cross_entropy(a, _LABELS, label_smoothing=0.2), [_normal((5, 3))]),
+    ("cross_entropy", lambda a: F.cross_entropy(a, _IGNORED, label_smoothing=0.1, reduction="sum"), [_normal((5, 3))]),
+    ("cross_entropy", lambda a: F.cross_entropy(a, _LABELS, reduction="none"), [_normal((5, 3))]),
+    ("nll_loss", lambda a: F.nll_loss(F.log_softmax(a), _LABELS), [_normal((5, 3))]),
+    ("nll_loss", lambda a: F.nll_loss(a, _IGNORED, reduction="sum"), [_normal((5, 3))]),
+    ("nll_loss", lambda a: F.nll_loss(a, _IGNORED, reduction="none"), [_normal((5, 3))]),
+    ("mse_loss", F.mse_loss, [_normal((3, 4)), _normal((3, 4))]),
+    ("mse_loss", lambda a, b: F.mse_loss(a, b, reduction="sum"), [_normal(()), _normal(())]),
+    ("mse_loss", lambda a: F.mse_loss(a, np.ones((2, 3)), reduction="none"), [_normal((2, 3))]),
+    ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, [_normal((3, 4)), _unit((3, 4))]),
+    ("binary_cross_entropy_with_logits", lambda a, t: F.binary_cross_entropy_with_logits(a * 10.0, t, reduction="none"), [_normal((5,)), _unit((5,))]),
+    ("binary_cross_entropy_with_logits", lambda a, t: F.binary_cross_entropy_with_logits(a, t, "sum"), [_normal(()), _unit(())]),
     ("layer_norm", F.layer_norm, [_normal((3, 4)), _normal((4,)), _normal((4,))]),
     ("layer_norm", F.layer_norm, [_normal((2, 3, 5)), _normal((5,)), _normal((5,))]),
     ("batch_norm", _bn_train, [_normal((4, 3)), _normal((3,)), _normal((3,))]),
@@ -127,6 +172,16 @@ CASES = [
     ("embedding", lambda w: F.embedding(_TOKENS, w), [_normal((6, 4))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal((4, 5))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal(())]),
+    # conv/pool options (PyTorch semantics): dilation, (height, width) stride and padding, on
+    # the stride-1 path (widened col2im) and the strided path
+    ("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),
+     [_normal((2, 3, 6, 5)), _normal((4, 3, 3, 2)), _normal((4,))]),
+    ("conv2d", lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=(0, 2), dilation=2),
+     [_normal((2, 2, 7, 6)), _normal((3, 2, 2, 3))]),
+    ("conv2d", lambda x, w: F.conv2d(x, w, stride=(1, 3), padding=(1, 0)),
+     [_normal((1, 2, 5, 8)), _normal((2, 2, 3, 2))]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), padding=(1, 1)), [_normal((2, 2, 5, 6))]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0)), [_normal((1, 3, 6, 4))]),
 ]
 
 

@@ -10,12 +10,21 @@ def test_step_writes_csv(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "deferred_dropout(0.9, exact)" in text and "footprint" in text
     rows = out.read_text().splitlines()
-    assert rows[0].startswith("name,kind,fwd_cycles") and len(rows) == 1 + 12 * 12 + 2
+    assert rows[0].startswith("name,kind,fwd_cycles") and len(rows) == 1 + 2 + 12 * 15 + 1
 
 
-def test_reproduce_prints_the_paper_ranges(capsys):
-    assert main(["reproduce", "--models", "vgg16", "--drops", "0.9"]) == 0
-    assert "| vgg16 | 0.9 |" in capsys.readouterr().out
+def test_reproduce_prints_calibration_scenarios_and_summary(capsys):
+    assert main(["reproduce", "--models", "vgg16", "--drops", "0.9", "--scenario-models", "vgg16"]) == 0
+    out = capsys.readouterr().out
+    assert "validation resnet50-v3-512" in out and "fitted: vector_efficiency" in out
+    assert "## Scenarios: vgg16" in out and "(e) co-designed array" in out
+    assert out.count("| vgg16 | 0.9 |") == 2  # uncalibrated and calibrated summaries
+
+
+def test_step_on_the_codesigned_array_with_structure(capsys):
+    assert main(["step", "--policy", "deferred_dropout", "--structure", "block", "--codesign",
+                 "--batch", "4", "--recompute", "attention"]) == 0
+    assert "deferred_dropout(0.9, exact, block 128)" in capsys.readouterr().out
 
 
 def test_bad_config_is_reported_not_raised(tmp_path, capsys):

@@ -6,12 +6,23 @@ import pytest
 from hardware.systolic import core_gemm_cycles, gemm_cycles
 
 
+# SCALE-Sim v2 builds one demand-matrix row per cycle; its Total Cycles is the index of the last
+# row (stall-free), hence the single -1 per GEMM.  Per fold, weight- and input-stationary pay R
+# rows of stationary-operand load, T streamed rows, C - 1 drain rows and the R - 1 skew of the
+# systolic fill: T + 2R + C - 2.  Output-stationary preloads nothing: T + R + C - 2.
 @pytest.mark.parametrize("m, k, n, r, c, df, expected", [
     (512, 768, 768, 128, 128, "ws", 6 * 6 * (512 + 256 + 128 - 2) - 1),   # 32,183: DESIGN.md example
     (10, 130, 129, 128, 128, "ws", 2 * 2 * (10 + 256 + 128 - 2) - 1),     # partial folds in K and N
     (4, 3, 5, 8, 8, "ws", 1 * (4 + 16 + 8 - 2) - 1),                      # array larger than the GEMM
     (100, 64, 256, 128, 128, "ws", 1 * 2 * (100 + 256 + 128 - 2) - 1),    # K smaller than R
-    (300, 50, 100, 128, 64, "os", 3 * 2 * (50 + 256 + 64 - 2) - 1),      # output stationary: T = K
+    # SCALE-Sim's own golden trace (test/golden_trace/COMPUTE_REPORT.csv: 112,283 cycles, 0
+    # stalls): AlexNet conv1 (224x224x3, 11x11, stride 4, 96 filters) on 32x32 ws.  SCALE-Sim
+    # takes ceil((224 - 11 + 4) / 4) = 55 output rows, so M = 55 * 55, K = 11 * 11 * 3, N = 96:
+    # 12 * 3 folds of 3025 + 64 + 32 - 2 = 3,119 cycles, minus one.
+    (55 * 55, 363, 96, 32, 32, "ws", 112283),
+    (300, 50, 100, 128, 64, "os", 3 * 2 * (50 + 128 + 64 - 2) - 1),      # output stationary: T = K, no preload
+    (4, 3, 5, 8, 8, "os", 1 * (3 + 8 + 8 - 2) - 1),                       # one partial fold
+    (256, 512, 256, 128, 128, "os", 2 * 2 * (512 + 128 + 128 - 2) - 1),   # long reduction, 4 folds
     (70, 200, 30, 64, 64, "is", 4 * 2 * (30 + 128 + 64 - 2) - 1),        # input stationary: T = N
 ])
 def test_scalesim_closed_form(m, k, n, r, c, df, expected):
@@ -47,8 +58,20 @@ def test_tpu_advantage_is_the_fill_and_drain_it_does_not_repeat():
 def test_two_arrays_split_columns_or_groups():
     one = gemm_cycles(512, 768, 384, 128, 128).cycles
     assert core_gemm_cycles(512, 768, 768, 1, 2, 128, 128).cycles == one
-    head = gemm_cycles(128, 64, 128, 128, 128).cycles
-    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128).cycles == 6 * head
+    # 12 heads of 128x64x128 on two arrays: 6 per array, pipelined in tpu timing.  One head is
+    # one fold (K=64 < R, N=128 = C) streaming T=128 rows: 128 cycles, plus fill and drain
+    # R + C - 2 = 254 paid once per array: 6 * 128 + 254.
+    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128).cycles == 6 * 128 + 254
+    # scalesim runs each head as a layer of its own: 6 * (128 + 256 + 128 - 2 - 1)
+    assert core_gemm_cycles(128, 64, 128, 12, 2, 128, 128, model="scalesim").cycles == 6 * 509
+
+
+def test_skipped_streamed_vectors_shorten_each_fold():
+    # WS, T = M = 1000 streamed rows per fold, 2 x 2 folds; skipping 90% leaves 100 rows, but a
+    # fold still waits R = 128 cycles for its stationary operand: 4 * 128 + 254.
+    assert gemm_cycles(1000, 256, 256, 128, 128, skipped=0.9).cycles == 4 * 128 + 254
+    assert gemm_cycles(1000, 256, 256, 128, 128, skipped=0.5).cycles == 4 * 500 + 254
+    assert gemm_cycles(1000, 256, 256, 128, 128, skipped=0.5, model="scalesim").cycles == 4 * (500 + 382) - 1
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -78,3 +78,137 @@ def test_attention_ignores_padding(rng):
     x2[0, 2:] = 100.0  # change only the padded positions
     y2 = attn(Tensor(x2), mask).data
     np.testing.assert_allclose(y1[0, :2], y2[0, :2], rtol=1e-5, atol=1e-6)
+
+
+def test_module_list_and_dict_register_their_children(rng):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(3, 3, rng=rng), nn.Tanh()])
+            self.blocks.append(nn.Linear(3, 2, rng=rng))
+            self.heads = nn.ModuleDict({"a": nn.Linear(2, 1, rng=rng), "b": nn.Identity()})
+
+        def forward(self, x):
+            for m in self.blocks:
+                x = m(x)
+            return self.heads["a"](x) + self.heads["b"](x).sum(axis=1, keepdims=True)
+
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["blocks.0.weight", "blocks.0.bias", "blocks.2.weight", "blocks.2.bias",
+                     "heads.a.weight", "heads.a.bias"]
+    assert len(net.blocks) == 3 and isinstance(net.blocks[1], nn.Tanh) and "b" in net.heads
+    assert net.children() == [net.blocks, net.heads]
+    out = net(Tensor(rng.standard_normal((4, 3)).astype(np.float32)))
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    assert {r.layer for r in stash.ledger().rows()} == set()  # freed by backward
+    with pytest.raises(TypeError, match="ModuleList: item 3 is a int"):
+        net.blocks.append(3)
+    with pytest.raises(ValueError, match="ModuleDict: key must be a non-empty str without dots"):
+        net.heads["x.y"] = nn.Identity()
+    with pytest.raises(KeyError, match="no module named 'c'"):
+        net.heads["c"]
+
+
+def test_apply_and_requires_grad_freeze(rng):
+    mlp = nn.MLP((4, 5, 3), rng=rng)
+    seen = []
+    assert mlp.apply(lambda m: seen.append(type(m).__name__)) is mlp
+    assert seen[-1] == "MLP" and seen.count("Linear") == 2
+    mlp.apply(lambda m: m.weight.data.fill(0.5) if isinstance(m, nn.Linear) else None)
+    assert all((m.weight.data == 0.5).all() for m in mlp.modules() if isinstance(m, nn.Linear))
+    mlp.layers[0].requires_grad_(False)
+    loss = mlp(Tensor(np.ones((2, 4), np.float32))).sum()
+    loss.backward()
+    assert mlp.layers[0].weight.grad is None and mlp.layers[2].weight.grad is not None
+
+
+@pytest.mark.parametrize("layer, x, fn", [
+    (nn.Tanh(), np.linspace(-2, 2, 6).reshape(2, 3), np.tanh),
+    (nn.Sigmoid(), np.linspace(-2, 2, 6).reshape(2, 3), lambda a: 1 / (1 + np.exp(-a))),
+    (nn.Identity(), np.arange(6.0).reshape(2, 3), lambda a: a),
+    (nn.Flatten(), np.arange(24.0).reshape(2, 3, 4), lambda a: a.reshape(2, 12)),
+    (nn.Flatten(0, 1), np.arange(24.0).reshape(2, 3, 4), lambda a: a.reshape(6, 4)),
+    (nn.AvgPool2d(2), np.arange(32.0).reshape(1, 2, 4, 4),
+     lambda a: a.reshape(1, 2, 2, 2, 2, 2).mean(axis=(3, 5))),
+])
+def test_simple_layers_compute_their_function(layer, x, fn):
+    np.testing.assert_allclose(layer(Tensor(x.astype(np.float32))).data, fn(x), rtol=1e-6)
+
+
+def test_batchnorm1d_normalises_per_channel_and_checks_shape(rng):
+    bn = nn.BatchNorm1d(3)
+    x = rng.standard_normal((8, 3, 5)).astype(np.float32) * 4 + 2
+    y = bn(Tensor(x)).data
+    np.testing.assert_allclose(y.mean(axis=(0, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(y.var(axis=(0, 2)), 1, rtol=1e-3)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2)), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\): input has shape \(2, 3, 4, 4\), expected \(N, C\) or \(N, C, L\) with C = 3"):
+        bn(Tensor(np.ones((2, 3, 4, 4), np.float32)))
+
+
+# -- the dtype rule ------------------------------------------------------------------------------
+@pytest.mark.parametrize("model, x, layer", [
+    (lambda r: nn.MLP((4, 3, 2), rng=r), np.ones((2, 4)), r"Linear 'layers.0'"),
+    (lambda r: nn.Linear(4, 2, rng=r), np.ones((2, 4)), r"Linear:"),
+    (lambda r: nn.CNN(channels=(2,), image_size=4, rng=r), np.ones((1, 1, 4, 4)), r"Conv2d 'layers.0'"),
+    (lambda r: nn.LayerNorm(4), np.ones((2, 4)), r"LayerNorm:"),
+])
+def test_float64_input_to_float32_layer_is_refused(model, x, layer, rng):
+    m = model(rng)
+    with pytest.raises(TypeError, match=layer + r".*input 0 has dtype float64 but the layer's "
+                                               r"parameters are float32"):
+        m(Tensor(x))                      # x is float64: an ndarray keeps its dtype
+    assert len(stash.ledger()) == 0
+
+
+def test_model_to_float64_runs_in_float64(rng):
+    m = nn.CNN(channels=(2,), image_size=4, num_classes=3, rng=rng).to(np.float64)
+    assert all(p.dtype == np.float64 for p in m.parameters())
+    assert m.layers[1].running_mean.dtype == np.float64
+    x = Tensor(rng.standard_normal((2, 1, 4, 4)))
+    loss = F.cross_entropy(m(x), np.array([0, 2]))
+    assert loss.dtype == np.float64
+    loss.backward()
+    assert all(p.grad.dtype == np.float64 for p in m.parameters())
+    with pytest.raises(TypeError, match="float32 but the layer's parameters are float64"):
+        m(Tensor(np.ones((2, 1, 4, 4), np.float32)))
+
+
+def test_grads_have_their_tensors_dtype_when_dtypes_mix():
+    a = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    b = Tensor(np.array([3.0, 4.0], np.float64), requires_grad=True)
+    y = (a * b).sum()                    # NumPy promotes the forward to float64
+    assert y.dtype == np.float64
+    y.backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+    c = Tensor(np.ones(2, np.float32), requires_grad=True)
+    (F.exp(c) * b).sum().backward()      # through an intermediate node too
+    assert c.grad.dtype == np.float32
+
+
+def test_load_state_dict_refuses_a_dtype_mismatch_unless_cast(rng):
+    m = nn.MLP((3, 2), rng=rng)
+    state64 = {k: v.astype(np.float64) + 1 for k, v in m.state_dict().items()}
+    before = m.state_dict()
+    with pytest.raises(TypeError, match=r"layers.0.weight: model has float32, checkpoint has float64.*cast=True"):
+        m.load_state_dict(state64)
+    assert all(np.array_equal(before[k], v) for k, v in m.state_dict().items())  # nothing written
+    m.load_state_dict(state64, cast=True)
+    assert m.layers[0].weight.dtype == np.float32
+    np.testing.assert_allclose(m.layers[0].weight.data, before["layers.0.weight"] + 1, rtol=1e-6)
+
+
+def test_a_0d_parameter_trains_like_micrograds_neuron():
+    w, b = nn.Parameter(0.5), nn.Parameter(0.0)
+    assert w.shape == () and w.dtype == np.float32
+    x, target = Tensor(2.0), 1.0
+    for _ in range(50):
+        loss = (F.tanh(w * x + b) - target) ** 2
+        w.grad = b.grad = None
+        loss.backward()
+        for p in (w, b):
+            p.data -= 0.1 * p.grad
+    assert float(loss) < 0.01 and w.version == 50

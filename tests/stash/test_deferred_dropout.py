@@ -185,3 +185,52 @@ def test_nan_in_a_weight_gradient_input_is_refused_clearly(rng):
 def test_bad_configuration_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DeferredDropout(**kwargs)
+
+
+def _reference_topk(mag, k):
+    """Sorted indices of the k largest non-zeros, ties to the lowest index (by a full sort)."""
+    order = np.lexsort((np.arange(mag.size), -mag))  # by magnitude descending, then index
+    order = order[mag[order] > 0][:k]
+    return np.sort(order)
+
+
+@pytest.mark.parametrize("case", ["normal", "relu", "quantised", "mostly_zero", "keep_most", "small"])
+def test_large_exact_selection_matches_a_full_sort(case):
+    """Large arrays take the bracketed path (strided sample, partition on candidates only)."""
+    from minidd.stash.structures import BRACKET_SAMPLE, topk_indices
+    rng = np.random.default_rng(3)
+    n = 20 * BRACKET_SAMPLE + 77
+    x = rng.standard_normal(n).astype(np.float32)
+    k = n // 10
+    if case == "relu":
+        x = np.maximum(x, 0)
+    elif case == "quantised":  # thousands of ties at the threshold
+        x = np.round(x * 4) / 4
+    elif case == "mostly_zero":
+        x[rng.random(n) < 0.95] = 0
+    elif case == "keep_most":
+        k = n - 5
+    elif case == "small":
+        x, k = x[:1000], 100
+    mag = np.abs(x)
+    got = topk_indices(mag, k, "t")
+    assert np.array_equal(got, _reference_topk(mag, k))
+
+
+def test_nan_off_the_sample_is_still_caught():
+    from minidd.stash.structures import BRACKET_SAMPLE, topk_indices
+    n = 20 * BRACKET_SAMPLE
+    mag = np.abs(np.random.default_rng(4).standard_normal(n)).astype(np.float32)
+    mag[2] = np.nan  # the strided sample reads indices 0, 19, 38, ...
+    with pytest.raises(FloatingPointError, match="contains NaN"):
+        topk_indices(mag, n // 10, "t")
+
+
+def test_per_row_selection_with_zeros_and_ties_matches_a_full_sort(rng):
+    x = np.maximum(np.round(rng.standard_normal((12, 300)) * 3) / 3, 0).astype(np.float32)
+    x[5] = 0          # an all-zero row keeps nothing
+    x[7, :20] = 1e3   # a row with more ties above the threshold than k
+    _, back = _pack(DeferredDropout(0.9, granularity="row"), x, row_size=300)
+    for r in range(12):
+        expected = _reference_topk(np.abs(x[r]), 30)
+        assert np.array_equal(np.flatnonzero(back[r]), expected), r

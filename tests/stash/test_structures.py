@@ -214,3 +214,21 @@ def test_no_saving_falls_back_to_dense(rng):
     kind, nbytes, kept, _, back = _pack(DeferredDropout(0.01, structure="row"), x)
     assert kind == "dense" and kept == 16 and np.array_equal(back, x)
     assert nbytes == x.nbytes + meta_bytes(x.shape)
+
+
+@pytest.mark.parametrize("n, m", [(2, 4), (1, 4), (3, 8), (4, 16), (2, 32)])
+def test_nm_selection_matches_a_stable_sort_with_ties(n, m, rng):
+    from minidd.stash.structures import nm_groups, nm_select
+    view = np.round(rng.standard_normal((10 * m + 3, 5)) * 2).astype(np.float32)  # many ties
+    _, pos = nm_select(view, n, m, "t")
+    ref = np.sort(np.argsort(-np.abs(nm_groups(view, m)), axis=1, kind="stable")[:, :n], axis=1)
+    assert np.array_equal(pos, ref)
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_small_int_packing_round_trips_in_exactly_the_bits(bits, rng):
+    from minidd.stash.structures import pack_small_ints, unpack_small_ints
+    values = rng.integers(0, 1 << bits, 1001).astype(np.uint8)
+    packed = pack_small_ints(values, bits)
+    assert packed.nbytes == math.ceil(1001 * bits / 8)
+    assert np.array_equal(unpack_small_ints(packed, bits, 1001), values)
