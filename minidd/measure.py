@@ -78,9 +78,9 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
 
 def _hardware_policy(config: dict):
     import hardware
-    if config["policy"] in ("deferred_dropout", "random_k"):   # random-k stores what DD stores
-        return hardware.Policy("deferred_dropout", config["drop"])
-    return hardware.Policy(config["policy"])
+    if config["policy"] == RandomK.name:   # random-k stores what deferred dropout stores
+        return hardware.policy_from_config({"policy": "deferred_dropout", "drop": config["drop"]})
+    return hardware.policy_from_config(config)
 
 
 def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 7) -> dict:

@@ -79,6 +79,6 @@ def test_hardware_preset_writes_the_paper_table(tmp_path):
 
 
 def test_lossless_policies_have_exact_gradients_even_with_dropout():
-    from minidd.recipes import run
+    from minidd.measure import run
     r = run("bert", "zero_value", seed=0, epochs=1, train_limit=64)
-    assert r["fidelity"] and all(f["rel_error"] == 0 for f in r["fidelity"])
+    assert r.fidelity and all(f["rel_error"] == 0 for f in r.fidelity)
