@@ -131,8 +131,8 @@ def _mlm_note(runs) -> list[str]:
     return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
             "held-out MLM loss is still falling fast and its differences between policies are not "
             "evidence for or against any policy** (the learning rate decides them). The masked-LM "
-            "study (`python -m minidd.mlm_study`, README) compares policies at budgets where dense has "
-            "flattened, against a tuned dense baseline and controls.", ""]
+            "study (`python -m minidd.mlm_study`, README) compares policies at longer budgets against "
+            "a tuned dense baseline and two controls, paired over seeds.", ""]
 
 
 def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figures: list[str],
