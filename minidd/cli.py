@@ -158,22 +158,10 @@ def _hardware_preset(out: Path, drops, command: str) -> int:
     return 0
 
 
-def _legacy(r) -> dict:
-    """A RunResult as the flat dict ``minidd.report`` reads (until report reads RunResult)."""
-    return {"model": r.task, "policy": r.spec, "seed": r.seed, **r.metrics, "history": r.curves,
-            "stash": r.stash, "fidelity": r.fidelity, "hardware": r.hardware, **r.timings}
-
-
 def _write_report(runs, config, out: Path, command: str) -> list[dict]:
-    from . import io
-    from .report import report_markdown, summarize, write_figures, write_summary_csv
-    rows = summarize([_legacy(r) for r in runs if r.ok])
-    write_summary_csv(rows, out / "summary.csv")
-    figures, note = write_figures(rows, out)
-    drops = sorted({r["drop"] for r in rows if r["drop"] > 0}) or [0.9]
-    report = report_markdown(rows, config.to_json(), hardware_table(drops), figures, note, command)
-    io.atomic_write(out / "REPORT.md", report)
-    return rows
+    from .report import write_report
+    drops = sorted({r.policy["drop"] for r in runs if r.ok and r.policy.get("drop")}) or [0.9]
+    return write_report(runs, out, config.to_json(), hardware_table(drops), command)
 
 
 def main(argv=None, prog: str | None = None) -> int:
@@ -221,8 +209,8 @@ def main(argv=None, prog: str | None = None) -> int:
     print(f"{len(runs) - len(failed)} runs in {out}: runs.jsonl, summary.csv, REPORT.md"
           + (f"; {len(failed)} FAILED" if failed else ""))
     for r in rows:
-        print(f"  {r['model']:<5} {r['policy']:<22} acc {100 * r['accuracy_mean']:6.2f}%  stash "
-              f"{r['stash_reduction']:5.2f}x smaller than dense")
+        print(f"  {r['task']:<5} {r['policy']:<22} acc {100 * r['accuracy_mean']:6.2f}%  stash "
+              f"{r.get('stash_reduction', float('nan')):5.2f}x smaller than dense")
     for r in failed:
         print(f"  FAILED {r.task} {r.spec} seed {r.seed}: {r.error.strip().splitlines()[-1]}")
     if failed:

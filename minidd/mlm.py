@@ -6,23 +6,34 @@ positions only.  The output layer is tied to the token embedding (``logits = h E
 BERT's transform (dense, GELU, LayerNorm).  Held-out MLM loss and masked-token accuracy are
 measured on the test split's bodies with a fixed masking (seed 1234), so every run is scored on
 the same positions.
+
+:func:`pretrain` trains one model from a dict of hyperparameters (the ``mlm`` recipe's, see
+:mod:`minidd.recipes`); measuring the trained model is the harness's job (:mod:`minidd.measure`).
 """
 from __future__ import annotations
 
-import math
-import time
+import functools
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from . import functional as F, stash
 from .autograd import no_grad
 from .data.text import CLS, MASK, PAD, SPECIALS, load_spam
 from .nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
 from .optim import AdamW, warmup_cosine
 from .stash.roles import scope
+from .train import fit
 
 EVAL_MASK_SEED = 1234
+#: Hyperparameters :func:`pretrain` reads (the ``mlm`` recipe gives every one of them).
+HYPERPARAMETERS = ("vocab_size", "max_len", "dim", "heads", "layers", "ff_dim", "pre_ln", "dropout",
+                   "mask_rate", "batch_size", "steps", "lr", "weight_decay", "warmup_steps",
+                   "encoder_lr_scale", "eval_every")
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus(max_len: int, vocab_size: int):
+    """The tokenized e-mail split (cached: a study trains many models on one corpus)."""
+    return load_spam(seed=0, max_len=max_len, vocab_size=vocab_size)
 
 
 def mask_tokens(tokens: np.ndarray, rng: np.random.Generator, rate: float = 0.15, vocab_size: int | None = None):
@@ -100,51 +111,72 @@ def evaluate_mlm(model, tokens, mask, batch_size=64, rate=0.15) -> dict:
     return {"mlm_loss": total / n, "masked_accuracy": correct / n}
 
 
-def pretrain(policy: stash.StashPolicy, seed: int, steps: int = 600, batch_size: int = 32,
-             max_len: int = 128, dim: int = 64, layers: int = 2, lr: float = 1e-3,
-             eval_every: int | None = None, train_limit: int | None = None, progress: bool = False,
-             vocab_size: int = 8000, pre_ln: bool = False, dropout: float = 0.1) -> dict:
-    """Pre-train a masked LM for ``steps`` under ``policy``; returns its curve and final scores."""
-    from .recipes import measure
+def sparsified_weights(model: MaskedLM) -> list[str]:
+    """Names of the weights whose gradient deferred dropout computes from a sparsified stash:
+    every ``Linear`` of the encoder blocks (the layers not marked ``stash_dense``)."""
+    return [f"{name}.weight" for name, m in model.named_modules()
+            if isinstance(m, Linear) and name.startswith("encoder.blocks.") and not m.stash_dense]
+
+
+class ScaledAdamW(AdamW):
+    """AdamW whose step (and decoupled weight decay) is multiplied by ``scales[i]`` for
+    parameter ``i``: a learning rate per parameter, one schedule for all."""
+
+    def __init__(self, params, scales, **kwargs):
+        super().__init__(params, **kwargs)
+        self.scales = [float(s) for s in scales]
+        if len(self.scales) != len(self.params) or not all(s > 0 for s in self.scales):
+            raise ValueError(f"ScaledAdamW: scales must be {len(self.params)} positive numbers, one per parameter")
+
+    def _update(self, i, p, g, lr):
+        super()._update(i, p, g, lr * self.scales[i])
+
+
+def make_optimizer(model: MaskedLM, hp: dict) -> AdamW:
+    """AdamW with linear warm-up and cosine decay to 0 over ``hp["steps"]``; the weights that
+    deferred dropout sparsifies get ``lr * encoder_lr_scale`` (the study's lower-rate control)."""
+    kwargs = {"lr": hp["lr"], "weight_decay": hp["weight_decay"],
+              "lr_schedule": warmup_cosine(hp["warmup_steps"], hp["steps"])}
+    if hp["encoder_lr_scale"] == 1.0:
+        return AdamW(model.parameters(), **kwargs)
+    scaled = set(sparsified_weights(model))
+    named = list(model.named_parameters())
+    return ScaledAdamW([p for _, p in named], [hp["encoder_lr_scale"] if n in scaled else 1.0 for n, _ in named],
+                       **kwargs)
+
+
+def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | None = None,
+             progress: bool = False):
+    """Pre-train a masked LM with hyperparameters ``hp`` (every key of :data:`HYPERPARAMETERS`)
+    under ``policy``.
+
+    The loop is :func:`minidd.train.fit` with the masked-LM loss.  Returns ``(model, history,
+    probe)``: ``history`` is fit's, with ``curve`` (held-out ``mlm_loss`` and ``masked_accuracy``
+    every ``eval_every`` steps and at the end) and ``step_loss``; ``probe(model)`` builds the
+    loss of one fixed training batch (for measurements).
+    """
+    missing = [k for k in HYPERPARAMETERS if k not in hp]
+    if missing:
+        raise ValueError(f"pretrain: hp is missing {missing}")
+    steps = hp["steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"pretrain: steps must be a positive int, got {steps!r}")
-    (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = load_spam(seed=0, max_len=max_len, vocab_size=vocab_size)
+    (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = _corpus(hp["max_len"], hp["vocab_size"])
     if train_limit:
         tr_tok, tr_mask = tr_tok[:train_limit], tr_mask[:train_limit]
         te_tok, te_mask = te_tok[:max(16, train_limit // 4)], te_mask[:max(16, train_limit // 4)]
     rng = np.random.default_rng(seed)
-    model = MaskedLM(len(tok), max_len, dim, 4, layers, 4 * dim, dropout, pre_ln, rng=rng)
-    opt = AdamW(model.parameters(), lr=lr, weight_decay=0.01, lr_schedule=warmup_cosine(steps // 10, steps))
-    eval_every = eval_every or max(1, steps // 4)
-    curve, train_losses, t0 = [], [], time.perf_counter()
-    order = rng.permutation(len(tr_tok))
-    pos = 0
-    with stash.use(policy):
-        for step in tqdm(range(steps), desc=f"mlm {policy.name}", disable=not progress, leave=False):
-            if pos + batch_size > len(order):
-                order, pos = rng.permutation(len(tr_tok)), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
-            policy.set_step(step)
-            loss, _, _ = mlm_loss(model, tr_tok[idx], tr_mask[idx], rng)
-            value = float(loss.data)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"pretrain: MLM loss is {value} at step {step}")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            train_losses.append(value)
-            if (step + 1) % eval_every == 0 or step + 1 == steps:
-                curve.append({"step": step + 1, **evaluate_mlm(model, te_tok, te_mask)})
-    final = curve[-1]
-    probe_tok, probe_mask = tr_tok[:batch_size], tr_mask[:batch_size]
+    model = MaskedLM(len(tok), hp["max_len"], hp["dim"], hp["heads"], hp["layers"], hp["ff_dim"],
+                     hp["dropout"], hp["pre_ln"], rng=rng)
+    rate = hp["mask_rate"]
+    history = fit(model, (tr_tok, tr_mask), optimizer=make_optimizer(model, hp), steps=steps,
+                  batch_size=hp["batch_size"], rng=rng, policy=policy,
+                  loss_fn=lambda m, batch, r: mlm_loss(m, *batch, r, rate)[0],
+                  eval_fn=lambda m: evaluate_mlm(m, te_tok, te_mask, rate=rate), eval_every=hp["eval_every"],
+                  progress=progress, desc=f"mlm {policy.name}")
+    probe_tok, probe_mask = tr_tok[:hp["batch_size"]], tr_mask[:hp["batch_size"]]
 
-    def loss_fn(m):
-        return mlm_loss(m, probe_tok, probe_mask, np.random.default_rng(0))[0]
+    def probe(m):
+        return mlm_loss(m, probe_tok, probe_mask, np.random.default_rng(0), rate)[0]
 
-    result = {"model": "mlm", "policy": None, "seed": seed, "steps": steps,
-              "history": {"curve": curve, "train_loss": train_losses},
-              "mlm_loss": final["mlm_loss"], "test_loss": final["mlm_loss"],
-              "test_accuracy": final["masked_accuracy"], "train_seconds": time.perf_counter() - t0}
-    result.update(measure(model, loss_fn, batch_size, policy))
-    return result
+    return model, history, probe

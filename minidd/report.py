@@ -1,142 +1,411 @@
-"""Turn a sweep's runs into ``summary.csv``, ``REPORT.md`` and (with matplotlib) figures."""
+"""A sweep's report: ``summary.csv``, ``REPORT.md`` and (with matplotlib) figures.
+
+The report reads run results (:class:`minidd.results.RunResult`) through their attributes:
+``task``, ``policy`` (the policy's config dict), ``spec`` (its canonical label), ``seed``,
+``status``, ``error``, ``settings``, ``metrics``, ``fidelity``, ``stash``, ``hardware``,
+``timings`` and ``curves``.  Labels come from ``spec`` and drop rates from the config, never from
+parsing label text.  Failed runs are listed, and left out of the tables.
+"""
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 import statistics
 from pathlib import Path
 
-SUMMARY_FIELDS = ["model", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std",
-                  "stash_bytes", "stash_reduction", "wgi_reduction", "min_cosine", "mean_cosine",
-                  "step_overhead", "hw_stash_reduction", "hw_footprint_reduction",
-                  "hw_speedup_same_batch", "hw_speedup_own_batch"]
+from .io import atomic_write
+
+SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std",
+                  "loss_vs_dense_mean", "loss_vs_dense_std", "stash_bytes", "stash_reduction",
+                  "wgi_reduction", "min_cosine", "mean_cosine", "step_overhead",
+                  "hw_stash_reduction", "hw_footprint_reduction", "hw_speedup_same_batch",
+                  "hw_speedup_own_batch"]
+#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (README, MLM study).
+MLM_MIN_STEPS = 1500
 
 
-def _drop(policy: str) -> float:
-    return float(policy.split(":")[1]) if ":" in policy else (0.0 if policy == "dense" else float("nan"))
+def _drop(policy: dict) -> float:
+    """The drop rate a policy config describes: 0 for lossless policies."""
+    return float(policy.get("drop", 0.0))
 
 
-def summarize(runs: list[dict]) -> list[dict]:
-    """One row per (model, policy), means over seeds."""
+def _order(row) -> tuple:
+    lossless = {"dense": 0, "zero_value": 1}
+    return row["task"], lossless.get(row["policy_name"], 2), row["drop"], row["policy"]
+
+
+def _sd(xs) -> float:
+    return statistics.stdev(xs) if len(xs) > 1 else 0.0
+
+
+def summarize(runs) -> list[dict]:
+    """One row per (task, policy): means over seeds of the successful runs.
+
+    ``loss_vs_dense`` is the mean and standard deviation over seeds of the paired difference
+    (same seed) to ``dense``'s test loss (NaN without a dense run of that seed).
+    """
+    ok = [r for r in runs if r.status == "ok"]
+    dense_loss = {(r.task, r.seed): r.metrics["test_loss"] for r in ok if r.policy["policy"] == "dense"}
     groups: dict[tuple, list] = {}
-    for r in runs:
-        groups.setdefault((r["model"], r["policy"]), []).append(r)
+    for r in ok:
+        groups.setdefault((r.task, r.spec), []).append(r)
     rows = []
-    for (model, policy), rs in groups.items():
-        acc = [r["test_accuracy"] for r in rs]
-        loss = [r["test_loss"] for r in rs]
-        wgi = [r["stash"]["by_role"].get("weight_grad_input", {}) for r in rs]
-        dropped = [f["cosine"] for r in rs for f in r["fidelity"] if f["rel_error"] > 0]
+    for (task, spec), rs in groups.items():
         mean = statistics.fmean
-        rows.append({
-            "model": model, "policy": policy, "drop": _drop(policy), "seeds": len(rs),
-            "accuracy_mean": mean(acc), "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-            "loss_mean": mean(loss), "loss_std": statistics.stdev(loss) if len(loss) > 1 else 0.0,
-            "stash_bytes": mean(r["stash"]["stash_bytes"] for r in rs),
-            "stash_reduction": mean(r["stash"]["stash_dense_bytes"] / r["stash"]["stash_bytes"] for r in rs),
-            "wgi_reduction": mean(w["dense_nbytes"] / w["nbytes"] for w in wgi) if all(wgi) else float("nan"),
-            "min_cosine": min(dropped) if dropped else 1.0,
-            "mean_cosine": mean(dropped) if dropped else 1.0,
-            "step_overhead": mean(r["step_seconds"] / r["step_seconds_dense"] - 1 for r in rs),
-            "hw_stash_reduction": mean(r["hardware"]["stash_reduction"] for r in rs),
-            "hw_footprint_reduction": mean(r["hardware"]["footprint_reduction"] for r in rs),
-            "hw_speedup_same_batch": mean(r["hardware"]["speedup_same_batch"] for r in rs),
-            "hw_speedup_own_batch": mean(r["hardware"]["speedup_own_batch"] for r in rs),
-        })
-    order = {"dense": -2, "zero_value": -1}
-    rows.sort(key=lambda r: (r["model"], order.get(r["policy"], r["drop"])))
+        acc = [r.metrics["test_accuracy"] for r in rs]
+        loss = [r.metrics["test_loss"] for r in rs]
+        paired = [r.metrics["test_loss"] - dense_loss[task, r.seed] for r in rs if (task, r.seed) in dense_loss]
+        row = {"task": task, "policy": spec, "policy_name": rs[0].policy["policy"], "drop": _drop(rs[0].policy),
+               "seeds": len(rs), "accuracy_mean": mean(acc), "accuracy_std": _sd(acc),
+               "loss_mean": mean(loss), "loss_std": _sd(loss),
+               "loss_vs_dense_mean": mean(paired) if paired else math.nan,
+               "loss_vs_dense_std": _sd(paired) if paired else math.nan}
+        measured = [r for r in rs if r.stash]
+        if measured:
+            wgi = [r.stash["by_role"].get("weight_grad_input", {}) for r in measured]
+            dropped = [f["cosine"] for r in measured for f in r.fidelity if f["rel_error"] > 0]
+            row.update({
+                "stash_bytes": mean(r.stash["stash_bytes"] for r in measured),
+                "stash_reduction": mean(r.stash["stash_dense_bytes"] / r.stash["stash_bytes"] for r in measured),
+                "wgi_reduction": mean(w["dense_nbytes"] / w["nbytes"] for w in wgi) if all(wgi) else math.nan,
+                "min_cosine": min(dropped) if dropped else 1.0,
+                "mean_cosine": mean(dropped) if dropped else 1.0,
+                "step_overhead": statistics.median(r.timings["step_overhead"] for r in measured),
+                "hw_stash_reduction": mean(r.hardware["stash_reduction"] for r in measured),
+                "hw_footprint_reduction": mean(r.hardware["footprint_reduction"] for r in measured),
+                "hw_speedup_same_batch": mean(r.hardware["speedup_same_batch"] for r in measured),
+                "hw_speedup_own_batch": mean(r.hardware["speedup_own_batch"] for r in measured),
+            })
+        rows.append(row)
+    rows.sort(key=_order)
     return rows
 
 
-def write_summary_csv(rows: list[dict], path) -> None:
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, SUMMARY_FIELDS, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    os.replace(tmp, path)
+def summary_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    w = csv.DictWriter(out, SUMMARY_FIELDS, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    return out.getvalue()
 
 
 def _pct(x):
     return f"{100 * x:.2f}"
 
 
-def report_markdown(rows: list[dict], config: dict, paper_table: str, figures: list[str],
-                    figure_note: str, command: str) -> str:
+def _failed_section(runs) -> list[str]:
+    failed = [r for r in runs if r.status != "ok"]
+    if not failed:
+        return []
+    lines = ["## Failed runs", "", f"{len(failed)} run(s) failed and are left out of every table below "
+             "(rerunning the same command retries them only if the results store drops failed runs).", "",
+             "| task | policy | seed | error |", "|---|---|---|---|"]
+    for r in sorted(failed, key=lambda r: (r.task, r.spec, r.seed)):
+        first = (r.error or "").strip().splitlines()
+        lines.append(f"| {r.task} | {r.spec} | {r.seed} | {(first[-1] if first else '?').replace('|', '/')} |")
+    return lines + [""]
+
+
+def _time_section(runs) -> list[str]:
+    per_task: dict[str, list] = {}
+    for r in runs:
+        per_task.setdefault(r.task, []).append(r.timings.get("total_seconds", math.nan))
+    lines = ["## Time per task", "",
+             "Wall time of the runs (training and measurements), summed per task, as measured in this "
+             "sweep's worker processes (single-threaded BLAS; other processes on the machine slow it "
+             "down, so read it as an upper bound when the machine was shared).", "",
+             "| task | runs | total (min) | per run (s, mean) |", "|---|---|---|---|"]
+    for task in sorted(per_task):
+        ts = per_task[task]
+        lines.append(f"| {task} | {len(ts)} | {sum(ts) / 60:.1f} | {statistics.fmean(ts):.0f} |")
+    return lines + [""]
+
+
+def _mlm_note(runs) -> list[str]:
+    steps = {r.settings.get("hp", {}).get("steps") for r in runs if r.task == "mlm"}
+    short = sorted(s for s in steps if s is not None and s < MLM_MIN_STEPS)
+    if not short:
+        return []
+    return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
+            "held-out MLM loss is still falling fast and its differences between policies are not "
+            "evidence for or against any policy** (the learning rate decides them). The masked-LM "
+            "study (`python -m minidd.mlm_study`, README) compares policies at longer budgets against "
+            "a tuned dense baseline and two controls, paired over seeds.", ""]
+
+
+def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figures: list[str],
+                    figure_note: str, command: str, hardware_scenarios: str | None = None) -> str:
+    """REPORT.md's text for a sweep's ``runs`` and their summary ``rows``."""
     lines = ["# minidd: zero-value baseline against deferred dropout", "",
-             f"Produced by `{command}`. Configuration: models {', '.join(config['models'])}; "
-             f"policies {', '.join(config['policies'])}; seeds {config['seeds']}; epochs "
-             f"{config['epochs'] or 'recipe defaults'}; training subset {config['train_limit'] or 'none'}.",
-             "", "## Accuracy against drop rate", "",
-             "Test accuracy (%) and test loss at the end of training, mean ± std over seeds (for "
-             "`mlm`: masked-token accuracy and held-out MLM loss). `dense` and `zero_value` are both "
-             "lossless and runs are deterministic, so they agree exactly; the cosine column compares "
-             "each dropped layer's weight gradient with the dense one on a probe batch.", "",
-             "| model | policy | seeds | accuracy | vs dense (points) | test loss | weight-grad cosine (min / mean) |",
-             "|---|---|---|---|---|---|---|"]
-    dense = {r["model"]: r["accuracy_mean"] for r in rows if r["policy"] == "dense"}
+             f"Produced by `{command}`. Configuration (config.json): tasks {', '.join(config['models'])}; "
+             f"policies {', '.join(map(str, config['policies']))}; seeds {config['seeds']}; epochs "
+             f"{config['epochs'] or 'recipe defaults'}; training subset {config['train_limit'] or 'none'}.", ""]
+    lines += _failed_section(runs)
+    lines += ["## Accuracy against drop rate", "",
+              "Test accuracy (%) and test loss at the end of training, mean ± std over seeds (for "
+              "`mlm`: masked-token accuracy and held-out MLM loss). Differences to dense are paired "
+              "(same seed), mean ± std over seeds. `dense` and `zero_value` are both lossless and runs "
+              "are deterministic, so they agree exactly; the cosine column compares each dropped "
+              "layer's weight gradient with the dense one on a probe batch.", ""]
+    lines += _mlm_note(runs)
+    lines += ["| task | policy | seeds | accuracy | test loss | loss vs dense (paired) | weight-grad cosine (min / mean) |",
+              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        diff = "" if r["model"] not in dense else f"{100 * (r['accuracy_mean'] - dense[r['model']]):+.2f}"
-        lines.append(f"| {r['model']} | {r['policy']} | {r['seeds']} | {_pct(r['accuracy_mean'])} ± "
-                     f"{_pct(r['accuracy_std'])} | {diff} | {r['loss_mean']:.4f} ± {r['loss_std']:.4f} | "
-                     f"{r['min_cosine']:.3f} / {r['mean_cosine']:.3f} |")
+        paired = ("" if math.isnan(r["loss_vs_dense_mean"])
+                  else f"{r['loss_vs_dense_mean']:+.4f} ± {r['loss_vs_dense_std']:.4f}")
+        cos = f"{r['min_cosine']:.3f} / {r['mean_cosine']:.3f}" if "min_cosine" in r else "n/a"
+        lines.append(f"| {r['task']} | {r['policy']} | {r['seeds']} | {_pct(r['accuracy_mean'])} ± "
+                     f"{_pct(r['accuracy_std'])} | {r['loss_mean']:.4f} ± {r['loss_std']:.4f} | {paired} | {cos} |")
+    measured = [r for r in rows if "stash_bytes" in r]
     lines += ["", "## Measured stash footprint", "",
               "Bytes the stash holds at the forward/backward boundary for one training batch, "
               "measured by the ledger (which matches `tracemalloc` within 5%). Reduction is "
               "against what `Dense` would hold for the same batch; the weight-gradient-input "
-              "column is the part deferred dropout acts on. Step overhead is the NumPy cost of "
-              "packing and unpacking against a `Dense` step.", "",
-              "| model | policy | stash MB | reduction | weight-grad-input reduction | step overhead |",
+              "column is the part deferred dropout acts on. Step overhead: a forward + backward "
+              "step under the policy against one under `Dense`, timed in the same process in "
+              "interleaved rounds (median of the per-round ratios, median over seeds; `dense` is "
+              "0 by construction). It is a rough figure taken while other runs share the cores; "
+              "`benchmarks/bench_stash.py` measures the stash cost carefully.", "",
+              "| task | policy | stash MB | reduction | weight-grad-input reduction | step overhead |",
               "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['policy']} | {r['stash_bytes'] / 1e6:.2f} | "
+    for r in measured:
+        lines.append(f"| {r['task']} | {r['policy']} | {r['stash_bytes'] / 1e6:.2f} | "
                      f"{r['stash_reduction']:.2f}x | {r['wgi_reduction']:.2f}x | {r['step_overhead']:+.1%} |")
     lines += ["", "## Hardware model on these models' traces", "",
               "Each trained model's trace (shapes, measured natural sparsity) on the TPUv3-core "
               "model, at the training batch, against the zero-value baseline "
               "(`hardware/README.md` says what is modelled).", "",
-              "| model | policy | stash reduction | footprint reduction | speedup, same batch | speedup, own batch |",
+              "| task | policy | stash reduction | footprint reduction | speedup, same batch | speedup, own batch |",
               "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['policy']} | {r['hw_stash_reduction']:.2f}x | "
+    for r in measured:
+        lines.append(f"| {r['task']} | {r['policy']} | {r['hw_stash_reduction']:.2f}x | "
                      f"{r['hw_footprint_reduction']:.3f}x | {r['hw_speedup_same_batch']:.3f}x | "
                      f"{r['hw_speedup_own_batch']:.3f}x |")
-    lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table,
-              "", "## Figures", ""]
+    # LEAD: the hw helper's scenario table is passed in as `hardware_scenarios` (markdown) here.
+    if hardware_scenarios:
+        lines += ["", "## Hardware scenarios", "", hardware_scenarios]
+    lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table, ""]
+    lines += _time_section(runs)
+    lines += ["## Figures", ""]
     lines += [f"![{Path(f).stem}]({Path(f).name})" for f in figures] or [figure_note]
     return "\n".join(lines) + "\n"
 
 
-def write_figures(rows: list[dict], folder) -> tuple[list[str], str]:
-    """Accuracy and stash reduction against drop rate, one line per model (PNG)."""
+def _pyplot():
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return [], ("Figures need matplotlib, an optional extra: `pip install \".[figures]\"`, "
-                    "then rerun the same command (finished runs are not repeated).")
+        return None
+    return plt
+
+
+FIGURE_NOTE = ("Figures need matplotlib, an optional extra: `pip install \".[figures]\"`, then rerun "
+               "the same command (finished runs are not repeated).")
+
+
+def _save(fig, path) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    atomic_write(path, buf.getvalue())
+    return str(path)
+
+
+def write_figures(rows: list[dict], runs, folder) -> tuple[list[str], str]:
+    """Accuracy, loss and stash reduction against drop rate (one line per task), and the held-out
+    MLM curves when the sweep has ``mlm`` runs (PNG)."""
+    plt = _pyplot()
+    if plt is None:
+        return [], FIGURE_NOTE
     paths = []
     for metric, label, fname in (("accuracy_mean", "test accuracy", "accuracy_vs_drop.png"),
                                  ("loss_mean", "test loss (mlm: held-out MLM loss)", "loss_vs_drop.png"),
                                  ("stash_reduction", "stash reduction vs Dense (x)", "footprint_vs_drop.png")):
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for model in sorted({r["model"] for r in rows}):
-            pts = sorted((r["drop"], r[metric]) for r in rows
-                         if r["model"] == model and not math.isnan(r["drop"]))
+        for task in sorted({r["task"] for r in rows}):
+            mine = [r for r in rows if r["task"] == task and metric in r]
+            pts = sorted((r["drop"], r[metric]) for r in mine if r["policy_name"] in ("dense", "deferred_dropout"))
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
-            zv = [r[metric] for r in rows if r["model"] == model and r["policy"] == "zero_value"]
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=task)
+            zv = [r[metric] for r in mine if r["policy_name"] == "zero_value"]
             if zv:
                 ax.axhline(zv[0], ls=":", lw=0.8, color=ax.lines[-1].get_color() if pts else None)
         ax.set_xlabel("deferred-dropout drop rate (0 = dense; dotted: zero-value baseline)")
         ax.set_ylabel(label)
         ax.legend()
         fig.tight_layout()
-        path = Path(folder) / fname
-        fig.savefig(path, dpi=120)
+        paths.append(_save(fig, Path(folder) / fname))
         plt.close(fig)
-        paths.append(str(path))
+    mlm = [r for r in runs if r.task == "mlm" and r.status == "ok" and r.curves.get("curve")]
+    if mlm:
+        paths.append(_save(curves_figure(plt, mlm, "held-out MLM loss"), Path(folder) / "mlm_curves.png"))
     return paths, ""
+
+
+def curves_figure(plt, runs, title: str, label=lambda r: r.spec):
+    """Held-out MLM loss against step, one line per run (runs of one label share a colour)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours = {}
+    for r in sorted(runs, key=lambda r: (label(r), r.seed)):
+        c = r.curves["curve"]
+        lab = label(r)
+        line, = ax.plot([p["step"] for p in c], [p["mlm_loss"] for p in c], lw=1,
+                        color=colours.get(lab), label=None if lab in colours else lab)
+        colours.setdefault(lab, line.get_color())
+    ax.set_xlabel("training step")
+    ax.set_ylabel("held-out MLM loss")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_report(runs, folder, config: dict, paper_table: str, command: str,
+                 hardware_scenarios: str | None = None) -> list[dict]:
+    """Write ``summary.csv``, the figures and ``REPORT.md`` of ``runs`` into ``folder``."""
+    folder = Path(folder)
+    rows = summarize(runs)
+    atomic_write(folder / "summary.csv", summary_csv(rows))
+    figures, note = write_figures(rows, runs, folder)
+    atomic_write(folder / "REPORT.md", report_markdown(runs, rows, config, paper_table, figures, note, command,
+                                                 hardware_scenarios))
+    return rows
+
+
+# ------------------------------------------------------------------------------ the MLM study
+def _study(r) -> dict:
+    return r.settings["study"]
+
+
+def _arm_curve(runs):
+    """Mean held-out curve over runs that share their evaluation steps."""
+    steps = [p["step"] for p in runs[0].curves["curve"]]
+    return steps, [statistics.fmean(r.curves["curve"][i]["mlm_loss"] for r in runs) for i in range(len(steps))]
+
+
+def mlm_study_markdown(runs, study: dict, figures: list[str], figure_note: str, command: str) -> str:
+    """The MLM study's report: tuning grid, paired differences to dense per budget, flattening."""
+    ok = [r for r in runs if r.status == "ok"]
+    hp0 = ok[0].settings["hp"] if ok else {}
+    lines = ["# Masked-LM study: deferred dropout against a tuned dense baseline and two controls", "",
+             f"Produced by `{command}`. Model and data: {hp0.get('layers')} pre-LN blocks, d={hp0.get('dim')}, "
+             f"{hp0.get('heads')} heads, ff {hp0.get('ff_dim')}, {hp0.get('vocab_size')}-word vocabulary, "
+             f"{hp0.get('max_len')} tokens, batch {hp0.get('batch_size')}, AdamW (weight decay "
+             f"{hp0.get('weight_decay')}), linear warm-up then cosine decay to 0; BERT masking; scored by "
+             "the held-out MLM loss on the test e-mails with one fixed masking.", ""]
+    lines += _failed_section(runs)
+    for budget in sorted(study["budgets"]):
+        tune = sorted((r for r in ok if _study(r)["stage"] == "tune" and _study(r)["budget"] == budget),
+                      key=lambda r: (r.settings["hp"]["lr"], r.settings["hp"]["warmup_steps"]))
+        comp = [r for r in ok if _study(r)["stage"] == "compare" and _study(r)["budget"] == budget]
+        if not tune:
+            continue
+        best = min(tune, key=lambda r: r.metrics["test_loss"])
+        lines += [f"## Budget {budget} steps", "",
+                  f"**Tuning** (dense, seed {study['tune_seed']}, not one of the compared seeds): final "
+                  "held-out loss per peak learning rate and warm-up; the best (bold) is used by every arm.", "",
+                  "| lr | warm-up steps | held-out loss |", "|---|---|---|"]
+        for r in tune:
+            hp = r.settings["hp"]
+            cell = f"{r.metrics['test_loss']:.4f}"
+            lines.append(f"| {hp['lr']:g} | {hp['warmup_steps']} | {f'**{cell}**' if r is best else cell} |")
+        dense = {r.seed: r.metrics["test_loss"] for r in comp if _study(r)["arm"] == "dense"}
+        lines += ["", f"**Comparison** (lr {best.settings['hp']['lr']:g}, warm-up {best.settings['hp']['warmup_steps']} "
+                  "steps): final held-out loss, and its paired difference to dense (same seed: same "
+                  "initialisation, batches and masking); negative is better than dense.", "",
+                  "| arm | seeds | held-out loss (mean ± std) | minus dense, paired (mean ± std) | per seed |",
+                  "|---|---|---|---|---|"]
+        for arm in study["arms"]:
+            rs = sorted((r for r in comp if _study(r)["arm"] == arm), key=lambda r: r.seed)
+            if not rs:
+                continue
+            loss = [r.metrics["test_loss"] for r in rs]
+            diffs = [r.metrics["test_loss"] - dense[r.seed] for r in rs if r.seed in dense]
+            per_seed = ", ".join(f"{d:+.4f}" for d in diffs)
+            paired = f"{statistics.fmean(diffs):+.4f} ± {_sd(diffs):.4f}" if diffs else "n/a"
+            lines.append(f"| {arm} | {len(rs)} | {statistics.fmean(loss):.4f} ± {_sd(loss):.4f} | "
+                         f"{'0 (reference)' if arm == 'dense' else paired} | {'' if arm == 'dense' else per_seed} |")
+        lines += _contrasts(comp, study)
+    flat = [r for r in ok if _study(r)["stage"] == "flat"]
+    if flat:
+        f = flat[0]
+        b = max(study["budgets"])
+        ref = [r for r in ok if _study(r)["stage"] == "compare" and _study(r)["budget"] == b
+               and _study(r)["arm"] == "dense" and r.seed == f.seed]
+        lines += ["## Has dense flattened?", "",
+                  f"Dense with {f.settings['hp']['steps']} steps (seed {f.seed}, the {b}-step budget's learning "
+                  f"rate, warm-up stretched alike) ends at {f.metrics['test_loss']:.4f}"
+                  + (f", {ref[0].metrics['test_loss'] - f.metrics['test_loss']:.4f} nats below the same seed's "
+                     f"{b}-step run ({ref[0].metrics['test_loss']:.4f})." if ref else "."), ""]
+    wall = sum(r.timings.get("total_seconds", 0.0) for r in ok)
+    cpu = sum(r.timings.get("cpu_seconds", 0.0) for r in ok)
+    lines += [f"Compute: {len(runs)} runs; {wall / 60:.0f} minutes of wall time summed over runs"
+              + (f", {cpu / 60:.0f} core-minutes of CPU time" if cpu else "")
+              + " (single-threaded runs, many at a time, on a shared machine).", "", "## Figures", ""]
+    lines += [f"![{Path(p).stem}]({Path(p).name})" for p in figures] or [figure_note]
+    return "\n".join(lines) + "\n"
+
+
+def _contrasts(comp, study) -> list[str]:
+    """Each deferred-dropout arm against each control arm (random-k only at its own drop rate),
+    paired by seed."""
+    by_arm: dict[str, dict] = {}
+    for r in comp:
+        by_arm.setdefault(_study(r)["arm"], {})[r.seed] = r
+    dd = [a for a in study["arms"] if a in by_arm and next(iter(by_arm[a].values())).policy["policy"] == "deferred_dropout"]
+    controls = [a for a in study["arms"] if a in by_arm and a != "dense" and a not in dd]
+    if not dd or not controls:
+        return [""]
+    lines = ["", "Deferred dropout minus each control, paired by seed (negative: deferred dropout is better):", "",
+             "| contrast | mean ± std | per seed |", "|---|---|---|"]
+    def drop(arm):
+        return next(iter(by_arm[arm].values())).policy.get("drop")
+
+    for a in dd:
+        for c in controls:
+            if drop(c) is not None and drop(c) != drop(a):   # random-k is a control at its own keep ratio
+                continue
+            seeds = sorted(set(by_arm[a]) & set(by_arm[c]))
+            diffs = [by_arm[a][s].metrics["test_loss"] - by_arm[c][s].metrics["test_loss"] for s in seeds]
+            if diffs:
+                lines.append(f"| {a} minus {c} | {statistics.fmean(diffs):+.4f} ± {_sd(diffs):.4f} | "
+                             + ", ".join(f"{d:+.4f}" for d in diffs) + " |")
+    return lines + [""]
+
+
+def write_mlm_study(runs, folder, study: dict, command: str) -> None:
+    """Write the MLM study's REPORT.md and its curve figures (one per budget) into ``folder``."""
+    folder = Path(folder)
+    plt = _pyplot()
+    figures, note = [], FIGURE_NOTE
+    ok = [r for r in runs if r.status == "ok"]
+    if plt is not None:
+        note = ""
+        for budget in sorted(study["budgets"]):
+            comp = [r for r in ok if _study(r)["stage"] == "compare" and _study(r)["budget"] == budget]
+            if not comp:
+                continue
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for arm in study["arms"]:
+                rs = [r for r in comp if _study(r)["arm"] == arm]
+                if rs:
+                    steps, mean = _arm_curve(rs)
+                    ax.plot(steps, mean, lw=1.2, label=f"{arm} (mean of {len(rs)})")
+            flat = [r for r in ok if _study(r)["stage"] == "flat"]
+            if budget == max(study["budgets"]) and flat:
+                c = flat[0].curves["curve"]
+                ax.plot([p["step"] for p in c], [p["mlm_loss"] for p in c], "k:", lw=1,
+                        label=f"dense, {flat[0].settings['hp']['steps']} steps (seed {flat[0].seed})")
+            ax.set_xlabel("training step")
+            ax.set_ylabel("held-out MLM loss")
+            ax.set_title(f"MLM, {budget}-step budget")
+            lo = min(min(p["mlm_loss"] for p in r.curves["curve"]) for r in comp)
+            ax.set_ylim(lo - 0.05, lo + 1.0)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            figures.append(_save(fig, folder / f"mlm_curves_{budget}.png"))
+            plt.close(fig)
+    atomic_write(folder / "REPORT.md", mlm_study_markdown(runs, study, figures, note, command))

@@ -39,7 +39,7 @@ from .worker import Processes, execute
 log = logging.getLogger(__name__)
 
 DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
-DEFAULT_RUNNER = "minidd.recipes:run"
+DEFAULT_RUNNER = "minidd.measure:run"
 EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"

@@ -19,7 +19,7 @@ def test_tiny_configuration_end_to_end(tmp_path, capsys):
     for heading in ("Accuracy against drop rate", "Measured stash footprint",
                     "Hardware model on these models' traces", "paper (ICCAD 2021)"):
         assert heading in report
-    assert (out / "summary.csv").read_text().startswith("model,policy,drop,seeds")
+    assert (out / "summary.csv").read_text().startswith("task,policy,drop,seeds")
     assert "3 runs in" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
     assert config["minidd_version"] == minidd.__version__ and set(config["recipes"]) == {"mlp"}
@@ -79,6 +79,6 @@ def test_hardware_preset_writes_the_paper_table(tmp_path):
 
 
 def test_lossless_policies_have_exact_gradients_even_with_dropout():
-    from minidd.recipes import run
+    from minidd.measure import run
     r = run("bert", "zero_value", seed=0, epochs=1, train_limit=64)
-    assert r["fidelity"] and all(f["rel_error"] == 0 for f in r["fidelity"])
+    assert r.fidelity and all(f["rel_error"] == 0 for f in r.fidelity)

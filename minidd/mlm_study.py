@@ -1,0 +1,169 @@
+"""The masked-language-model study: deferred dropout against a tuned dense baseline and controls.
+
+For every step budget:
+
+1. **Tune dense**: a small grid of peak learning rates x warm-up fractions, dense, on a tuning
+   seed that the comparison does not use; the lowest final held-out MLM loss picks the budget's
+   learning rate and warm-up, which every arm below then uses.
+2. **Compare**, on seeds 0, 1, 2 (paired: a seed fixes initialisation, batch order and masking):
+   dense; deferred dropout at 0.5 and 0.9; random-k at 0.9 (the same number of kept elements in
+   the same layers, chosen at random: is it *which* elements DD keeps?); and dense with the
+   learning rate of the weights DD sparsifies multiplied by ``lowlr_scale`` (is DD just a lower
+   learning rate on those layers?).
+3. **Flattening check**: dense at twice the longest budget (one seed) shows how much dense still
+   gains from more steps.
+
+Every run records its held-out curve every ``eval_every`` steps.  ``python -m minidd.mlm_study
+--out results/mlm_study --jobs 2`` runs what is missing (resumable) and writes ``REPORT.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from . import recipes
+from .io import append_line, atomic_write
+from .measure import make_policy, policy_label, run
+from .results import RunResult
+
+STUDY = {
+    "budgets": [400, 1500],
+    "lrs": [1e-3, 3e-3, 1e-2, 3e-2],
+    "warmup_fractions": [0.02, 0.1],
+    "tune_seed": 100,
+    "seeds": [0, 1, 2],
+    "arms": {"dense": ("dense", 1.0), "dd:0.9": ("deferred_dropout:0.9", 1.0),
+             "random_k:0.9": ("random_k:0.9", 1.0), "dense, DD layers lr x0.3": ("dense", 0.3),
+             "dd:0.5": ("deferred_dropout:0.5", 1.0)},
+    "flat_factor": 2,
+    "hp": {},   # overrides of the mlm recipe for every run (the tests shrink the model)
+}
+_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _hp(budget, lr, warmup_fraction, lr_scale=1.0, study=STUDY) -> dict:
+    return {**study["hp"], "steps": budget, "lr": lr, "warmup_steps": int(round(budget * warmup_fraction)),
+            "encoder_lr_scale": lr_scale, "eval_every": max(1, budget // 10)}
+
+
+def tuning_runs(budget: int, study=STUDY) -> list[dict]:
+    return [{"key": f"tune|{budget}|lr={lr:g}|wu={wu:g}", "stage": "tune", "budget": budget, "arm": "dense",
+             "policy": "dense", "seed": study["tune_seed"], "hp": _hp(budget, lr, wu, study=study)}
+            for lr in study["lrs"] for wu in study["warmup_fractions"]]
+
+
+def best_setting(runs: list[dict], budget: int) -> dict:
+    """The tuned ``hp`` of ``budget``: the tuning run with the lowest final held-out loss."""
+    tuned = [r for r in runs if r.settings["study"]["stage"] == "tune"
+             and r.settings["study"]["budget"] == budget and r.ok]
+    if not tuned:
+        raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
+    best = min(tuned, key=lambda r: r.metrics["test_loss"])
+    return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps", "eval_every")}
+
+
+def comparison_runs(runs: list[dict], budget: int, study=STUDY) -> list[dict]:
+    best = best_setting(runs, budget)
+    return [{"key": f"compare|{budget}|{arm}|{s}", "stage": "compare", "budget": budget, "arm": arm,
+             "policy": policy, "seed": s, "hp": {**study["hp"], **best, "encoder_lr_scale": scale}}
+            for arm, (policy, scale) in study["arms"].items() for s in study["seeds"]]
+
+
+def flat_run(runs: list[dict], study=STUDY) -> dict:
+    """Dense at ``flat_factor`` times the longest budget, its tuned learning rate and warm-up
+    stretched alike: how much dense still gains from more steps."""
+    b, f = max(study["budgets"]), study["flat_factor"]
+    best = best_setting(runs, b)
+    return {"key": f"flat|{f * b}|dense|{study['seeds'][0]}", "stage": "flat", "budget": f * b, "arm": "dense",
+            "policy": "dense", "seed": study["seeds"][0],
+            "hp": {**study["hp"], "steps": f * b, "lr": best["lr"], "warmup_steps": f * best["warmup_steps"],
+                   "encoder_lr_scale": 1.0, "eval_every": best["eval_every"]}}
+
+
+def _one(spec: dict) -> RunResult:
+    """Run one study run; a diverged run (NaN loss) is a failed result, not a crash."""
+    study = {k: spec[k] for k in ("stage", "budget", "arm")}
+    try:
+        r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
+    except FloatingPointError as e:
+        policy = make_policy(spec["policy"])
+        return RunResult.failed(spec["key"], "mlm", policy.config(), policy_label(policy), spec["seed"],
+                                f"{type(e).__name__}: {e}",
+                                settings={"hp": recipes.config("mlm", **spec["hp"]), "study": study})
+    return replace(r, key=spec["key"], settings={**r.settings, "study": study})
+
+
+def load(folder) -> list[RunResult]:
+    """The finished runs in ``folder`` (a torn last line is ignored; a key is kept once)."""
+    path = Path(folder) / "runs.jsonl"
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    runs = {}
+    for n, line in enumerate(raw[:raw.rfind(b"\n") + 1].decode().splitlines(), 1):
+        if line.strip():
+            r = RunResult.from_json(line, f"{path}, line {n}")
+            runs.setdefault(r.key, r)
+    return list(runs.values())
+
+
+def _execute(folder, specs, jobs, log):
+    done = {r.key for r in load(folder)}
+    todo = [s for s in specs if s["key"] not in done]
+
+    def finished(r):
+        append_line(Path(folder) / "runs.jsonl", r.to_json())
+        log(f"{r.key}: {r.status} " + (f"loss {r.metrics['test_loss']:.4f} ({r.timings['total_seconds']:.0f} s)"
+                                       if r.ok else r.error))
+
+    if jobs == 1:   # in this process (BLAS threads as the caller set them)
+        for s in todo:
+            finished(_one(s))
+        return
+    for var in _BLAS:
+        os.environ[var] = "1"
+    with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for fut in cf.as_completed([pool.submit(_one, s) for s in todo]):
+            finished(fut.result())
+
+
+def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:
+    """Run every missing run of the study into ``folder`` (resumable); return all runs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder / "config.json"
+    want = {"study": study, "mlm": recipes.config("mlm", **study["hp"])}
+    want = json.loads(json.dumps(want))
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
+        raise ValueError(f"{folder} holds another study configuration; choose another folder")
+    atomic_write(cfg_path, json.dumps(want, indent=2))
+    tune = [t for b in sorted(study["budgets"], reverse=True) for t in tuning_runs(b, study)]
+    _execute(folder, tune, jobs, log)
+    runs = load(folder)
+    # longest runs first: the pool's last round is then short
+    todo = [flat_run(runs, study)] + [c for b in sorted(study["budgets"], reverse=True)
+                                      for c in comparison_runs(runs, b, study)]
+    _execute(folder, todo, jobs, log)
+    return load(folder)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="results/mlm_study")
+    ap.add_argument("--jobs", type=int, default=1)
+    args = ap.parse_args(argv)
+    runs = run_study(args.out, args.jobs)
+    from .report import write_mlm_study
+    write_mlm_study(runs, args.out, STUDY, command="python -m minidd.mlm_study " + " ".join(argv or sys.argv[1:]))
+    print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Random-k: the control beside deferred dropout in the masked-LM study.
+
+:class:`RandomK` keeps the same number of elements of each weight-gradient input as
+``DeferredDropout(drop)`` does, in the same layers and stored the same way, but chooses them
+uniformly at random instead of by magnitude (kept values are not rescaled, as deferred dropout
+does not rescale either).  A gain that random-k shares is not about *which* elements deferred
+dropout keeps.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .stash import PARAMETER, WEIGHT_GRAD_INPUT, StashPolicy
+from .stash.entries import DenseEntry, pack_sparse
+from .stash.policies import zero_value_pack
+
+
+class RandomK(StashPolicy):
+    """Keep ``ceil((1 - drop) n)`` uniformly chosen elements of each weight-gradient input.
+
+    Layers marked ``keep_dense`` (first layer, embeddings, heads) stay lossless, as under
+    :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices.
+    """
+
+    name = "random_k"
+
+    def __init__(self, drop: float = 0.9, seed: int = 0):
+        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
+            raise ValueError(f"RandomK: drop must be a number in [0, 1), got {drop!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"RandomK: seed must be a non-negative int, got {seed!r}")
+        self.drop, self.seed = float(drop), seed
+        self.rng = np.random.default_rng(seed)
+
+    def config(self) -> dict:
+        return {"policy": self.name, "drop": self.drop, "seed": self.seed}
+
+    def pack(self, array, role, scope, row_size, feature_axis=-1):
+        if role == PARAMETER:
+            return DenseEntry(array)
+        if (role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
+                or scope.keep_dense or self.drop == 0.0):
+            return zero_value_pack(array)
+        n = array.size
+        k = math.ceil((1.0 - self.drop) * n)
+        mask = np.zeros(n, bool)
+        mask[self.rng.choice(n, size=k, replace=False)] = True
+        return pack_sparse(array, mask, nonzero=int(np.count_nonzero(array)), target_kept=k)
