@@ -453,7 +453,8 @@ def main(argv=None):
         pool.close()
     print(f"\none thread per process, float32; median over {args.rounds} interleaved rounds of "
           f"{args.steps} steps; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores" + ("" if "torch" in contenders else "; torch not installed"))
+          f"{os.cpu_count()} cores" + ("" if "torch" in contenders else "; torch not installed")
+          + "; OPENBLAS_CORETYPE " + os.environ.get("OPENBLAS_CORETYPE", "not set"))
     peers = [c for c in contenders if c != "minidd"]
     short = {c: "baseline" if c.startswith("minidd@") else c for c in contenders}
     for i, clock in enumerate(("wall", "CPU")):

@@ -5,13 +5,15 @@ of layers: the contract with the training side), a :class:`Policy`.  :func:`simu
 per-layer cycles, HBM traffic, engine work and the footprint; :func:`fit_step` makes a batch fit
 by the cheapest fallback (recomputation, micro-batching, host offload); :func:`compare` and
 :mod:`hardware.report`'s scenarios set the zero-value baseline against deferred dropout;
-:mod:`hardware.calibration` fits the non-public parameters to published runs.  No I/O inside
+:mod:`hardware.calibration` fits the non-public parameters to published runs (with
+:mod:`hardware.distributed`'s gradient all-reduce for multi-chip runs).  No I/O inside
 the model; ``python -m hardware`` renders reports.
 """
 from .calibration import Measurement, calibrate, calibration_report
-from .codesign import dw_gemm, zero_vector_fraction
+from .codesign import dw_gemm, zero_vector_fraction, zero_vector_fraction_conv
 from .compression import BASELINE, Policy, policy_from_config, stash_cost
 from .config import CODESIGN, TPUV3, ChipConfig, config_from_dict, load_config
+from .distributed import DataParallel, allreduce_seconds
 from .fallback import FALLBACKS, FittedStep, fallback_step, fit_step
 from .files import InputFileError
 from .report import scenario_table, scenarios
@@ -23,7 +25,8 @@ from .workload import (Layer, StashItem, Workload, bert, load_workload, paper_mo
 
 __all__ = ["ChipConfig", "TPUV3", "CODESIGN", "load_config", "config_from_dict", "Policy", "BASELINE",
            "policy_from_config", "stash_cost", "gemm_cycles", "core_gemm_cycles", "GemmTiming",
-           "dw_gemm", "zero_vector_fraction", "Layer", "StashItem", "Workload", "bert", "resnet50",
+           "dw_gemm", "zero_vector_fraction", "zero_vector_fraction_conv", "DataParallel",
+           "allreduce_seconds", "Layer", "StashItem", "Workload", "bert", "resnet50",
            "vgg16", "paper_model", "load_workload", "workload_from_dict", "simulate_step", "compare",
            "max_batch", "footprint", "RECOMPUTE", "StepReport", "LayerReport", "Footprint",
            "Comparison", "FALLBACKS", "FittedStep", "fallback_step", "fit_step", "scenarios",

@@ -12,7 +12,10 @@ predicted over measured step time; it needs at least as many measurements as par
 one published measurement only one parameter is identifiable, so ``python -m hardware
 reproduce`` fits ``vector_efficiency`` (chosen before looking at the validation figure: it is
 what an analytical model knows least about, unfused elementwise work) and keeps the others at
-their defaults (1 and 0), then validates on a second, different measurement.
+their defaults (1 and 0), then validates on a second, different measurement.  The report
+also prints sensitivities (other parameters fitted instead, the reverse direction, half the
+all-reduce bandwidth) and post-hoc diagnostics that are not adopted (:func:`weak_scaling_lines`,
+:func:`required_allreduce_bandwidth`).
 
 Measurements, converted to one TPUv3 core's step time.  The model is one core; what a
 multi-chip data-parallel run pays besides, and what the measured run's code does differently
@@ -102,6 +105,13 @@ RESNET50_V3_512 = Measurement(
     overrides=(("optimizer_bytes_per_param", 4),), data_parallel=DataParallel(chips=256))
 FIT, VALIDATION = LAMB_BERT_LARGE, RESNET50_V3_512
 
+#: You et al. 2020, Table 1, the LAMB rows at 16 sequences per core (batch = 32 x chips):
+#: ``(chips, batch, iterations, hours)``; iteration counts as printed (62k, 31k and 15.6k are
+#: rounded: at most 1% off).  Weak scaling: the same work per core on 16 to 1,024 chips.
+LAMB_WEAK_SCALING = ((16, 512, 1_000_000, 82.8), (32, 1024, 500_000, 43.2), (64, 2048, 250_000, 21.4),
+                     (128, 4096, 125_000, 693.6 / 60), (256, 8192, 62_000, 390.5 / 60),
+                     (512, 16384, 31_000, 200.0 / 60), (1024, 32768, 15_600, 101.2 / 60))
+
 
 _WORKLOADS: dict = {}  #: (name, bert_options) -> Workload (immutable, built once)
 
@@ -118,13 +128,18 @@ def _workload(name: str, bert_options: tuple) -> Workload:
     return _WORKLOADS[key]
 
 
+def _phases(m: Measurement) -> list[tuple[Workload, int, float]]:
+    """``m``'s phases with their workloads built."""
+    return [(model if isinstance(model, Workload) else _workload(model, m.bert_options), batch, share)
+            for model, batch, share in m.phases]
+
+
 def predict(chip: ChipConfig, measurement: Measurement) -> float:
     """The model's step time for ``measurement`` (dense stash: what the measured runs store):
     one core's step with the run's ``overrides``, plus the gradient all-reduce."""
     run_chip = dataclasses.replace(chip, **dict(measurement.overrides))
     total = 0.0
-    for model, batch, share in measurement.phases:
-        w = model if isinstance(model, Workload) else _workload(model, measurement.bert_options)
+    for w, batch, share in _phases(measurement):
         step = simulate_step(run_chip, w, Policy("dense"), batch).seconds
         if measurement.data_parallel is not None:
             step += allreduce_seconds(w.params, measurement.data_parallel)
@@ -185,6 +200,52 @@ def without_mechanisms(m: Measurement) -> Measurement:
     return dataclasses.replace(m, overrides=(), data_parallel=None, bert_options=())
 
 
+def mechanism_breakdown(chip: ChipConfig, m: Measurement) -> list[tuple[str, float]]:
+    """What each modelled mechanism adds to ``m``'s predicted step, in ms, added one at a
+    time in this order: the run's workload, its overrides, the all-reduce."""
+    steps = [("workload (heads, one-hot embedding)", {"bert_options": m.bert_options}),
+             ("precision and optimizer state", {"overrides": m.overrides}),
+             ("gradient all-reduce", {"data_parallel": m.data_parallel})]
+    cur = without_mechanisms(m)
+    prev, out = predict(chip, cur), []
+    for what, change in steps:
+        cur = dataclasses.replace(cur, **change)
+        now = predict(chip, cur)
+        out.append((what, (now - prev) * 1e3))
+        prev = now
+    return out
+
+
+def weak_scaling_lines(chip: ChipConfig) -> list[str]:
+    """The LAMB weak-scaling series (:data:`LAMB_WEAK_SCALING`) against the model (``chip``
+    with the BERT run's mechanisms, the all-reduce over each row's chips): the measured step
+    grows with the chip count; the ring all-reduce's ``2 (p - 1) / p`` barely does."""
+    first = None
+    cells = []
+    for chips, batch, iters, hours in LAMB_WEAK_SCALING:
+        m = dataclasses.replace(FIT, seconds=hours * 3600 / iters, data_parallel=DataParallel(chips=chips))
+        p = predict(chip, m)
+        first = first or (m.seconds, p)
+        cells.append(f"{chips} chips {m.seconds * 1e3:.0f} ms (model {p * 1e3:.0f})")
+    last_s, last_p = m.seconds, p
+    return ["  weak scaling, LAMB at 16 sequences per core (You et al. Table 1; measured per step, model "
+            "on the calibrated chip): " + ", ".join(cells),
+            f"    16 -> 1,024 chips: measured {last_s / first[0] - 1:+.0%}, model {last_p / first[1] - 1:+.1%}: "
+            "a cost that grows with the chip count is missing from the model"]
+
+
+def required_allreduce_bandwidth(chip: ChipConfig, m: Measurement) -> float:
+    """Post-hoc diagnostic: the per-chip all-reduce bandwidth at which the all-reduce alone
+    would close ``m``'s gap on ``chip`` (bytes/s; ``inf`` if the model is already slower)."""
+    rest = predict(chip, dataclasses.replace(m, data_parallel=None))
+    dp = m.data_parallel
+    params = sum(share * w.params for w, _, share in _phases(m))
+    need = m.seconds - rest
+    if need <= 0:
+        return math.inf
+    return 2 * (dp.chips - 1) / dp.chips * params * dp.gradient_bytes / need
+
+
 def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                        params=("vector_efficiency",),
                        alternatives=(("op_overhead_cycles",), ("mxu_efficiency",))) -> tuple[Calibration, list[str]]:
@@ -204,6 +265,9 @@ def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                          f"model {bare[m.name][0] * 1e3:.1f} ms bare one-core, {before[m.name][0] * 1e3:.1f} ms "
                          f"with the mechanisms, {p * 1e3:.1f} ms calibrated: error {e:+.1%}")
     lines.append("  fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in cal.fitted.items()))
+    for m in tuple(fit) + tuple(validation):
+        lines.append(f"  mechanisms, {m.name} (uncalibrated): " + ", ".join(
+            f"{what} {ms:+.1f} ms" for what, ms in mechanism_breakdown(chip, m)))
     worst = max(abs(e) for _, _, e in val.values())
     lines.append(f"  validation {'within' if worst <= GOAL else 'OUTSIDE'} the {GOAL:.0%} goal "
                  f"(worst {worst:.0%})")
@@ -223,4 +287,19 @@ def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                 m.data_parallel, allreduce_bytes_per_s=m.data_parallel.allreduce_bytes_per_s / 2))
             lines.append(f"    {m.name} at half the all-reduce bandwidth (a ring over 2 of the 4 ICI links): "
                          f"model {predict(cal.chip, half) * 1e3:.1f} ms instead of {predict(cal.chip, m) * 1e3:.1f} ms")
+    lines += weak_scaling_lines(cal.chip)
+    for m in fit:
+        if m.data_parallel is None:
+            continue
+        bw = required_allreduce_bandwidth(chip, m)
+        if not math.isfinite(bw):
+            continue
+        slow = {v.name: dataclasses.replace(v, data_parallel=dataclasses.replace(v.data_parallel, allreduce_bytes_per_s=bw))
+                for v in validation if v.data_parallel is not None}
+        errs = relative_errors(chip, tuple(slow.values()))
+        lines.append(f"  post-hoc diagnostic, NOT adopted (chosen after seeing the errors above): if the "
+                     f"all-reduce alone closed {m.name}'s gap on the uncalibrated chip, it would run at "
+                     f"{bw / 1e9:.1f} GB/s per chip ({m.data_parallel.allreduce_bytes_per_s / bw:.0f}x below "
+                     f"the published figure) and the validation error would be "
+                     + ", ".join(f"{n} {e:+.1%}" for n, (_, _, e) in errs.items()))
     return cal, lines

@@ -209,7 +209,7 @@ def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
     else:
         kept, structure = cost.kept_fraction, cost.structure
     dw = dw_gemm(m, k, n, groups, kept, structure, step.policy.block, chip, step.timing,
-                 step.dataflow).cycles
+                 step.dataflow, layer.conv).cycles
     hbm += gemm_hbm_bytes(k, n, groups, stored, out_bytes, grad_bytes, vmem, act)
     if step.accumulate:
         hbm += groups * grad_bytes  # read the running gradient sum before adding to it

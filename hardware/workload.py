@@ -83,6 +83,9 @@ class Layer:
     input_grad: bool = True      #: False for a layer on the model input (no dX to compute)
     block: str = ""              #: the transformer block this layer belongs to
     recompute: str = ""          #: recomputation class under which backward reruns its forward
+    #: a convolution's geometry ``(height, width, kernel, stride, padding)`` of its input, for
+    #: block skipping on the im2col reduction (:mod:`hardware.codesign`); empty otherwise
+    conv: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -107,6 +110,15 @@ class Layer:
             raise ValueError(f"layer {self.name!r}: a bmm reads two inputs; give inputs and in_elements for both")
         if self.recompute not in RECOMPUTE_CLASSES:
             raise ValueError(f"layer {self.name!r}: recompute must be one of {RECOMPUTE_CLASSES}, got {self.recompute!r}")
+        if not isinstance(self.conv, (tuple, list)):
+            raise ValueError(f"layer {self.name!r}: conv must be (height, width, kernel, stride, "
+                             f"padding) or empty, got {self.conv!r}")
+        object.__setattr__(self, "conv", tuple(self.conv))
+        if self.conv and (len(self.conv) != 5 or any(isinstance(v, bool) or not isinstance(v, int)
+                                                     for v in self.conv)
+                          or min(self.conv[:4]) < 1 or self.conv[4] < 0):
+            raise ValueError(f"layer {self.name!r}: conv must be (height, width, kernel, stride, "
+                             f"padding) as whole numbers (padding may be 0), got {self.conv!r}")
         if not all(isinstance(s, StashItem) for s in self.stash):
             raise ValueError(f"layer {self.name!r}: stash must hold StashItem objects")
 
@@ -334,7 +346,8 @@ def _conv(name, src, c, hw_in, o, k, stride, sparsity, keep_dense=False):
     return Layer(name, "gemm", ho * ho, c * k * k, o, params=c * k * k * o,
                  in_elements=(c * hw_in * hw_in,), out_elements=o * ho * ho, inputs=(src,),
                  stash=(StashItem("weight_grad_input", c * hw_in * hw_in, sparsity, row_elements=c),),
-                 keep_dense=keep_dense, input_grad=src != "input"), ho
+                 keep_dense=keep_dense, input_grad=src != "input",
+                 conv=(hw_in, hw_in, k, stride, k // 2)), ho
 
 
 def _bn_relu(name, src, c, hw, relu=True):

@@ -117,6 +117,8 @@ def _check_args(ap, args):
     if args.executor == "dask" and args.jobs is not None:
         ap.error("--jobs is for the local executor; a Dask cluster runs as many runs at once as its "
                  "workers have threads")
+    if args.out is not None and not args.out.strip():
+        ap.error("--out must name a folder, got an empty string")
     if args.policies is not None and args.drops is not None:
         ap.error("give --policies or --drops, not both")
     if args.preset == "hardware" and (args.models or args.policies or args.seeds or args.epochs

@@ -22,6 +22,7 @@ import errno
 import fcntl
 import json
 import logging
+import numbers
 import os
 import socket
 import time
@@ -43,10 +44,16 @@ EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
 
+def _int(value, what: str, least: int) -> int:
+    """``value`` as a plain int (NumPy integers accepted) of at least ``least``, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        rule = "a positive int" if least == 1 else "a non-negative int"
+        raise ValueError(f"{what} must be {rule}, got {value!r}")
+    return int(value)
+
+
 def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return value
+    return _int(value, what, 1)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ class SweepConfig:
         canonical, by_key = [], {}
         for text in self.policies:
             if not isinstance(text, str):
-                raise TypeError(f"SweepConfig: policies must be spec strings, got {text!r}")
+                raise TypeError(f"SweepConfig: policies must be spec strings (stash.format_spec(policy) "
+                                f"gives a policy's), got {text!r}")
             policy = parse_spec(text)  # a clear error for a bad spec or option
             k = spec_key(policy)
             if k in by_key:
@@ -88,20 +96,17 @@ class SweepConfig:
             by_key[k] = text
             canonical.append(format_spec(policy))
         set_("policies", tuple(canonical))
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+        set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds are listed twice: {list(self.seeds)}")
         for name in ("epochs", "train_limit"):
             value = getattr(self, name)
             if not isinstance(value, dict):
                 raise TypeError(f"SweepConfig: {name} must be a dict model -> int, got {value!r}")
-            for m, v in value.items():
+            for m in value:
                 if m not in self.models:
                     raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
-                _positive_int(v, f"{name}[{m!r}]")
-            set_(name, {m: value[m] for m in self.models if m in value})
+            set_(name, {m: _positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
 
     def runs(self) -> list[tuple]:
         """Every run as ``(model, spec, seed)``, in a fixed order."""
@@ -219,7 +224,11 @@ class ResultsStore:
         self._unlock()
 
     def _lock(self):
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise OSError(e.errno, f"cannot lock the sweep folder {self.folder} ({self.lock_path}): "
+                                   f"{e.strerror}", str(self.lock_path)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -249,9 +258,11 @@ class ResultsStore:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ResultsFileError(f"{self.config_path}: cannot read the sweep's configuration ({e}); "
                                    "it is not a minidd sweep folder or the file is damaged") from None
+        if not isinstance(have, dict):
+            raise ResultsFileError(f"{self.config_path}: expected a JSON object (a sweep's configuration), "
+                                   f"got {type(have).__name__}; choose another --out folder")
         if have != self.record:
-            diff = sorted(k for k in set(have) | set(self.record)
-                          if not isinstance(have, dict) or have.get(k) != self.record.get(k))
+            diff = sorted(k for k in set(have) | set(self.record) if have.get(k) != self.record.get(k))
             raise ValueError(
                 f"{self.folder} holds results of a different configuration (differs in: "
                 f"{', '.join(diff)}; see {self.config_path}); choose another --out folder or delete "
@@ -333,6 +344,8 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     ``max_runs`` stops after that many runs; ``runner`` (``"module:function"``, its module found
     on ``runner_path`` if given) replaces :func:`minidd.recipes.run`.
     """
+    if not isinstance(folder, (str, os.PathLike)) or not str(folder):
+        raise TypeError(f"folder must be a path (str or pathlib.Path), got {folder!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if executor == "local":
@@ -368,9 +381,9 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
         todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
                      "policy": parse_spec(spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
-    retried = sum(1 for j in todo if j["key"] in have)
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]
+    retried = sum(1 for j in todo if j["key"] in have)
     log.info("sweep in %s: %d of %d runs done, %d to run%s", store.folder, done, total, len(todo),
              f" ({retried} failed before, retried)" if retried else "")
     if not todo:

@@ -82,9 +82,12 @@ def _gemm(lname, mod, row, batch, keep_dense, shares="", input_grad=True):
         "natural_sparsity": 0.0 if row.nonzero is None else 1.0 - row.nonzero / row.numel,
         "row_elements": k if isinstance(mod, Linear) else c}]  # a token's / a position's features
     params = int(sum(p.size for p in (mod.weight, mod.bias) if p is not None))
-    return {"name": lname, "kind": "gemm", "m": max(1, m), "k": k, "n": n, "params": params,
-            "out_elements": max(1, m) * n, "stash": stash_items, "keep_dense": keep_dense,
-            "shares_stash_with": shares, "input_grad": input_grad}
+    layer = {"name": lname, "kind": "gemm", "m": max(1, m), "k": k, "n": n, "params": params,
+             "out_elements": max(1, m) * n, "stash": stash_items, "keep_dense": keep_dense,
+             "shares_stash_with": shares, "input_grad": input_grad}
+    if not isinstance(mod, Linear):  # the geometry for block skipping on the im2col reduction
+        layer["conv"] = [h, w, kk, mod.stride, mod.padding]
+    return layer
 
 
 def _vector(lname, rows, batch):

@@ -81,3 +81,12 @@ def test_append_line_appends_whole_lines(tmp_path):
     assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
     with pytest.raises(ValueError, match="newline"):
         io.append_line(path, "x\ny")
+
+
+def test_a_target_that_is_a_folder_is_named_and_no_temporary_stays(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OSError, match="cannot write .*out") as e:
+        io.atomic_write(tmp_path / "out", "x")
+    assert e.value.filename == str(tmp_path / "out") and _listing(tmp_path) == ["out"]
+    with pytest.raises(IsADirectoryError, match="cannot write .*out"):
+        io.append_line(tmp_path / "out", "x")

@@ -28,6 +28,7 @@ def test_cnn_and_bert_traces(rng):
     w = H.workload_from_dict(trace(cnn, lambda m: F.cross_entropy(m(Tensor(x)), y), batch=2))
     conv = next(layer for layer in w.layers if layer.name == "layers.4")
     assert (conv.m, conv.k, conv.n) == (14 * 14, 4 * 9, 8)
+    assert conv.conv == (14, 14, 3, 1, 1)  # the geometry for block skipping on im2col
     bert = nn.MiniBERT(50, dim=16, heads=2, layers=1, ff_dim=32, rng=rng)
     tok, lab = rng.integers(0, 50, (3, 7)), rng.integers(0, 2, 3)
     w = H.workload_from_dict(trace(bert, lambda m: F.cross_entropy(m(tok), lab), batch=3))

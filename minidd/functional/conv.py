@@ -1,11 +1,12 @@
 """2-D convolution and pooling over NCHW tensors.
 
-Every op works on a (C, N, H, W) copy of its padded input and visits the kernel offsets
-(kh * kw slab operations over the whole batch, never a Python loop over samples):
-convolution copies each offset's slab into one contiguous im2col buffer and multiplies it by
-the weight in one BLAS call per direction; pooling reduces the slabs directly.  Convolution
-saves the layer *input* for backward (role ``WEIGHT_GRAD_INPUT``), never the im2col matrix,
-and rebuilds the columns in backward.
+Every op visits the kernel offsets: kh * kw slab operations over many samples at once, never
+a Python loop over single samples.  Convolution copies each offset's slab of a (C, N, H, W)
+copy of its padded input into one contiguous im2col buffer and multiplies it by the weight
+with BLAS, one product per direction and block of samples (``_BLOCK_BYTES``); pooling
+reduces strided slabs of the input directly.  Convolution saves the layer *input* for backward
+(role ``WEIGHT_GRAD_INPUT``), never the im2col matrix, and rebuilds the columns in backward.
+stride, padding and dilation follow PyTorch (an int or a (height, width) pair).
 """
 from __future__ import annotations
 
@@ -29,13 +30,11 @@ def _offsets(kh, kw, ho, wo, stride, dilation):
             for i in range(kh) for j in range(kw)]
 
 
-def _padded_cnhw(x, padding, value=0.0):
-    """The input as a contiguous (C, N, H + 2 ph, W + 2 pw) array, padded with ``value``."""
+def _padded_cnhw(x, padding):
+    """The input as a contiguous (C, N, H + 2 ph, W + 2 pw) array, padded with zeros."""
     n, c, h, w = x.shape
     ph, pw = padding
-    xt = np.empty((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    if ph or pw:
-        xt.fill(value)
+    xt = (np.zeros if ph or pw else np.empty)((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     xt[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
     return xt
 
@@ -49,6 +48,26 @@ def _im2col(x, kh, kw, ho, wo, stride, padding, dilation):
     for i, j, rows, cs in _offsets(kh, kw, ho, wo, stride, dilation):
         cols[:, i, j] = xt[:, :, rows, cs]
     return cols.reshape(c * kh * kw, n * ho * wo)
+
+
+def _im2col_wide(x, kh, kw, ho, padding, dilation):
+    """:func:`_im2col` for stride 1 over the padded width: (C * kh * kw, N * Ho * Wp).
+
+    Each kernel offset's slab is one contiguous run of Ho * Wp elements per (channel, sample)
+    of the flattened padded input, so the copies are long runs instead of C * N * Ho short rows.
+    Positions wo >= Wo of each row are wrapped-around garbage: callers crop them from the output,
+    or multiply them by the zero columns of a widened output gradient."""
+    n, c, h, w = x.shape
+    (ph, pw), (dh, dw) = padding, dilation
+    hp, wp = h + 2 * ph, w + 2 * pw
+    flat = np.zeros((c, n, hp * wp + (kw - 1) * dw), dtype=x.dtype)  # tail: last row's shift
+    flat[:, :, :hp * wp].reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
+    cols = np.empty((c, kh, kw, n, ho * wp), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            cols[:, i, j] = flat[:, :, start:start + ho * wp]
+    return cols.reshape(c * kh * kw, n * ho * wp)
 
 
 def _col2im(cols, x_shape, kh, kw, stride, padding, dilation):
@@ -87,6 +106,8 @@ _BLOCK_BYTES = 1 << 21
 
 
 def _blocks(n, bytes_per_sample):
+    """Slices of the batch, each of at most ``_BLOCK_BYTES`` of working buffers (at least one
+    sample)."""
     size = max(1, min(n, _BLOCK_BYTES // max(1, bytes_per_sample)))
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -117,9 +138,15 @@ class Conv2d(Function):
             ctx.save(w, role=PARAMETER)
         w2 = w.reshape(o, -1)
         y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
-        for blk in _blocks(n, max(c * kh * kw, o) * ho * wo * x.itemsize):
-            yb = np.matmul(w2, _im2col(x[blk], kh, kw, ho, wo, stride, padding, dilation))
-            y[blk] = yb.reshape(o, -1, ho, wo).transpose(1, 0, 2, 3)
+        wide = stride == (1, 1)  # see _im2col_wide
+        wp = wd + 2 * padding[1] if wide else wo
+        for blk in _blocks(n, max(c * kh * kw, o) * ho * wp * x.itemsize):
+            if wide:
+                cols = _im2col_wide(x[blk], kh, kw, ho, padding, dilation)
+            else:
+                cols = _im2col(x[blk], kh, kw, ho, wo, stride, padding, dilation)
+            yb = np.matmul(w2, cols).reshape(o, -1, ho, wp)
+            y[blk] = yb[..., :wo].transpose(1, 0, 2, 3)
         if b is not None:
             y += b[:, None, None]
         return y
@@ -135,24 +162,25 @@ class Conv2d(Function):
         w2 = saved.pop(0).reshape(o, -1) if need[0] else None
         gw = np.zeros((o, c * kh * kw), dtype=g.dtype) if need[1] else None
         gx = np.empty(x_shape, dtype=g.dtype) if need[0] else None
-        wide = s == (1, 1)  # dY widened to the padded width with zeros: see _col2im_wide
+        wide = s == (1, 1)  # dY widened to the padded width with zero columns: _im2col_wide
         wp = x_shape[3] + 2 * p[1] if wide else wo
         for blk in _blocks(n, max(c * kh * kw, o) * ho * wp * g.itemsize):
-            gt = g[blk].transpose(1, 0, 2, 3)  # (O, nb, Ho, Wo)
+            nb = len(range(n)[blk])
+            g2 = (np.zeros if wide else np.empty)((o, nb, ho, wp), dtype=g.dtype)
+            g2[..., :wo] = g[blk].transpose(1, 0, 2, 3)
+            g2 = g2.reshape(o, -1)
             if need[1]:
-                cols = _im2col(x[blk], kh, kw, ho, wo, s, p, d)
-                gw += np.matmul(np.ascontiguousarray(gt).reshape(o, -1), cols.T)
-            if need[0]:
-                nb = gt.shape[1]
                 if wide:
-                    gt_wide = np.zeros((o, nb, ho, wp), dtype=g.dtype)
-                    gt_wide[..., :wo] = gt
-                    dcols = np.matmul(w2.T, gt_wide.reshape(o, -1)).reshape(c, kh, kw, nb, ho, wp)
+                    cols = _im2col_wide(x[blk], kh, kw, ho, p, d)
+                else:
+                    cols = _im2col(x[blk], kh, kw, ho, wo, s, p, d)
+                gw += np.matmul(g2, cols.T)
+            if need[0]:
+                dcols = np.matmul(w2.T, g2).reshape(c, kh, kw, nb, ho, wp)
+                if wide:
                     gx[blk] = _col2im_wide(dcols, (nb,) + x_shape[1:], kh, kw, p, d)
                 else:
-                    dcols = np.matmul(w2.T, np.ascontiguousarray(gt).reshape(o, -1))
-                    gx[blk] = _col2im(dcols.reshape(c, kh, kw, nb, ho, wo), (nb,) + x_shape[1:],
-                                      kh, kw, s, p, d)
+                    gx[blk] = _col2im(dcols, (nb,) + x_shape[1:], kh, kw, s, p, d)
         if need[1]:
             gw = gw.reshape(o, c, kh, kw)
         gb = g.sum(axis=(0, 2, 3)) if len(need) > 2 and need[2] else None
@@ -168,6 +196,7 @@ def _padded(x, padding, value):
 
 
 def _unpad(dxp, x_shape, padding):
+    """The (N, C, H, W) interior of a padded gradient."""
     h, w = x_shape[2:]
     ph, pw = padding
     return dxp[:, :, ph:ph + h, pw:pw + w] if (ph or pw) else dxp
@@ -196,9 +225,9 @@ class MaxPool2d(Function):
             slab = xp[:, :, rows, cs]
             np.greater(slab, best, out=better)
             np.maximum(best, slab, out=best)
-            np.subtract(idx.dtype.type(i * kw + j), idx, out=step)  # idx <- k where better
-            step *= better
-            idx += step
+            # idx <- k where better: offsets come in increasing k, so k exceeds any earlier index
+            np.multiply(better, idx.dtype.type(i * kw + j), out=step)
+            np.maximum(idx, step, out=idx)
         ctx.geom = (x.shape, kh, kw, stride, padding)
         ctx.save(idx, role=INDEX)
         return best

@@ -111,7 +111,8 @@ def _parse_layers(spec: str, text: str) -> dict:
 
 
 def parse_spec(text: str) -> StashPolicy:
-    """The policy a spec string describes (see the module docstring for the grammar)."""
+    """The policy a spec string describes (see the module docstring for the grammar); a policy
+    object is returned as it is, so callers may accept either."""
     if isinstance(text, StashPolicy):
         return text
     if not isinstance(text, str):
@@ -151,7 +152,7 @@ def _format_number(x: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
-def _format_value(key: str, value) -> str:
+def _format_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -189,7 +190,7 @@ def format_spec(spec) -> str:
     for key, value in config.items():
         if key in ("policy", "drop") or value == defaults.get(key):
             continue
-        out += f",{key}={_format_value(key, value)}"
+        out += f",{key}={_format_value(value)}"
     return out
 
 

@@ -132,3 +132,11 @@ def test_policy_config_errors_name_the_key():
 def test_bad_data_parallel_names_the_field(field, value):
     with pytest.raises(ValueError, match=f"DataParallel.{field} must be a positive"):
         DataParallel(**{"chips": 2, field: value})
+
+
+@pytest.mark.parametrize("conv", [(4, 4, 3, 1), (4, 4, 0, 1, 1), (4, 4, 3, 1, -1), (4, 4, 3.5, 1, 1), 7])
+def test_bad_conv_geometry_names_the_layer_and_field(conv):
+    from hardware import Layer
+    with pytest.raises(ValueError, match="layer 'c1': conv must be"):
+        Layer("c1", "gemm", conv=conv)
+

@@ -44,6 +44,11 @@ def _main(argv, capsys):
     (["--scheduler", "tcp://localhost:8786"], "--scheduler is for --executor dask"),
     (["--executor", "dask", "--scheduler", "tcp://h:1", "--jobs", "2"], "--jobs is for the local executor"),
     (["--executor", "spark"], "invalid choice: 'spark'"),
+    (["--models", ""], "models: give a comma-separated list"),
+    (["--seeds", ""], "seeds must be comma-separated ints, got ''"),
+    (["--drops", "nan"], r"drop rates must be in \[0, 1\), got \[nan\]"),
+    (["--epochs", "1e3"], "--epochs must be a positive integer, got '1e3'"),
+    (["--policies"], "--policies: expected at least one argument"),
     (["--preset", "hardware", "--models", "mlp"], "--preset hardware takes only --drops and --out"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(argv, message, tmp_path, capsys):
@@ -95,6 +100,25 @@ def test_a_folder_in_use_exits_3_naming_it(tmp_path, capsys):
     assert code == 3 and f"{tmp_path} is in use by another sweep" in err
 
 
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = _main(["--out", ""], capsys)
+    assert code == 2 and "--out must name a folder" in err and not list(tmp_path.iterdir())
+
+
+def test_config_json_that_is_not_an_object_is_named(tmp_path):
+    cfg = SweepConfig(("mlp",), ("dense",), (0,))
+    (tmp_path / "config.json").write_text('[{"models": ["mlp"]}]')
+    with pytest.raises(ResultsFileError, match=f"{tmp_path / 'config.json'}: expected a JSON object"):
+        run_sweep(cfg, tmp_path, progress=False)
+
+
+def test_numpy_integers_are_plain_ints_in_the_config():
+    import numpy as np
+    cfg = SweepConfig(("mlp",), ("dense",), (np.int64(3),), epochs={"mlp": np.int32(2)})
+    assert cfg.seeds == (3,) and type(cfg.seeds[0]) is int and type(cfg.epochs["mlp"]) is int
+
+
 def test_a_damaged_config_json_is_named(tmp_path):
     cfg = SweepConfig(("mlp",), ("dense",), (0,))
     (tmp_path / "config.json").write_text('{"models": ["mlp"')
@@ -116,8 +140,10 @@ def test_an_unreadable_runs_file_is_named(tmp_path):
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"models": "mlp"}, TypeError, "models must be a list or tuple, got 'mlp'"),
     ({"models": ()}, ValueError, "at least one model"),
-    ({"seeds": (True,)}, ValueError, "seeds must be non-negative ints, got True"),
-    ({"policies": (0.9,)}, TypeError, "policies must be spec strings, got 0.9"),
+    ({"seeds": (True,)}, ValueError, "each seed must be a non-negative int, got True"),
+    ({"seeds": (-1,)}, ValueError, "each seed must be a non-negative int, got -1"),
+    ({"seeds": (0.5,)}, ValueError, "each seed must be a non-negative int, got 0.5"),
+    ({"policies": (0.9,)}, TypeError, r"policies must be spec strings \(stash.format_spec.*got 0.9"),
     ({"epochs": {"mlp": 0}}, ValueError, r"epochs\['mlp'\] must be a positive int, got 0"),
     ({"train_limit": {"mlp": -100}}, ValueError, r"train_limit\['mlp'\] must be a positive int, got -100"),
     ({"epochs": {"cnn": 2}}, ValueError, "epochs names model 'cnn', which is not in the sweep"),
@@ -157,3 +183,8 @@ def test_a_runner_that_returns_the_wrong_thing_is_a_failed_run_naming_it(tmp_pat
     [r] = run_sweep(cfg, tmp_path / "out", progress=False, runner="bad_runner:run", runner_path=(tmp_path,))
     assert r.status == "failed" and "runner bad_runner:run returned int, expected a RunResult" in r.error
     assert json.loads((tmp_path / "out" / "runs.jsonl").read_text())["status"] == "failed"
+
+
+def test_a_folder_that_is_not_a_path_is_named():
+    with pytest.raises(TypeError, match="folder must be a path"):
+        run_sweep(SweepConfig(("mlp",), ("dense",), (0,)), 5, progress=False)

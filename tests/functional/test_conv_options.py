@@ -105,3 +105,25 @@ def test_conv2d_bad_options_name_the_argument(kwargs, message):
 def test_pool_bad_stride_names_the_argument():
     with pytest.raises(ValueError, match="max_pool2d: stride must be"):
         F.max_pool2d(Tensor(np.ones((1, 1, 4, 4))), 2, stride=(2, -1))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_blocks_of_samples_give_the_whole_batch_result(stride, rng, monkeypatch):
+    """Convolution works through the batch in blocks; one sample per block must agree."""
+    from minidd.functional import conv
+
+    x, w, b = rng.standard_normal((5, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    r = rng.standard_normal(naive_conv(x, w, b, stride, 1, 1).shape)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = F.conv2d(*ts, stride=stride, padding=1)
+        y.backward(r)
+        return [y.data] + [t.grad for t in ts]
+
+    whole = run()
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 1)
+    assert len(conv._blocks(5, 100)) == 5
+    for a, b_ in zip(whole, run()):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], naive_conv(x, w, b, stride, 1, 1), rtol=1e-10, atol=1e-12)

@@ -3,7 +3,7 @@ by selection structure (hand-derived cases)."""
 import pytest
 
 from hardware import TPUV3, Policy, bert, simulate_step
-from hardware.codesign import dw_gemm, zero_vector_fraction
+from hardware.codesign import conv_block_touches, dw_gemm, zero_vector_fraction, zero_vector_fraction_conv
 from hardware.compression import policy_from_config
 from hardware.config import CODESIGN
 
@@ -78,3 +78,28 @@ def test_policy_from_a_minidd_config():
     assert policy_from_config({"policy": "zero_value"}) == Policy("zero_value")
     with pytest.raises(ValueError, match="unknown key 'dropp'"):
         policy_from_config({"policy": "deferred_dropout", "dropp": 0.5})
+
+
+def test_conv_block_skipping_follows_the_im2col_geometry():
+    # 1x1 stride 1: im2col is the input itself, so a 128-vector is one 128-block, as for linear
+    assert zero_vector_fraction_conv(0.1, (56, 56, 1, 1, 0), 128, 128) == pytest.approx(0.9)
+    # 4x4 input, 3x3 kernel, stride 1, padding 1, R = B = 4: a vector is one output row y of one
+    # sample; for kernel row dy it reads input row y + dy - 1 (one block: an input row) or only
+    # padding (dy = 0, y = 0 and dy = 2, y = 3).  Of the 12 (dy, y) pairs, 2 touch no block
+    # (always zero) and 10 touch one: (2 + 10 x 0.9) / 12
+    assert conv_block_touches((4, 4, 3, 1, 1), 4, 4) == pytest.approx((2 / 12, 10 / 12, 0, 0, 0))
+    assert zero_vector_fraction_conv(0.1, (4, 4, 3, 1, 1), 4, 4) == pytest.approx((2 + 10 * 0.9) / 12)
+    # 4x4 input, 1x1 kernel, stride 2: the 4 outputs of a sample read input positions 0, 2, 8,
+    # 10, which fall into blocks 0 and 2 of 4: two blocks, 0.9^2
+    assert zero_vector_fraction_conv(0.1, (4, 4, 1, 2, 0), 4, 4) == pytest.approx(0.81)
+
+
+def test_3x3_convolutions_skip_less_than_the_linear_approximation():
+    # ResNet-50's 3x3 convolutions: most vectors straddle two input blocks (0.9 or 0.81 each)
+    f = zero_vector_fraction_conv(0.1, (56, 56, 3, 1, 1), 128, 128)
+    assert 0.81 < f < 0.9
+    # its 7x7 stage (512 channels x 9 = 4,608 im2col features, batch 64): fewer cycles skipped
+    # than the linear approximation, which treats every vector as one block
+    args = (7 * 7 * 64, 512 * 9, 512, 1, 0.1, "block", 128, CODESIGN, "tpu", "ws")
+    assert dw_gemm(*args, conv=(7, 7, 3, 1, 1)).cycles > dw_gemm(*args).cycles
+

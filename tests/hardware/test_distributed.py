@@ -5,7 +5,8 @@ import math
 import pytest
 
 from hardware import TPUV3, bert
-from hardware.calibration import FIT, VALIDATION, predict, without_mechanisms
+from hardware.calibration import (FIT, LAMB_WEAK_SCALING, VALIDATION, mechanism_breakdown, predict,
+                                  required_allreduce_bandwidth, weak_scaling_lines, without_mechanisms)
 from hardware.distributed import DataParallel, allreduce_seconds
 
 
@@ -45,3 +46,36 @@ def test_predict_adds_the_allreduce_and_the_runs_precision():
     assert predict(TPUV3, FIT) - predict(TPUV3, no_comm) == pytest.approx(
         allreduce_seconds(params, FIT.data_parallel))
     assert (FIT.data_parallel.chips, VALIDATION.data_parallel.chips) == (16, 256)
+
+
+def test_mechanism_breakdown_adds_up_to_the_full_prediction():
+    for m in (FIT, VALIDATION):
+        parts = mechanism_breakdown(TPUV3, m)
+        assert [w for w, _ in parts] == ["workload (heads, one-hot embedding)",
+                                         "precision and optimizer state", "gradient all-reduce"]
+        total = predict(TPUV3, without_mechanisms(m)) * 1e3 + sum(ms for _, ms in parts)
+        assert total == pytest.approx(predict(TPUV3, m) * 1e3)
+    # fp32 activations make the BERT run slower; the all-reduce of 336M fp32 gradients over 16
+    # chips at 332 GB/s per chip: 2 x 15/16 x 1.34 GB / 332 GB/s = 7.6 ms
+    fit = dict(mechanism_breakdown(TPUV3, FIT))
+    assert fit["precision and optimizer state"] > 0
+    params = bert("large", 128, pretraining=True, one_hot_embeddings=True).params
+    assert fit["gradient all-reduce"] == pytest.approx(2 * 15 / 16 * params * 4 / (340e12 / 1024) * 1e3)
+
+
+def test_required_allreduce_bandwidth_closes_the_gap_exactly():
+    bw = required_allreduce_bandwidth(TPUV3, FIT)
+    slow = dataclasses.replace(FIT, data_parallel=dataclasses.replace(FIT.data_parallel, allreduce_bytes_per_s=bw))
+    assert predict(TPUV3, slow) == pytest.approx(FIT.seconds)
+    assert bw < FIT.data_parallel.allreduce_bytes_per_s / 10   # far below the published figure
+    fast = dataclasses.replace(FIT, seconds=predict(TPUV3, FIT) / 2)  # model already too slow
+    assert required_allreduce_bandwidth(TPUV3, fast) == float("inf")
+
+
+def test_weak_scaling_series_is_converted_and_printed():
+    # 82.8 h over 1,000k steps = 298 ms; 101.2 min over 15.6k steps = 389 ms
+    assert LAMB_WEAK_SCALING[0][3] * 3600 / LAMB_WEAK_SCALING[0][2] == pytest.approx(0.29808)
+    lines = weak_scaling_lines(TPUV3)
+    assert "16 chips 298 ms" in lines[0] and "1024 chips 389 ms" in lines[0]
+    assert "measured +31%" in lines[1]
+

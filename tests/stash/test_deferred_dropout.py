@@ -224,3 +224,13 @@ def test_nan_off_the_sample_is_still_caught():
     mag[2] = np.nan  # the strided sample reads indices 0, 19, 38, ...
     with pytest.raises(FloatingPointError, match="contains NaN"):
         topk_indices(mag, n // 10, "t")
+
+
+def test_per_row_selection_with_zeros_and_ties_matches_a_full_sort(rng):
+    x = np.maximum(np.round(rng.standard_normal((12, 300)) * 3) / 3, 0).astype(np.float32)
+    x[5] = 0          # an all-zero row keeps nothing
+    x[7, :20] = 1e3   # a row with more ties above the threshold than k
+    _, back = _pack(DeferredDropout(0.9, granularity="row"), x, row_size=300)
+    for r in range(12):
+        expected = _reference_topk(np.abs(x[r]), 30)
+        assert np.array_equal(np.flatnonzero(back[r]), expected), r
