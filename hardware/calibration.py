@@ -242,7 +242,7 @@ def without_mechanisms(m: Measurement) -> Measurement:
 def mechanism_breakdown(chip: ChipConfig, m: Measurement) -> list[tuple[str, float]]:
     """What each modelled mechanism adds to ``m``'s predicted step, in ms, added one at a
     time in this order: the run's workload, its overrides, the all-reduce."""
-    steps = [("workload (heads, one-hot embedding)", {"bert_options": m.bert_options}),
+    steps = [("workload (pre-training heads, embedding as the run looks it up)", {"bert_options": m.bert_options}),
              ("precision and optimizer state", {"overrides": m.overrides}),
              ("gradient all-reduce", {"data_parallel": m.data_parallel})]
     cur = without_mechanisms(m)
@@ -262,7 +262,8 @@ def weak_scaling_lines(chip: ChipConfig) -> list[str]:
     first = None
     cells = []
     for chips, batch, iters, hours in LAMB_WEAK_SCALING:
-        m = dataclasses.replace(FIT, seconds=hours * 3600 / iters, data_parallel=DataParallel(chips=chips))
+        m = dataclasses.replace(LAMB_BERT_LARGE, seconds=hours * 3600 / iters,
+                                data_parallel=DataParallel(chips=chips))
         p = predict(chip, m)
         first = first or (m.seconds, p)
         cells.append(f"{chips} chips {m.seconds * 1e3:.0f} ms (model {p * 1e3:.0f})")
@@ -287,11 +288,13 @@ def required_allreduce_bandwidth(chip: ChipConfig, m: Measurement) -> float:
 
 def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                        params=("vector_efficiency",),
-                       alternatives=(("op_overhead_cycles",), ("mxu_efficiency",))) -> tuple[Calibration, list[str]]:
+                       alternatives=(("op_overhead_cycles",), ("mxu_efficiency",)),
+                       cross_checks=CROSS_CHECKS) -> tuple[Calibration, list[str]]:
     """Fit ``params`` on ``fit``, validate on ``validation``; the calibrated chip and printable
     lines.  ``alternatives``: other single parameters fitted the same way, printed as
     sensitivities (the primary choice was made before looking at any validation error); the
-    reverse direction (fit on the validation run, check the fit run) is printed too."""
+    reverse direction (fit on the validation run, check the fit run) is printed too;
+    ``cross_checks``: further measurements whose error on the calibrated chip is printed."""
     cal = calibrate(chip, fit, params)
     val = relative_errors(cal.chip, validation)
     before = relative_errors(chip, tuple(fit) + tuple(validation))
@@ -310,6 +313,10 @@ def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
     worst = max(abs(e) for _, _, e in val.values())
     lines.append(f"  validation {'within' if worst <= GOAL else 'OUTSIDE'} the {GOAL:.0%} goal "
                  f"(worst {worst:.0%})")
+    for m in cross_checks:
+        p, s, e = relative_errors(cal.chip, [m])[m.name]
+        lines.append(f"  cross-check {m.name}: measured {s * 1e3:.1f} ms ({m.source}); model {p * 1e3:.1f} ms "
+                     f"calibrated ({relative_errors(chip, [m])[m.name][0] * 1e3:.1f} ms uncalibrated): error {e:+.1%}")
     lines.append("  sensitivity (fitted instead, same runs):")
     for alt in alternatives:
         c = calibrate(chip, fit, alt)
