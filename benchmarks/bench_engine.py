@@ -6,12 +6,12 @@
 
 Three steps, float32, one thread: MLP 784-1024-1024-10 (batch 128), CNN conv3x3(32)-ReLU-
 pool-conv3x3(64)-ReLU-pool-fc on 1x28x28 (batch 64), pre-LN Transformer encoder block (d 128,
-4 heads, ff 512, tanh GELU, 32 x 64 tokens, loss mean((y - r)^2) / 2).  Each contender runs in its own
-process with the same initial weights; before timing, each one's loss and gradients are
-checked against minidd's.  Then in interleaved rounds each contender runs a few steps of each
-task while the others wait; the medians and the ratios to PyTorch (optional: skipped when torch
-is not installed; it is never a dependency of minidd) and to NumPy are printed, in wall time and
-in CPU time (steadier on a shared machine).
+4 heads, ff 512, tanh GELU, 32 x 64 tokens, loss mean((y - r)^2) / 2).  Each contender runs
+each task in its own process, with the same initial weights; before timing, each one's loss
+and gradients are checked against minidd's.  Then in interleaved rounds each contender runs a
+few steps of each task while the others wait; the medians and the ratios to PyTorch
+(optional: skipped when torch is not installed; it is never a dependency of minidd) and to
+NumPy are printed, in wall time and in CPU time (steadier on a shared machine).
 Targets (issue 12): minidd / PyTorch at most 1.3 on the CNN and the block, 1.0 on the MLP.
 """
 from __future__ import annotations
@@ -256,7 +256,8 @@ def np_block(P, x, r):
     loss = 0.5 * float(np.mean(dy * dy))
     dy /= dy.size
     g = {"ff2.weight": dy.T @ gl, "ff2.bias": dy.sum(0)}
-    df1 = (dy @ P["ff2.weight"]) * (0.5 * (1 + th) + 0.5 * f1 * (1 - th * th) * GELU_C * (1 + 3 * GELU_A * f1 * f1))
+    dgelu = 0.5 * (1 + th) + 0.5 * f1 * (1 - th * th) * GELU_C * (1 + 3 * GELU_A * f1 * f1)
+    df1 = (dy @ P["ff2.weight"]) * dgelu
     g["ff1.weight"], g["ff1.bias"] = df1.T @ h2, df1.sum(0)
     dx3, g["ln2.weight"], g["ln2.bias"] = _ln_back(df1 @ P["ff1.weight"], c2, P["ln2.weight"])
     dx3 += dy
@@ -362,20 +363,24 @@ def torch_steps():
     return out
 
 
-def make_steps(contender):
+def make_steps(key):
+    """The steps of one worker process: ``key`` is "contender|task"."""
+    contender, task = key.split("|")
     if contender.startswith("minidd@"):  # another checkout of minidd (--baseline)
         sys.path.insert(0, contender.split("@", 1)[1])
-        return minidd_steps()
-    return {"minidd": minidd_steps, "numpy": numpy_steps, "torch": torch_steps}[contender]()
+        steps = minidd_steps()
+    else:
+        steps = {"minidd": minidd_steps, "numpy": numpy_steps, "torch": torch_steps}[contender]()
+    return {task: steps[task]}
 
 
 # ------------------------------------------------------------------ checks, timing, profile
 def check_agreement(pool, tasks, contenders):
     """Every contender's loss and gradients against minidd's, before any update."""
     for task in tasks:
-        ref_loss, ref = pool.ask("minidd", "check", task)
+        ref_loss, ref = pool.ask(f"minidd|{task}", "check", task)
         for c in contenders[1:]:
-            loss, grads = pool.ask(c, "check", task)
+            loss, grads = pool.ask(f"{c}|{task}", "check", task)
             if set(grads) != set(ref):
                 raise SystemExit(f"{task}: {c} has parameters {sorted(grads)}, minidd {sorted(ref)}")
             # each gradient's difference over its own scale, floored at 1% of the task's largest
@@ -428,7 +433,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median over them)")
     ap.add_argument("--steps", type=int, default=3, help="steps per contender per round")
     ap.add_argument("--tasks", default="mlp,cnn,block", help=f"comma-separated subset of {','.join(TASKS)}")
-    ap.add_argument("--profile", choices=sorted(TASKS), help="print minidd's time per op for one task and stop")
+    ap.add_argument("--profile", choices=sorted(TASKS),
+                    help="print minidd's time per op for one task and stop")
     ap.add_argument("--baseline", metavar="DIR", help="also time minidd imported from another checkout "
                     "(e.g. an older commit unpacked with git archive), as the contender minidd@DIR")
     args = ap.parse_args(argv)
@@ -445,10 +451,13 @@ def main(argv=None):
             ap.error(f"--baseline: {args.baseline!r} has no minidd package folder")
         contenders.append(f"minidd@{os.path.abspath(args.baseline)}")
     load = os.getloadavg()[0]
-    pool = ProcessPool(make_steps, contenders)
+    # one process per contender and task: a step's speed must not depend on which other
+    # models ran in the same process (the allocator's state carries over between them)
+    pool = ProcessPool(make_steps, [f"{c}|{task}" for task in tasks for c in contenders])
     try:
         check_agreement(pool, tasks, contenders)
-        t = pool.interleaved_medians(tasks, args.rounds, args.steps)
+        medians = pool.interleaved_medians(tasks, args.rounds, args.steps)
+        t = {(task, c): medians[(task, f"{c}|{task}")] for task in tasks for c in contenders}
     finally:
         pool.close()
     print(f"\none thread per process, float32; median over {args.rounds} interleaved rounds of "
@@ -458,7 +467,8 @@ def main(argv=None):
     peers = [c for c in contenders if c != "minidd"]
     short = {c: "baseline" if c.startswith("minidd@") else c for c in contenders}
     for i, clock in enumerate(("wall", "CPU")):
-        print(f"\n{clock} time per step" + " " * (56 - len(clock)) + "".join(f"{short[c]:>10s}" for c in contenders)
+        print(f"\n{clock} time per step" + " " * (56 - len(clock))
+              + "".join(f"{short[c]:>10s}" for c in contenders)
               + "".join(f"{'/' + short[c]:>10s}" for c in peers))
         for task in tasks:
             ms = {c: t[(task, c)][i] for c in contenders}

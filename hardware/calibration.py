@@ -29,7 +29,29 @@ was tried, in order):
 
 Input pipeline and host work are assumed hidden (TPUEstimator's infeed runs ahead on the host).
 
-``lamb-bert-large`` (fit)
+``mlperf-v0.7-bert-v3-32`` (fit, attempt 5)
+    Google's MLPerf Training v0.7 submission, closed division, "cloud" TPU v3-32 (16 chips, 32
+    cores), TensorFlow 2 (mlcommons/training_results_v0.7, ``Google/results/tpu-v3-32-TF2.0/
+    bert/result_*.txt``; command line in ``Google/benchmarks/bert/tpu-v3-32-TF2.0/
+    run_and_time.sh``: ``--dtype=bf16 --optimizer_type=lamb --train_batch_size=448
+    --max_seq_length=512 --max_predictions_per_seq=76 --steps_per_loop=1117``).  The log marks
+    every host loop of 1,117 steps (``block_start`` / ``block_stop``; "epochs are steps" in its
+    code), so the step time excludes initialisation and evaluation: median 460.5 ms per step
+    over the 10 runs' blocks after the first.  448 / 32 = 14 sequences of 512 per core.
+    Mechanisms: pre-training heads (76 masked positions in the run, 77 = ceil(0.15 s) in the
+    model), the word embedding gathered (the TF2 ``OnDeviceEmbedding`` default), bf16
+    activations, LAMB's two fp32 moments (the default 8 bytes), fp32 gradient all-reduce over 16
+    chips.
+``mlperf-v0.7-resnet50-v3-32`` (validation, attempt 5)
+    The same submission's ResNet-50 (``.../resnet/result_*.txt``; ``--dtype=bf16
+    --optimizer=LARS --batch_size=4096 --steps_per_loop=313 --epochs_between_evals=4``):
+    ``block_start`` to ``eval_start`` spans 4 epochs of 313 steps; median 125.6 ms per step over
+    the 5 runs' blocks after the first.  4,096 / 32 = 128 images per core.  Mechanisms: bf16,
+    LARS (4 bytes of optimizer state per parameter), fp32 gradient all-reduce over 16 chips.
+
+The pair used in attempts 1-3, now printed as cross-checks on the calibrated chip:
+
+``lamb-bert-large`` (fit in attempts 1-3)
     You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
     ICLR 2020 (arXiv:1904.00962), Table 1, baseline row: BERT-Large, batch 512, 1,000k
     iterations, 16 TPUv3 chips, 81.4 h.  16 chips x 2 cores = 32 cores, 512 / 32 = 16
@@ -41,7 +63,7 @@ Input pipeline and host work are assumed hidden (TPUEstimator's infeed runs ahea
     casts; assumption: XLA runs the fp32 matmuls as single-pass bf16 on the MXU, TPU's default
     precision, so only memory traffic doubles), Adam's two fp32 moments; fp32 gradient
     all-reduce over 16 chips.  **Assumption**: the LAMB authors' baseline ran that code.
-``resnet50-v3-512`` (validation)
+``resnet50-v3-512`` (validation in attempts 1-3)
     ResNet-50 v1.5 with Google's MLPerf v0.6 TPU code on a TPUv3-512 slice (256 chips, 512
     cores), batch 32,768, 480,000 images/s: a public third-party reproduction (S. Presser,
     Feb. 2020, https://threadreaderapp.com/thread/1223395022814339073.html), not an official
@@ -103,7 +125,24 @@ RESNET50_V3_512 = Measurement(
     "third-party reproduction", (("resnet50", 64, 1.0),), 64 / (480_000 / 512),
     "batch 32,768 / 512 cores = 64 per core; 480,000 img/s / 512 = 937.5 img/s per core; 64 / 937.5",
     overrides=(("optimizer_bytes_per_param", 4),), data_parallel=DataParallel(chips=256))
-FIT, VALIDATION = LAMB_BERT_LARGE, RESNET50_V3_512
+_V07 = "mlcommons/training_results_v0.7, Google/results/tpu-v3-32-TF2.0"
+MLPERF_BERT_V3_32 = Measurement(
+    "mlperf-v0.7-bert-v3-32", f"{_V07}/bert/result_0..9.txt (Google, MLPerf Training v0.7, closed, cloud)",
+    (("bert-large-512", 14, 1.0),), 0.4605,
+    "global batch 448 over 16 chips x 2 cores = 14 per core, sequence 512; the log's block_start -> "
+    "block_stop spans steps_per_loop = 1,117 training steps (epochs are steps in this log); median "
+    "over the 10 runs' blocks after the first: 460.5 ms per step (460.3-460.7)",
+    data_parallel=DataParallel(chips=16), bert_options=(("pretraining", True),))
+MLPERF_RESNET50_V3_32 = Measurement(
+    "mlperf-v0.7-resnet50-v3-32", f"{_V07}/resnet/result_0..4.txt (Google, MLPerf Training v0.7, closed, cloud)",
+    (("resnet50", 128, 1.0),), 0.1256,
+    "global batch 4,096 over 16 chips x 2 cores = 128 per core; block_start -> eval_start spans 4 "
+    "epochs of steps_per_loop = 313 steps (ceil(1,281,167 / 4,096)); median over the 5 runs' blocks "
+    "after the first: 157.3 s / 1,252 = 125.6 ms per step (125.5-126.4)",
+    overrides=(("optimizer_bytes_per_param", 4),), data_parallel=DataParallel(chips=16))
+FIT, VALIDATION = MLPERF_BERT_V3_32, MLPERF_RESNET50_V3_32
+#: earlier fit / validation pair (attempts 1-3), reported on the calibrated chip as cross-checks
+CROSS_CHECKS = (LAMB_BERT_LARGE, RESNET50_V3_512)
 
 #: You et al. 2020, Table 1, the LAMB rows at 16 sequences per core (batch = 32 x chips):
 #: ``(chips, batch, iterations, hours)``; iteration counts as printed (62k, 31k and 15.6k are
@@ -203,7 +242,7 @@ def without_mechanisms(m: Measurement) -> Measurement:
 def mechanism_breakdown(chip: ChipConfig, m: Measurement) -> list[tuple[str, float]]:
     """What each modelled mechanism adds to ``m``'s predicted step, in ms, added one at a
     time in this order: the run's workload, its overrides, the all-reduce."""
-    steps = [("workload (heads, one-hot embedding)", {"bert_options": m.bert_options}),
+    steps = [("workload (pre-training heads, embedding as the run looks it up)", {"bert_options": m.bert_options}),
              ("precision and optimizer state", {"overrides": m.overrides}),
              ("gradient all-reduce", {"data_parallel": m.data_parallel})]
     cur = without_mechanisms(m)
@@ -223,7 +262,8 @@ def weak_scaling_lines(chip: ChipConfig) -> list[str]:
     first = None
     cells = []
     for chips, batch, iters, hours in LAMB_WEAK_SCALING:
-        m = dataclasses.replace(FIT, seconds=hours * 3600 / iters, data_parallel=DataParallel(chips=chips))
+        m = dataclasses.replace(LAMB_BERT_LARGE, seconds=hours * 3600 / iters,
+                                data_parallel=DataParallel(chips=chips))
         p = predict(chip, m)
         first = first or (m.seconds, p)
         cells.append(f"{chips} chips {m.seconds * 1e3:.0f} ms (model {p * 1e3:.0f})")
@@ -248,11 +288,13 @@ def required_allreduce_bandwidth(chip: ChipConfig, m: Measurement) -> float:
 
 def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
                        params=("vector_efficiency",),
-                       alternatives=(("op_overhead_cycles",), ("mxu_efficiency",))) -> tuple[Calibration, list[str]]:
+                       alternatives=(("op_overhead_cycles",), ("mxu_efficiency",)),
+                       cross_checks=CROSS_CHECKS) -> tuple[Calibration, list[str]]:
     """Fit ``params`` on ``fit``, validate on ``validation``; the calibrated chip and printable
     lines.  ``alternatives``: other single parameters fitted the same way, printed as
     sensitivities (the primary choice was made before looking at any validation error); the
-    reverse direction (fit on the validation run, check the fit run) is printed too."""
+    reverse direction (fit on the validation run, check the fit run) is printed too;
+    ``cross_checks``: further measurements whose error on the calibrated chip is printed."""
     cal = calibrate(chip, fit, params)
     val = relative_errors(cal.chip, validation)
     before = relative_errors(chip, tuple(fit) + tuple(validation))
@@ -271,6 +313,10 @@ def calibration_report(chip: ChipConfig, fit=(FIT,), validation=(VALIDATION,),
     worst = max(abs(e) for _, _, e in val.values())
     lines.append(f"  validation {'within' if worst <= GOAL else 'OUTSIDE'} the {GOAL:.0%} goal "
                  f"(worst {worst:.0%})")
+    for m in cross_checks:
+        p, s, e = relative_errors(cal.chip, [m])[m.name]
+        lines.append(f"  cross-check {m.name}: measured {s * 1e3:.1f} ms ({m.source}); model {p * 1e3:.1f} ms "
+                     f"calibrated ({relative_errors(chip, [m])[m.name][0] * 1e3:.1f} ms uncalibrated): error {e:+.1%}")
     lines.append("  sensitivity (fitted instead, same runs):")
     for alt in alternatives:
         c = calibrate(chip, fit, alt)

@@ -121,6 +121,14 @@ class Context:
             raise self.freed_error()
         return tuple(e.unpack() for e in self._entries)
 
+    @property
+    def saved_entries(self) -> tuple:
+        """The saved entries as packed (``entry.unpack()`` gives each array): for a backward that
+        can use a packed form itself, such as a weight gradient from a sparse stash."""
+        if self._entries is None:
+            raise self.freed_error()
+        return tuple(self._entries)
+
     def freed_error(self) -> RuntimeError:
         return RuntimeError(
             f"{self.fn.name}: this graph's saved arrays were freed by an earlier backward(); "

@@ -99,7 +99,9 @@ def test_tutorial_line_references_point_at_what_they_name():
         lines = (ROOT / path).read_text().splitlines()
         first, last = int(first), int(last)
         assert 1 <= first <= last <= len(lines), f"{path}:{first}-{last} is outside the file"
-        assert anchor in lines[first - 1], f"{path}:{first} does not hold {anchor!r}: update the tutorial"
+        now = [i + 1 for i, line in enumerate(lines) if anchor in line]
+        assert anchor in lines[first - 1], \
+            f"docs/tutorial.md: {path}:{first}-{last} should start at {anchor!r}, now on line(s) {now}"
 
 
 def test_tutorial_names_existing_examples_and_figures():

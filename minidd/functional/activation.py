@@ -150,12 +150,16 @@ class Dropout(Function):
         mask = rng.random(x.shape, dtype=np.float32) >= p
         ctx.scale = 1.0 / (1.0 - p)
         ctx.save(mask, role=INDEX)
-        return x * mask * x.dtype.type(ctx.scale)
+        out = x * mask  # then scaled in place: the same (x * mask) * scale, one fresh buffer
+        out *= x.dtype.type(ctx.scale)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         (mask,) = ctx.saved
-        return g * mask * g.dtype.type(ctx.scale)
+        out = g * mask
+        out *= g.dtype.type(ctx.scale)
+        return out
 
 
 def _axis(x, axis, op):

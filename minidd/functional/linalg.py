@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..stash.roles import EXACT, PARAMETER, WEIGHT_GRAD_INPUT
+from ..stash.weight_grad import sparse_weight_grad
 from ._util import as_tensor, unbroadcast
 
 
@@ -84,14 +85,17 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        saved = list(ctx.saved)
+        saved = list(ctx.saved_entries)
         g2 = g.reshape(-1, g.shape[-1])
         gx = gw = gb = None
         if need[1]:
-            x = saved.pop(0)
-            gw = g2.T @ x.reshape(-1, x.shape[-1])
+            entry = saved.pop(0)
+            gw = sparse_weight_grad(entry, g2)  # from the sparse form when that is faster
+            if gw is None:
+                x = entry.unpack()
+                gw = g2.T @ x.reshape(-1, x.shape[-1])
         if need[0]:
-            gx = (g2 @ saved.pop(0)).reshape(ctx.x_shape)
+            gx = (g2 @ saved.pop(0).unpack()).reshape(ctx.x_shape)
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return (gx, gw, gb) if len(need) > 2 else (gx, gw)

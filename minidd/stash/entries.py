@@ -158,14 +158,17 @@ class SparseEntry(StashEntry):
     ``"bitmap"``) or the sorted flat indices in the narrowest unsigned type (``"index"``).
     Values may be stored narrower than the array (float16, or bfloat16 as uint16).
     ``negative_zeros`` (lossless packing only) marks the dropped zeros that were -0.0, as a
-    bitmap or flat indices (:func:`negative_zeros`); ``None`` when there are none.
+    bitmap or flat indices (:func:`negative_zeros`); ``None`` when there are none.  ``lossy``
+    says that non-zeros were dropped (deferred dropout), so a backward may use the sparse form
+    itself (:mod:`minidd.stash.weight_grad`) instead of the rebuilt array.
     """
 
-    __slots__ = ("positions", "values", "value_dtype", "kind", "negative_zeros")
+    __slots__ = ("positions", "values", "value_dtype", "kind", "negative_zeros", "lossy")
 
     def __init__(self, shape, dtype, fmt, positions, values, value_dtype="float32",
-                 nonzero=None, kept=None, target_kept=None, negative_zeros=None):
+                 nonzero=None, kept=None, target_kept=None, negative_zeros=None, lossy=False):
         self.kind = fmt
+        self.lossy = lossy
         self.positions = positions
         self.values = values
         self.value_dtype = value_dtype
@@ -178,15 +181,20 @@ class SparseEntry(StashEntry):
         extra = 0 if self.negative_zeros is None else self.negative_zeros[1].nbytes
         return self.positions.nbytes + self.values.nbytes + extra
 
-    def unpack(self):
-        out = np.zeros(self.numel, dtype=self.dtype)
-        vals = decode_values(self.values, self.value_dtype, self.dtype)
+    def indices(self) -> np.ndarray:
+        """The sorted flat indices of the stored values."""
         if self.kind == "bitmap":
             # flatnonzero on a bool view: 20x faster than on the uint8 that unpackbits returns
-            idx = np.flatnonzero(np.unpackbits(self.positions, count=self.numel).view(np.bool_))
-        else:
-            idx = self.positions
-        out[idx] = vals
+            return np.flatnonzero(np.unpackbits(self.positions, count=self.numel).view(np.bool_))
+        return self.positions
+
+    def decoded_values(self) -> np.ndarray:
+        """The stored values in the array's dtype."""
+        return decode_values(self.values, self.value_dtype, self.dtype)
+
+    def unpack(self):
+        out = np.zeros(self.numel, dtype=self.dtype)
+        out[self.indices()] = self.decoded_values()
         if self.negative_zeros is not None:
             fmt, code = self.negative_zeros
             out[np.flatnonzero(np.unpackbits(code, count=self.numel).view(np.bool_))
@@ -220,7 +228,7 @@ def sparse_bytes(numel: int, kept: int, value_itemsize: int) -> tuple[str, int]:
 
 def pack_sparse(array: np.ndarray, mask: np.ndarray | None = None, value_dtype: str = "float32",
                 nonzero=None, target_kept=None, fmt=None, negative_zeros=None,
-                idx: np.ndarray | None = None) -> SparseEntry:
+                idx: np.ndarray | None = None, lossy: bool = False) -> SparseEntry:
     """Pack the elements of ``array`` where the flat boolean ``mask`` is set, or at the sorted
     flat indices ``idx`` (give either, or both when both are at hand).
 
@@ -242,7 +250,7 @@ def pack_sparse(array: np.ndarray, mask: np.ndarray | None = None, value_dtype: 
         positions = idx.astype(narrowest_uint(max(flat.size - 1, 0)))
     return SparseEntry(array.shape, array.dtype, fmt, positions, values, value_dtype,
                        nonzero=nonzero, kept=int(idx.size), target_kept=target_kept,
-                       negative_zeros=negative_zeros)
+                       negative_zeros=negative_zeros, lossy=lossy)
 
 
 # ----------------------------------------------------------------------------- structured entries

@@ -339,7 +339,8 @@ class DeferredDropout(StashPolicy):
                 dense[keep] = array.reshape(-1)[keep]
                 dense = dense.reshape(array.shape)
             return DenseEntry(dense, nonzero=nnz, kept=kept, target_kept=k * rows)
-        return pack_sparse(array, mask, self.value_dtype, nonzero=nnz, target_kept=k * rows, idx=idx)
+        return pack_sparse(array, mask, self.value_dtype, nonzero=nnz, target_kept=k * rows, idx=idx,
+                           lossy=kept < nnz)
 
     def _select_units(self, scores, k, layer):
         """Mask of the ``k`` best units of a flat score array (exact or sampled)."""

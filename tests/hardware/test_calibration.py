@@ -4,8 +4,8 @@ import dataclasses
 import pytest
 
 from hardware import TPUV3, bert, resnet50
-from hardware.calibration import (FIT, VALIDATION, Measurement, calibrate, calibration_report,
-                                  predict, relative_errors)
+from hardware.calibration import (FIT, LAMB_BERT_LARGE, RESNET50_V3_512, VALIDATION, Measurement, calibrate,
+                                  calibration_report, predict, relative_errors)
 
 
 def _synthetic(chip, phases_list):
@@ -36,9 +36,23 @@ def test_one_parameter_needs_one_measurement():
 
 def test_published_figures_convert_to_per_core_step_times():
     # LAMB Table 1 baseline: 81.4 h for 1,000k steps; ResNet-50: 64 images at 937.5 images/s
-    assert FIT.seconds == pytest.approx(0.29304)
-    assert VALIDATION.seconds == pytest.approx(64 / 937.5)
-    assert [p[1] for p in FIT.phases] == [512 // 32] * 2
+    assert LAMB_BERT_LARGE.seconds == pytest.approx(0.29304)
+    assert RESNET50_V3_512.seconds == pytest.approx(64 / 937.5)
+    assert [p[1] for p in LAMB_BERT_LARGE.phases] == [512 // 32] * 2
+    # MLPerf v0.7, tpu-v3-32 (32 cores): BERT batch 448, 1,117 steps per logged block of about
+    # 514.4 s; ResNet-50 batch 4,096, 4 epochs of 313 steps in about 157.3 s
+    assert [p[1] for p in FIT.phases] == [448 // 32] and [p[1] for p in VALIDATION.phases] == [4096 // 32]
+    assert FIT.seconds == pytest.approx(514.4 / 1117, rel=1e-3)
+    assert VALIDATION.seconds == pytest.approx(157.3 / (4 * 313), rel=1e-3)
+
+
+def test_cross_checks_are_computed_on_the_calibrated_chip():
+    cal, lines = calibration_report(TPUV3, alternatives=())
+    p, s, e = relative_errors(cal.chip, [LAMB_BERT_LARGE])[LAMB_BERT_LARGE.name]
+    line = next(x for x in lines if x.startswith("  cross-check lamb-bert-large"))
+    assert f"error {e:+.1%}" in line and f"model {p * 1e3:.1f} ms" in line
+    _, none = calibration_report(TPUV3, alternatives=(), cross_checks=())
+    assert not any("cross-check" in x for x in none)
 
 
 def test_printed_errors_are_computed_from_the_model():

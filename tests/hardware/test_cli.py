@@ -16,7 +16,7 @@ def test_step_writes_csv(tmp_path, capsys):
 def test_reproduce_prints_calibration_scenarios_and_summary(capsys):
     assert main(["reproduce", "--models", "vgg16", "--drops", "0.9", "--scenario-models", "vgg16"]) == 0
     out = capsys.readouterr().out
-    assert "validation resnet50-v3-512" in out and "fitted: vector_efficiency" in out
+    assert "validation mlperf-v0.7-resnet50-v3-32" in out and "cross-check lamb-bert-large" in out and "fitted: vector_efficiency" in out
     assert "## Scenarios: vgg16" in out and "(e) co-designed array" in out
     assert out.count("| vgg16 | 0.9 |") == 2  # uncalibrated and calibrated summaries
 

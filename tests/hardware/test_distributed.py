@@ -5,8 +5,9 @@ import math
 import pytest
 
 from hardware import TPUV3, bert
-from hardware.calibration import (FIT, LAMB_WEAK_SCALING, VALIDATION, mechanism_breakdown, predict,
-                                  required_allreduce_bandwidth, weak_scaling_lines, without_mechanisms)
+from hardware.calibration import (FIT, LAMB_BERT_LARGE, LAMB_WEAK_SCALING, RESNET50_V3_512, VALIDATION,
+                                  mechanism_breakdown, predict, required_allreduce_bandwidth, weak_scaling_lines,
+                                  without_mechanisms)
 from hardware.distributed import DataParallel, allreduce_seconds
 
 
@@ -39,35 +40,42 @@ def test_pretraining_heads_replace_the_classifier():
 
 
 def test_predict_adds_the_allreduce_and_the_runs_precision():
-    bare = without_mechanisms(FIT)
-    assert predict(TPUV3, bare) < predict(TPUV3, dataclasses.replace(bare, overrides=FIT.overrides))
-    no_comm = dataclasses.replace(FIT, data_parallel=None)
+    lamb = LAMB_BERT_LARGE
+    bare = without_mechanisms(lamb)
+    assert predict(TPUV3, bare) < predict(TPUV3, dataclasses.replace(bare, overrides=lamb.overrides))
+    no_comm = dataclasses.replace(lamb, data_parallel=None)
     params = bert("large", 128, pretraining=True, one_hot_embeddings=True).params
-    assert predict(TPUV3, FIT) - predict(TPUV3, no_comm) == pytest.approx(
-        allreduce_seconds(params, FIT.data_parallel))
-    assert (FIT.data_parallel.chips, VALIDATION.data_parallel.chips) == (16, 256)
+    assert predict(TPUV3, lamb) - predict(TPUV3, no_comm) == pytest.approx(
+        allreduce_seconds(params, lamb.data_parallel))
+    assert (lamb.data_parallel.chips, RESNET50_V3_512.data_parallel.chips) == (16, 256)
+    # the MLPerf v0.7 pair: both on a TPU v3-32 (16 chips), the BERT run in bf16 with a gathered embedding
+    assert (FIT.data_parallel.chips, VALIDATION.data_parallel.chips) == (16, 16)
+    assert dict(FIT.bert_options) == {"pretraining": True} and FIT.overrides == ()
 
 
 def test_mechanism_breakdown_adds_up_to_the_full_prediction():
-    for m in (FIT, VALIDATION):
+    for m in (FIT, VALIDATION, LAMB_BERT_LARGE, RESNET50_V3_512):
         parts = mechanism_breakdown(TPUV3, m)
-        assert [w for w, _ in parts] == ["workload (heads, one-hot embedding)",
+        assert [w for w, _ in parts] == ["workload (pre-training heads, embedding as the run looks it up)",
                                          "precision and optimizer state", "gradient all-reduce"]
         total = predict(TPUV3, without_mechanisms(m)) * 1e3 + sum(ms for _, ms in parts)
         assert total == pytest.approx(predict(TPUV3, m) * 1e3)
-    # fp32 activations make the BERT run slower; the all-reduce of 336M fp32 gradients over 16
+    # fp32 activations make the LAMB run slower; the all-reduce of 336M fp32 gradients over 16
     # chips at 332 GB/s per chip: 2 x 15/16 x 1.34 GB / 332 GB/s = 7.6 ms
-    fit = dict(mechanism_breakdown(TPUV3, FIT))
-    assert fit["precision and optimizer state"] > 0
+    lamb = dict(mechanism_breakdown(TPUV3, LAMB_BERT_LARGE))
+    assert lamb["precision and optimizer state"] > 0
     params = bert("large", 128, pretraining=True, one_hot_embeddings=True).params
-    assert fit["gradient all-reduce"] == pytest.approx(2 * 15 / 16 * params * 4 / (340e12 / 1024) * 1e3)
+    assert lamb["gradient all-reduce"] == pytest.approx(2 * 15 / 16 * params * 4 / (340e12 / 1024) * 1e3)
+    # the bf16 MLPerf BERT run changes no chip field
+    assert dict(mechanism_breakdown(TPUV3, FIT))["precision and optimizer state"] == 0
 
 
 def test_required_allreduce_bandwidth_closes_the_gap_exactly():
-    bw = required_allreduce_bandwidth(TPUV3, FIT)
-    slow = dataclasses.replace(FIT, data_parallel=dataclasses.replace(FIT.data_parallel, allreduce_bytes_per_s=bw))
-    assert predict(TPUV3, slow) == pytest.approx(FIT.seconds)
-    assert bw < FIT.data_parallel.allreduce_bytes_per_s / 10   # far below the published figure
+    for m in (FIT, LAMB_BERT_LARGE):
+        bw = required_allreduce_bandwidth(TPUV3, m)
+        slow = dataclasses.replace(m, data_parallel=dataclasses.replace(m.data_parallel, allreduce_bytes_per_s=bw))
+        assert predict(TPUV3, slow) == pytest.approx(m.seconds)
+        assert bw < m.data_parallel.allreduce_bytes_per_s / 10   # far below the published figure
     fast = dataclasses.replace(FIT, seconds=predict(TPUV3, FIT) / 2)  # model already too slow
     assert required_allreduce_bandwidth(TPUV3, fast) == float("inf")
 
