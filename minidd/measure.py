@@ -112,7 +112,8 @@ def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 
     fidelity = [] if _is_dense(policy) else stash.gradient_fidelity(net, loss_fn, policy)
     times = step_overhead(net, loss_fn, policy, repeats)
     net.zero_grad()
-    workload = hardware.workload_from_dict(trace(net, loss_fn, batch, name=type(net).__name__))
+    traced = trace(net, loss_fn, batch, name=type(net).__name__)
+    workload = hardware.workload_from_dict(traced)
     cmp = hardware.compare(hardware.TPUV3, workload, _hardware_policy(policy.config()), batch=batch)
     return {
         "stash": footprint, "fidelity": fidelity, "step_times": times,
@@ -121,7 +122,8 @@ def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 
                      "speedup_same_batch": cmp.speedup_same_batch,
                      "speedup_own_batch": cmp.speedup_own_batch,
                      "batch": batch, "max_batch_baseline": cmp.baseline_own.batch,
-                     "max_batch_policy": cmp.proposed_own.batch},
+                     "max_batch_policy": cmp.proposed_own.batch,
+                     "trace": traced},   # the report's hardware scenarios are modelled on it
     }
 
 

@@ -8,13 +8,14 @@ For every step budget:
 2. **Compare**, on seeds 0, 1, 2 (paired: a seed fixes initialisation, batch order and masking):
    dense; deferred dropout at 0.5 and 0.9; random-k at 0.9 (the same number of kept elements in
    the same layers, chosen at random: is it *which* elements DD keeps?); and dense with the
-   learning rate of the weights DD sparsifies multiplied by ``lowlr_scale`` (is DD just a lower
-   learning rate on those layers?).
+   learning rate of the weights DD sparsifies multiplied by 0.3 (is DD just a lower learning rate
+   on those layers?).  ``STUDY["arms"]`` maps each arm to its policy spec and that multiplier.
 3. **Flattening check**: dense at twice the longest budget (one seed) shows how much dense still
    gains from more steps.
 
 Every run records its held-out curve every ``eval_every`` steps.  ``python -m minidd.mlm_study
---out results/mlm_study --jobs 2`` runs what is missing (resumable) and writes ``REPORT.md``.
+--out results/mlm_study --jobs 12`` runs what is missing (resumable) and writes ``REPORT.md``
+with the tuning grids, paired differences to dense and between arms, and the curves.
 """
 from __future__ import annotations
 

@@ -183,9 +183,16 @@ def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figu
         lines.append(f"| {r['task']} | {r['policy']} | {r['hw_stash_reduction']:.2f}x | "
                      f"{r['hw_footprint_reduction']:.3f}x | {r['hw_speedup_same_batch']:.3f}x | "
                      f"{r['hw_speedup_own_batch']:.3f}x |")
-    # LEAD: the hw helper's scenario table is passed in as `hardware_scenarios` (markdown) here.
     if hardware_scenarios:
-        lines += ["", "## Hardware scenarios", "", hardware_scenarios]
+        lines += ["", "## Hardware scenarios on these models' traces", "",
+                  "Each deferred-dropout variant trained here, modelled on its task's trace (the dense "
+                  "run's) in the scenarios of `python -m hardware reproduce`: (a) each policy at its own "
+                  "largest batch, (b) a fixed batch at which the zero-value baseline must fall back to "
+                  "its cheapest way to fit, (c) host offload, (d) the co-designed array that skips "
+                  "all-zero streamed vectors, by selection structure, (e) combinations; beside each "
+                  "variant's measured accuracy (mean over seeds), the trade-off a designer chooses. "
+                  "Small models fold into few 128-wide passes, so structure buys less here than at "
+                  "paper scale.", "", hardware_scenarios]
     lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table, ""]
     lines += _time_section(runs)
     lines += ["## Figures", ""]
@@ -263,11 +270,34 @@ def curves_figure(plt, runs, title: str, label=lambda r: r.spec):
     return fig
 
 
+def scenarios_markdown(runs, rows: list[dict]) -> str:
+    """The hardware scenario tables (``hardware.scenario_table``) of every task that trained a
+    deferred-dropout variant, on the trace recorded by the task's dense (else first) run, with
+    each variant's measured accuracy beside it; ``""`` when no run recorded a trace."""
+    from hardware import scenario_table
+    ok = [r for r in runs if r.status == "ok" and r.hardware.get("trace")]
+    parts = []
+    for task in dict.fromkeys(r.task for r in ok):
+        mine = [r for r in ok if r.task == task]
+        traced = next((r for r in mine if r.policy["policy"] == "dense"), mine[0]).hardware["trace"]
+        variants = {r.spec: r.policy for r in mine if r.policy["policy"] == "deferred_dropout"}
+        if not variants:
+            continue
+        acc = {(row["task"], row["policy"]): row for row in rows}
+        accuracy = [f"{_pct(acc[task, spec]['accuracy_mean'])} ± {_pct(acc[task, spec]['accuracy_std'])}"
+                    for spec in variants]
+        parts += [f"### {task}", ""] + scenario_table(traced, list(variants.values()), accuracy) + [""]
+    return "\n".join(parts)
+
+
 def write_report(runs, folder, config: dict, paper_table: str, command: str,
                  hardware_scenarios: str | None = None) -> list[dict]:
-    """Write ``summary.csv``, the figures and ``REPORT.md`` of ``runs`` into ``folder``."""
+    """Write ``summary.csv``, the figures and ``REPORT.md`` of ``runs`` into ``folder``; the hardware
+    scenarios default to :func:`scenarios_markdown` of the runs."""
     folder = Path(folder)
     rows = summarize(runs)
+    if hardware_scenarios is None:
+        hardware_scenarios = scenarios_markdown(runs, rows)
     atomic_write(folder / "summary.csv", summary_csv(rows))
     figures, note = write_figures(rows, runs, folder)
     atomic_write(folder / "REPORT.md", report_markdown(runs, rows, config, paper_table, figures, note, command,
@@ -402,7 +432,8 @@ def write_mlm_study(runs, folder, study: dict, command: str) -> None:
             ax.set_xlabel("training step")
             ax.set_ylabel("held-out MLM loss")
             ax.set_title(f"MLM, {budget}-step budget")
-            lo = min(min(p["mlm_loss"] for p in r.curves["curve"]) for r in comp)
+            shown = comp + (flat if budget == max(study["budgets"]) else [])
+            lo = min(min(p["mlm_loss"] for p in r.curves["curve"]) for r in shown)
             ax.set_ylim(lo - 0.05, lo + 1.0)
             ax.legend(fontsize=7)
             fig.tight_layout()

@@ -118,13 +118,19 @@ class SweepConfig:
         return json.loads(json.dumps(asdict(self)))
 
 
+# Selections a systolic array can skip (hardware/README.md): blocks of 128 along the reduction
+# dimension (block=128 is the default: one streamed vector of a 128-row array) and whole rows (tokens / positions).
+STRUCTURED = ("deferred_dropout:0.9,structure=block", "deferred_dropout:0.9,structure=row")
+
 PRESETS = {
     "quick": SweepConfig(("mlp", "cnn", "bert", "mlm"),
-                         ("dense", "zero_value", "deferred_dropout:0.5", "deferred_dropout:0.9"), (0,),
+                         ("dense", "zero_value", "deferred_dropout:0.5", "deferred_dropout:0.9",
+                          STRUCTURED[0]), (0,),
                          epochs={"mlp": 3, "cnn": 2, "bert": 1, "mlm": 100},
                          train_limit={"cnn": 4000, "bert": 2400}),
     "full": SweepConfig(("mlp", "cnn", "bert", "mlm"),
-                        ("dense", "zero_value") + tuple(f"deferred_dropout:{d}" for d in DROPS_FULL),
+                        ("dense", "zero_value") + tuple(f"deferred_dropout:{d}" for d in DROPS_FULL)
+                        + STRUCTURED,
                         (0, 1, 2)),
 }
 
