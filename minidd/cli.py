@@ -71,9 +71,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=("quick", "full", "hardware"), default="quick",
                     help="quick (default): all models, Dense, ZeroValue and deferred dropout at "
-                         "0.5 and 0.9, short training; full: {mlp, cnn, bert, mlm} x {Dense, ZeroValue, "
-                         "DD 0.5, 0.75, 0.9, 0.95} x 3 seeds with full training; hardware: the "
-                         "paper-scale hardware table only")
+                         "0.5 and 0.9 (and 0.9 in blocks of 128), short training; full: {mlp, cnn, bert, "
+                         "mlm} x {Dense, ZeroValue, DD 0.5, 0.75, 0.9, 0.95, DD 0.9 in blocks and in "
+                         "rows} x 3 seeds with full training; hardware: the paper-scale hardware table only")
     ap.add_argument("--models", type=_csv("models"),
                     help="override the preset's models (comma-separated): mlp, cnn, bert (classifiers) "
                          "and mlm (masked-language-model pre-training)")
