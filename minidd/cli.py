@@ -71,9 +71,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=("quick", "full", "hardware"), default="quick",
                     help="quick (default): all models, Dense, ZeroValue and deferred dropout at "
-                         "0.5 and 0.9, short training; full: {mlp, cnn, bert, mlm} x {Dense, ZeroValue, "
-                         "DD 0.5, 0.75, 0.9, 0.95} x 3 seeds with full training; hardware: the "
-                         "paper-scale hardware table only")
+                         "0.5 and 0.9 (and 0.9 in blocks of 128), short training; full: {mlp, cnn, bert, "
+                         "mlm} x {Dense, ZeroValue, DD 0.5, 0.75, 0.9, 0.95, DD 0.9 in blocks and in "
+                         "rows} x 3 seeds with full training; hardware: the paper-scale hardware table only")
     ap.add_argument("--models", type=_csv("models"),
                     help="override the preset's models (comma-separated): mlp, cnn, bert (classifiers) "
                          "and mlm (masked-language-model pre-training)")
@@ -159,6 +159,7 @@ def _hardware_preset(out: Path, drops, command: str) -> int:
 
 
 def _write_report(runs, config, out: Path, command: str) -> list[dict]:
+    """summary.csv, REPORT.md and figures (``minidd.report``), which list the failed runs too."""
     from .report import write_report
     drops = sorted({r.policy["drop"] for r in runs if r.ok and r.policy.get("drop")}) or [0.9]
     return write_report(runs, out, config.to_json(), hardware_table(drops), command)
@@ -205,11 +206,12 @@ def main(argv=None, prog: str | None = None) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     failed = [r for r in runs if not r.ok]
-    rows = _write_report(runs, config, out, command) if len(failed) < len(runs) else []
+    rows = _write_report(runs, config, out, command)
     print(f"{len(runs) - len(failed)} runs in {out}: runs.jsonl, summary.csv, REPORT.md"
           + (f"; {len(failed)} FAILED" if failed else ""))
+    width = max((len(r["policy"]) for r in rows), default=0)
     for r in rows:
-        print(f"  {r['task']:<5} {r['policy']:<22} acc {100 * r['accuracy_mean']:6.2f}%  stash "
+        print(f"  {r['task']:<5} {r['policy']:<{width}}  acc {100 * r['accuracy_mean']:6.2f}%  stash "
               f"{r.get('stash_reduction', float('nan')):5.2f}x smaller than dense")
     for r in failed:
         print(f"  FAILED {r.task} {r.spec} seed {r.seed}: {r.error.strip().splitlines()[-1]}")

@@ -100,7 +100,7 @@ def _failed_section(runs) -> list[str]:
     if not failed:
         return []
     lines = ["## Failed runs", "", f"{len(failed)} run(s) failed and are left out of every table below "
-             "(rerunning the same command retries them only if the results store drops failed runs).", "",
+             "(rerunning the same command retries them).", "",
              "| task | policy | seed | error |", "|---|---|---|---|"]
     for r in sorted(failed, key=lambda r: (r.task, r.spec, r.seed)):
         first = (r.error or "").strip().splitlines()

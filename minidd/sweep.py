@@ -32,8 +32,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import __version__, io, recipes
+from .measure import make_policy, policy_label
 from .results import ResultsFileError, RunResult, run_key
-from .stash import format_spec, parse_spec, spec_key
 from .worker import Processes, execute
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ def _positive_int(value, what: str) -> int:
 class SweepConfig:
     """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``.
 
-    Policies are stored as canonical specs (``stash.format_spec``); two specs of one policy are
-    refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
+    Policies are specs (``stash.parse_spec``'s grammar, plus ``random_k:<drop>``, the random-k
+    control), stored canonical (``measure.policy_label``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
     ``mlm``) and training subset; a model missing from them gets the recipe's default.
     """
     models: tuple
@@ -89,12 +89,11 @@ class SweepConfig:
             if not isinstance(text, str):
                 raise TypeError(f"SweepConfig: policies must be spec strings (stash.format_spec(policy) "
                                 f"gives a policy's), got {text!r}")
-            policy = parse_spec(text)  # a clear error for a bad spec or option
-            k = spec_key(policy)
+            k = policy_label(make_policy(text))  # a clear error for a bad spec or option
             if k in by_key:
                 raise ValueError(f"policies {by_key[k]!r} and {text!r} are the same policy; list it once")
             by_key[k] = text
-            canonical.append(format_spec(policy))
+            canonical.append(k)
         set_("policies", tuple(canonical))
         set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
@@ -113,7 +112,7 @@ class SweepConfig:
         return [(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
 
     def key(self, model: str, spec: str, seed: int) -> str:
-        return run_key(model, spec_key(parse_spec(spec)), seed)
+        return run_key(model, policy_label(make_policy(spec)), seed)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -161,9 +160,8 @@ def from_preset(preset: str, models=None, policies=None, drops=None, seeds=None,
 
 def recipe_hyperparameters(model: str) -> dict:
     """The recipe's hyperparameters (``recipes.config(model)``), recorded in ``config.json`` so a
-    changed recipe is a different configuration.  HOOK: ``{}`` while recipes has no ``config``."""
-    hook = getattr(recipes, "config", None)
-    return hook(model) if hook is not None else {}
+    changed recipe is a different configuration."""
+    return recipes.config(model)
 
 
 def config_record(config: SweepConfig) -> dict:
@@ -348,7 +346,7 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     that fails is recorded as failed and the others go on; the next call retries it.  On
     ``KeyboardInterrupt`` the running runs are stopped and the interrupt re-raised.
     ``max_runs`` stops after that many runs; ``runner`` (``"module:function"``, its module found
-    on ``runner_path`` if given) replaces :func:`minidd.recipes.run`.
+    on ``runner_path`` if given) replaces :func:`minidd.measure.run`.
     """
     if not isinstance(folder, (str, os.PathLike)) or not str(folder):
         raise TypeError(f"folder must be a path (str or pathlib.Path), got {folder!r}")
@@ -385,7 +383,7 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
             continue
         settings = {"epochs": config.epochs.get(model), "train_limit": config.train_limit.get(model)}
         todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
-                     "policy": parse_spec(spec).config(), "settings": settings, "runner": runner,
+                     "policy": make_policy(spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]

@@ -142,22 +142,8 @@ def run_job(job: dict) -> RunResult:
     t0 = time.perf_counter()
     raw = runner(job["task"], job["spec"], job["seed"], epochs=job["settings"].get("epochs"),
                  train_limit=job["settings"].get("train_limit"))
-    if isinstance(raw, dict):
-        raw = from_recipe_dict(raw, job)
     if not isinstance(raw, RunResult):
         raise TypeError(f"runner {job['runner']} returned {type(raw).__name__}, expected a RunResult")
     timings = {"seconds": time.perf_counter() - t0, **raw.timings}
     return replace(raw, key=job["key"], policy=job["policy"], spec=job["spec"], timings=timings)
 
-
-def from_recipe_dict(d: dict, job: dict) -> RunResult:
-    """A ``recipes.run`` result dict (its form before it returns a RunResult) as a RunResult."""
-    history = dict(d["history"])
-    timings = {k: d[k] for k in ("train_seconds", "step_seconds", "step_seconds_dense") if k in d}
-    if "seconds" in history:
-        timings["epoch_seconds"] = history.pop("seconds")
-    metrics = {k: d[k] for k in ("test_accuracy", "test_loss", "mlm_loss") if k in d}
-    settings = {**job["settings"], **{k: d[k] for k in ("epochs", "steps", "description") if k in d}}
-    return RunResult(job["key"], job["task"], job["policy"], job["spec"], job["seed"], "ok", None,
-                     settings, metrics, d.get("fidelity", []), d.get("stash", {}), d.get("hardware", {}),
-                     timings, history)

@@ -221,3 +221,18 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, sig):
     time.sleep(0.2)
     assert len(list(pids.iterdir())) == 2 and not _survivors(f"FAKE_PIDS={pids}")
     assert not (tmp_path / "out" / "runs.jsonl").exists()   # interrupted runs are not recorded as failed
+
+
+def test_the_main_job_lists_failed_runs_in_its_report_and_exits_1(tmp_path, monkeypatch, capsys):
+    import functools
+
+    from minidd import cli
+    monkeypatch.setattr(sweep, "run_sweep", functools.partial(run_sweep, runner="sweep_fakes:run",
+                                                              runner_path=(HERE,)))
+    monkeypatch.setenv("FAKE_FAIL", "0")
+    argv = ["--models", "mlp", "--policies", "dense", "--seeds", "0", "--no-progress", "--out", str(tmp_path)]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "0 runs in" in out and "1 FAILED" in out and "FAILED mlp dense seed 0: RuntimeError: fake failure" in out
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## Failed runs" in report and "| mlp | dense | 0 | RuntimeError: fake failure of mlp dense seed 0 |" in report
