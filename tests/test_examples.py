@@ -101,7 +101,8 @@ def test_tutorial_line_references_point_at_what_they_name():
         assert 1 <= first <= last <= len(lines), f"{path}:{first}-{last} is outside the file"
         now = [i + 1 for i, line in enumerate(lines) if anchor in line]
         assert anchor in lines[first - 1], \
-            f"docs/tutorial.md: {path}:{first}-{last} should start at {anchor!r}, now on line(s) {now}"
+            f"docs/tutorial.md: {path}:{first}-{last} should start at {anchor!r}, now on line(s) {now}: " \
+            "run `python docs/update_refs.py`"
 
 
 def test_tutorial_names_existing_examples_and_figures():
@@ -130,3 +131,16 @@ def test_tutorial_check_commands_run(capsys, monkeypatch):
         except RuntimeError as e:
             assert "freed" in str(e) and "retain_graph" in code, code
         assert capsys.readouterr().out.strip(), f"no output from:\n{code}"
+
+
+def test_update_refs_moves_a_stale_reference_to_its_anchor():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("update_refs", ROOT / "docs" / "update_refs.py")
+    update_refs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(update_refs)
+    lines = (ROOT / "minidd/autograd.py").read_text().splitlines()
+    at = next(i + 1 for i, line in enumerate(lines) if "class Tensor:" in line)
+    stale = f"see `minidd/autograd.py:{at + 7}-{at + 17}` (`class Tensor:`) and `minidd/autograd.py:1-3` (`no such anchor`)"
+    new, said = update_refs.updated(stale)
+    assert f"`minidd/autograd.py:{at}-{at + 10}` (`class Tensor:`)" in new
+    assert any("not found" in s for s in said) and "`minidd/autograd.py:1-3`" in new
