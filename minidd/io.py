@@ -5,6 +5,10 @@
   (``os.replace``, atomic on POSIX) and the folder is fsynced.  A reader, or a process killed at
   any moment, sees either the old file or the new one, never a mix; on any failure (including
   ``KeyboardInterrupt``) the temporary file is removed and the old file is left as it was.
+* :func:`atomic_copy`: the same for a copy of another file (a hard link where possible, so a
+  large checkpoint is not copied byte by byte).
+* :func:`remove_stale_temps` removes the temporary files a killed writer left next to a target;
+  :func:`check_writable_folder` checks that a folder takes a new file before any work starts.
 * :func:`append_line`: one ``O_APPEND`` write of a whole line, then fsync (``runs.jsonl``).  A kill
   can at worst leave a torn *last* line, which readers cut off.
 
@@ -14,7 +18,9 @@ Errors name the file being written: ``OSError`` of the same kind (``FileNotFound
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -87,6 +93,55 @@ def atomic_savez(path, arrays: dict) -> None:
     import numpy as np
     with open_atomic(path, "wb") as f:
         np.savez(f, **arrays)
+
+
+def atomic_copy(src, dst) -> None:
+    """Replace ``dst`` by the content of ``src`` atomically: a hard link where the filesystem
+    allows (no data copied), else a copy; ``dst`` is never seen half-written."""
+    src, dst = Path(src), Path(dst)
+    tmp = _temp_name(dst)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:  # no hard links here: copy, and make the copy durable
+            shutil.copyfile(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            raise _named(e, dst) from e
+        raise
+    _fsync_dir(dst.parent)
+
+
+def _temp_name(path: Path) -> str:
+    """A fresh, unused temporary name next to ``path`` (the file itself is not kept)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise _named(e, path) from e
+    os.close(fd)
+    os.unlink(tmp)
+    return tmp
+
+
+def remove_stale_temps(path) -> None:
+    """Remove the temporary files that writes of ``path`` killed midway left in its folder."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+
+
+def check_writable_folder(path) -> None:
+    """Raise the ``OSError`` that writing ``path`` would meet if its folder takes no new file
+    (a probe file, removed at once, is made there)."""
+    folder = Path(path).parent
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.", suffix=TEMP_SUFFIX)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def append_line(path, line: str) -> None:

@@ -1,14 +1,13 @@
 """``Module``, ``Parameter`` and ``Sequential``, in the style users know from PyTorch."""
 from __future__ import annotations
 
-import os
-import tempfile
 import weakref
 from collections import OrderedDict
 
 import numpy as np
 
 from ..autograd import Tensor
+from ..io import atomic_savez
 from ..stash.roles import scope
 
 
@@ -209,21 +208,6 @@ class Module:
         for name, m in self._modules.items():
             lines.append("  " + f"({name}): {m!r}".replace("\n", "\n  "))
         return "\n".join(lines) + ")" if len(lines) > 1 else f"{type(self).__name__}()"
-
-
-def atomic_savez(path, arrays: dict) -> None:
-    """``np.savez`` to a temporary file in the same folder, then rename over ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 class ModuleList(Module):
