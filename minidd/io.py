@@ -57,17 +57,25 @@ def open_atomic(path, mode: str = "wb", newline: str | None = None):
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"open_atomic: mode must be 'wb' or 'w', got {mode!r}")
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    except OSError as e:
-        raise _named(e, path) from e
-    try:
+    with _replacing(Path(path)) as (fd, _):
         with open(fd, mode, encoding=None if "b" in mode else "utf-8", newline=newline) as f:
             os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get normal permissions
             yield f
             f.flush()
             os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """``with _replacing(path) as (fd, tmp)``: a new temporary file next to ``path`` (open as
+    ``fd``) that is renamed over ``path`` when the block ends, then the folder is fsynced.  If the
+    block raises, the temporary file is removed and ``path`` is untouched; errors name ``path``."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise _named(e, path) from e
+    try:
+        yield fd, tmp
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
@@ -98,34 +106,15 @@ def atomic_savez(path, arrays: dict) -> None:
 def atomic_copy(src, dst) -> None:
     """Replace ``dst`` by the content of ``src`` atomically: a hard link where the filesystem
     allows (no data copied), else a copy; ``dst`` is never seen half-written."""
-    src, dst = Path(src), Path(dst)
-    tmp = _temp_name(dst)
-    try:
+    with _replacing(Path(dst)) as (fd, tmp):
+        os.close(fd)
+        os.unlink(tmp)
         try:
             os.link(src, tmp)
         except OSError:  # no hard links here: copy, and make the copy durable
             shutil.copyfile(src, tmp)
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(e, OSError) and e.filename in (None, tmp):
-            raise _named(e, dst) from e
-        raise
-    _fsync_dir(dst.parent)
-
-
-def _temp_name(path: Path) -> str:
-    """A fresh, unused temporary name next to ``path`` (the file itself is not kept)."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    except OSError as e:
-        raise _named(e, path) from e
-    os.close(fd)
-    os.unlink(tmp)
-    return tmp
 
 
 def remove_stale_temps(path) -> None:
