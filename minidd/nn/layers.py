@@ -79,34 +79,34 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation})")
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """A pooling layer: ``pool`` (the functional op) with this layer's kernel_size, stride, padding."""
+
+    pool = None
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.args = (kernel_size, stride, padding)
+
+    def forward(self, x):
+        return type(self).pool(x, *self.args)
+
+    def __repr__(self):
+        return f"{type(self).__name__}{self.args}"
+
+
+class MaxPool2d(_Pool2d):
     """Max pooling over (N, C, H, W); ``kernel_size``, ``stride`` (default: the kernel size) and
     ``padding`` are an int or a (height, width) pair, passed to :func:`minidd.functional.max_pool2d`."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.args = (kernel_size, stride, padding)
-
-    def forward(self, x):
-        return F.max_pool2d(x, *self.args)
-
-    def __repr__(self):
-        return f"MaxPool2d{self.args}"
+    pool = staticmethod(F.max_pool2d)
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Average pooling over (N, C, H, W); ``kernel_size``, ``stride`` (default: the kernel size) and
     ``padding`` are an int or a (height, width) pair, passed to :func:`minidd.functional.avg_pool2d`."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.args = (kernel_size, stride, padding)
-
-    def forward(self, x):
-        return F.avg_pool2d(x, *self.args)
-
-    def __repr__(self):
-        return f"AvgPool2d{self.args}"
+    pool = staticmethod(F.avg_pool2d)
 
 
 class BatchNorm2d(Module):

@@ -210,7 +210,20 @@ class Module:
         return "\n".join(lines) + ")" if len(lines) > 1 else f"{type(self).__name__}()"
 
 
-class ModuleList(Module):
+class _Indexed(Module):
+    """Children "0", "1", ... read as a sequence: ``len``, indexing (slices too) and iteration."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleList(_Indexed):
     """A list of modules, registered as children "0", "1", ... (no ``forward`` of its own)."""
 
     def __init__(self, modules=()):
@@ -228,15 +241,6 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
 
 class ModuleDict(Module):
@@ -279,7 +283,7 @@ class ModuleDict(Module):
         return self._modules.items()
 
 
-class Sequential(Module):
+class Sequential(_Indexed):
     """Modules applied in order; children are named "0", "1", ..."""
 
     def __init__(self, *modules: Module):
@@ -288,15 +292,6 @@ class Sequential(Module):
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
             setattr(self, str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def forward(self, x):
         for m in self._modules.values():
