@@ -15,11 +15,8 @@ and says so with a :class:`CheckpointWarning`.
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -27,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_savez
+from .io import atomic_copy, atomic_savez, check_writable_folder, remove_stale_temps
 
 FORMAT = "minidd.fit-checkpoint"
 VERSION = 1
@@ -83,8 +80,7 @@ class Checkpoint:
         self._rotate = False  # does self.path hold a good checkpoint of this run (keep it as .prev)?
         self._fresh = True    # no checkpoint loaded: a .prev of an older run must go at the first save
         _check_folder(self.path)
-        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        remove_stale_temps(self.path)
 
     # -- writing -----------------------------------------------------------------------------
     def save(self, state: dict, n_examples: int, batch_size: int) -> None:
@@ -112,18 +108,7 @@ class Checkpoint:
     def _keep_previous(self):
         if self.prev.exists() and os.path.samefile(self.path, self.prev):
             return  # a kill after the last _keep_previous: .prev already is the current checkpoint
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            os.unlink(tmp)
-            try:
-                os.link(self.path, tmp)
-            except OSError:  # no hard links here: copy
-                shutil.copyfile(self.path, tmp)
-            os.replace(tmp, self.prev)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_copy(self.path, self.prev)
 
     def check_replaceable(self) -> None:
         """A fresh run replaces ``path`` at its first save: refuse if it holds anything but a
@@ -258,9 +243,7 @@ def _check_folder(path: Path) -> None:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        check_writable_folder(path)
     except OSError as e:
         raise type(e)(e.errno, f"fit: checkpoint folder {folder} cannot be created or written to: "
                                f"{e.strerror or e}", str(folder)) from None
-    os.close(fd)
-    os.unlink(probe)

@@ -5,6 +5,10 @@
   (``os.replace``, atomic on POSIX) and the folder is fsynced.  A reader, or a process killed at
   any moment, sees either the old file or the new one, never a mix; on any failure (including
   ``KeyboardInterrupt``) the temporary file is removed and the old file is left as it was.
+* :func:`atomic_copy`: the same for a copy of another file (a hard link where possible, so a
+  large checkpoint is not copied byte by byte).
+* :func:`remove_stale_temps` removes the temporary files a killed writer left next to a target;
+  :func:`check_writable_folder` checks that a folder takes a new file before any work starts.
 * :func:`append_line`: one ``O_APPEND`` write of a whole line, then fsync (``runs.jsonl``).  A kill
   can at worst leave a torn *last* line, which readers cut off.
 
@@ -14,7 +18,9 @@ Errors name the file being written: ``OSError`` of the same kind (``FileNotFound
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -51,17 +57,25 @@ def open_atomic(path, mode: str = "wb", newline: str | None = None):
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"open_atomic: mode must be 'wb' or 'w', got {mode!r}")
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    except OSError as e:
-        raise _named(e, path) from e
-    try:
+    with _replacing(Path(path)) as (fd, _):
         with open(fd, mode, encoding=None if "b" in mode else "utf-8", newline=newline) as f:
             os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get normal permissions
             yield f
             f.flush()
             os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """``with _replacing(path) as (fd, tmp)``: a new temporary file next to ``path`` (open as
+    ``fd``) that is renamed over ``path`` when the block ends, then the folder is fsynced.  If the
+    block raises, the temporary file is removed and ``path`` is untouched; errors name ``path``."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise _named(e, path) from e
+    try:
+        yield fd, tmp
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
@@ -87,6 +101,36 @@ def atomic_savez(path, arrays: dict) -> None:
     import numpy as np
     with open_atomic(path, "wb") as f:
         np.savez(f, **arrays)
+
+
+def atomic_copy(src, dst) -> None:
+    """Replace ``dst`` by the content of ``src`` atomically: a hard link where the filesystem
+    allows (no data copied), else a copy; ``dst`` is never seen half-written."""
+    with _replacing(Path(dst)) as (fd, tmp):
+        os.close(fd)
+        os.unlink(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:  # no hard links here: copy, and make the copy durable
+            shutil.copyfile(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+
+
+def remove_stale_temps(path) -> None:
+    """Remove the temporary files that writes of ``path`` killed midway left in its folder."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+
+
+def check_writable_folder(path) -> None:
+    """Raise the ``OSError`` that writing ``path`` would meet if its folder takes no new file
+    (a probe file, removed at once, is made there)."""
+    folder = Path(path).parent
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.", suffix=TEMP_SUFFIX)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def append_line(path, line: str) -> None:

@@ -213,6 +213,8 @@ def _pyplot():
 FIGURE_NOTE = ("Figures need matplotlib, an optional extra: `pip install \".[figures]\"`, then rerun "
                "the same command (finished runs are not repeated).")
 
+NO_FIGURE_NOTE = "No figures: no run finished, so there is nothing to plot."
+
 
 def _save(fig, path) -> str:
     buf = io.BytesIO()
@@ -223,7 +225,7 @@ def _save(fig, path) -> str:
 
 def write_figures(rows: list[dict], runs, folder) -> tuple[list[str], str]:
     """Accuracy, loss and stash reduction against drop rate (one line per task), and the held-out
-    MLM curves when the sweep has ``mlm`` runs (PNG)."""
+    MLM curves when the sweep has ``mlm`` runs (PNG); a figure with nothing to plot is not written."""
     plt = _pyplot()
     if plt is None:
         return [], FIGURE_NOTE
@@ -240,16 +242,18 @@ def write_figures(rows: list[dict], runs, folder) -> tuple[list[str], str]:
             zv = [r[metric] for r in mine if r["policy_name"] == "zero_value"]
             if zv:
                 ax.axhline(zv[0], ls=":", lw=0.8, color=ax.lines[-1].get_color() if pts else None)
-        ax.set_xlabel("deferred-dropout drop rate (0 = dense; dotted: zero-value baseline)")
-        ax.set_ylabel(label)
-        ax.legend()
-        fig.tight_layout()
-        paths.append(_save(fig, Path(folder) / fname))
+        if ax.lines:  # no successful run of any task: no figure (and no empty legend)
+            ax.set_xlabel("deferred-dropout drop rate (0 = dense; dotted: zero-value baseline)")
+            ax.set_ylabel(label)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend()
+            fig.tight_layout()
+            paths.append(_save(fig, Path(folder) / fname))
         plt.close(fig)
     mlm = [r for r in runs if r.task == "mlm" and r.status == "ok" and r.curves.get("curve")]
     if mlm:
         paths.append(_save(curves_figure(plt, mlm, "held-out MLM loss"), Path(folder) / "mlm_curves.png"))
-    return paths, ""
+    return paths, "" if paths else NO_FIGURE_NOTE
 
 
 def curves_figure(plt, runs, title: str, label=lambda r: r.spec):

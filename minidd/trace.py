@@ -72,11 +72,11 @@ def _gemm(lname, mod, row, batch, keep_dense, shares="", input_grad=True):
         k, n = mod.in_features, mod.out_features
         m = per_sample // k
     else:
-        c, o, kk = mod.shape
+        c, o, (kh, kw) = mod.in_channels, mod.out_channels, mod.kernel_size
         _, h, w = row.shape[1:]
-        ho = (h + 2 * mod.padding - kk) // mod.stride + 1
-        wo = (w + 2 * mod.padding - kk) // mod.stride + 1
-        m, k, n = ho * wo, c * kk * kk, o
+        ho, wo = ((size + 2 * p - d * (kk - 1) - 1) // st + 1 for size, kk, st, p, d in
+                  zip((h, w), mod.kernel_size, mod.stride, mod.padding, mod.dilation))
+        m, k, n = ho * wo, c * kh * kw, o
     stash_items = [] if shares else [{
         "role": "weight_grad_input", "elements": per_sample,
         "natural_sparsity": 0.0 if row.nonzero is None else 1.0 - row.nonzero / row.numel,
@@ -85,8 +85,11 @@ def _gemm(lname, mod, row, batch, keep_dense, shares="", input_grad=True):
     layer = {"name": lname, "kind": "gemm", "m": max(1, m), "k": k, "n": n, "params": params,
              "out_elements": max(1, m) * n, "stash": stash_items, "keep_dense": keep_dense,
              "shares_stash_with": shares, "input_grad": input_grad}
-    if not isinstance(mod, Linear):  # the geometry for block skipping on the im2col reduction
-        layer["conv"] = [h, w, kk, mod.stride, mod.padding]
+    # the geometry for block skipping on the im2col reduction; the hardware model's geometry is
+    # square and undilated, so another convolution is traced as a plain GEMM
+    if not isinstance(mod, Linear) and (kh == kw and len({*mod.stride}) == len({*mod.padding}) == 1
+                                        and mod.dilation == (1, 1)):
+        layer["conv"] = [h, w, kh, mod.stride[0], mod.padding[0]]
     return layer
 
 

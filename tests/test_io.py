@@ -90,3 +90,40 @@ def test_a_target_that_is_a_folder_is_named_and_no_temporary_stays(tmp_path):
     assert e.value.filename == str(tmp_path / "out") and _listing(tmp_path) == ["out"]
     with pytest.raises(IsADirectoryError, match="cannot write .*out"):
         io.append_line(tmp_path / "out", "x")
+
+
+def test_atomic_copy_replaces_the_target_and_cleans_up_on_failure(tmp_path, monkeypatch):
+    src, dst = tmp_path / "ck.npz", tmp_path / "ck.npz.prev"
+    src.write_bytes(b"new")
+    dst.write_bytes(b"old")
+    io.atomic_copy(src, dst)
+    assert dst.read_bytes() == b"new" and _listing(tmp_path) == ["ck.npz", "ck.npz.prev"]
+
+    def no_links(a, b):
+        raise OSError(errno.EPERM, "no hard links")
+    monkeypatch.setattr(io.os, "link", no_links)   # the copy fallback
+    src.write_bytes(b"newer")
+    io.atomic_copy(src, dst)
+    assert dst.read_bytes() == b"newer" and not os.path.samefile(src, dst)
+
+    def broken(a, b):
+        raise OSError(errno.EIO, "I/O error")
+    monkeypatch.setattr(io.os, "replace", broken)
+    with pytest.raises(OSError, match="cannot write .*ck.npz.prev"):
+        io.atomic_copy(tmp_path / "ck.npz", dst)
+    assert dst.read_bytes() == b"newer" and _listing(tmp_path) == ["ck.npz", "ck.npz.prev"]
+
+
+def test_remove_stale_temps_removes_only_the_targets_temporaries(tmp_path):
+    path = tmp_path / "run[1].npz"
+    for name in (".run[1].npz.abc.tmp", ".other.npz.x.tmp", "run[1].npz"):
+        (tmp_path / name).write_bytes(b"")
+    io.remove_stale_temps(path)
+    assert _listing(tmp_path) == [".other.npz.x.tmp", "run[1].npz"]
+
+
+def test_check_writable_folder_raises_for_a_missing_folder_and_leaves_nothing(tmp_path):
+    io.check_writable_folder(tmp_path / "a.npz")
+    assert _listing(tmp_path) == []
+    with pytest.raises(FileNotFoundError):
+        io.check_writable_folder(tmp_path / "nope" / "a.npz")

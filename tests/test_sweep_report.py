@@ -62,3 +62,20 @@ def test_write_report_writes_every_file(tmp_path):
     assert (tmp_path / "REPORT.md").read_text().startswith("# minidd")
     assert len((tmp_path / "summary.csv").read_text().splitlines()) == 4
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_when_every_run_failed_no_figure_is_drawn_and_nothing_warns(tmp_path):
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from minidd.report import NO_FIGURE_NOTE, write_figures
+    runs = [_run("mlp", stash.Dense(), 0, 0, status="failed"), _run("mlp", stash.ZeroValue(), 0, 0, status="failed")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # matplotlib's "No artists with labels" among them
+        assert write_figures(summarize(runs), runs, tmp_path) == ([], NO_FIGURE_NOTE)
+    assert list(tmp_path.iterdir()) == []
+    ok = [_run("mlp", stash.ZeroValue(), 0, 1.0)]      # only a zero-value line: no labelled artist
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths, note = write_figures(summarize(ok), ok, tmp_path)
+    assert len(paths) == 3 and note == ""

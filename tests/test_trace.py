@@ -53,3 +53,13 @@ def test_trace_records_the_policy_config_and_row_size(rng):
     assert (hp.kind, hp.drop, hp.selection, hp.value_bytes) == ("deferred_dropout", 0.75, "sample", 2)
     w = H.workload_from_dict(t)
     assert next(g for g in w.layers if g.name == "layers.2").stash[0].row_elements == 64
+
+
+def test_a_non_square_or_dilated_conv_traces_as_a_plain_gemm(rng):
+    conv = nn.Conv2d(2, 4, (3, 1), stride=(2, 1), padding=(1, 0), dilation=(1, 1), rng=rng)
+    model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, rng=rng), conv)
+    x = rng.standard_normal((2, 2, 9, 5)).astype(np.float32)
+    w = H.workload_from_dict(trace(model, lambda m: m(Tensor(x)).sum(), batch=2))
+    square, tall = (layer for layer in w.layers if layer.kind == "gemm")
+    assert square.conv == (9, 5, 3, 1, 1)
+    assert (tall.m, tall.k, tall.n) == (5 * 5, 2 * 3 * 1, 4) and tall.conv == ()   # ho = (9 + 2 - 3) // 2 + 1

@@ -15,6 +15,13 @@ def _broadcast(ufunc, a, b, op):
         raise shape_error(op, a=np.shape(a), b=np.shape(b)) from None
 
 
+def _times_saved(ctx, g):
+    """The backward of an op whose derivative is the one array it saved (its output, a sign, a
+    0/1 mask): ``g`` times that array."""
+    (derivative,) = ctx.saved
+    return g * derivative
+
+
 class Add(Function):
     arg_names = ("a", "b")
 
@@ -136,10 +143,7 @@ class Exp(Function):
         ctx.save(y, role=EXACT)
         return y
 
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved
-        return g * y
+    backward = staticmethod(_times_saved)
 
 
 class Log(Function):
@@ -203,6 +207,15 @@ class Sigmoid(Function):
         return g * y * (1 - y)
 
 
+def _pick(ctx, a, b, a_wins_if, op):
+    """The forward of maximum/minimum: ``a`` where ``a_wins_if(a, b)``, else ``b``; saves where
+    ``a`` won (1 bit) for :meth:`Maximum.backward`."""
+    ctx.shapes = (np.shape(a), np.shape(b))
+    a_wins = _broadcast(a_wins_if, a, b, op)
+    ctx.save(a_wins, role=INDEX)
+    return np.where(a_wins, a, b)
+
+
 class Maximum(Function):
     """Elementwise maximum; where ``a == b`` the gradient goes to ``a``."""
 
@@ -210,10 +223,7 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
-        a_wins = _broadcast(np.greater_equal, a, b, "maximum")
-        ctx.save(a_wins, role=INDEX)
-        return np.where(a_wins, a, b)
+        return _pick(ctx, a, b, np.greater_equal, "maximum")
 
     @staticmethod
     def backward(ctx, g):
@@ -268,10 +278,7 @@ class Abs(Function):
         ctx.save(np.sign(x).astype(np.int8), role=INDEX)
         return np.abs(x)
 
-    @staticmethod
-    def backward(ctx, g):
-        (sign,) = ctx.saved
-        return g * sign
+    backward = staticmethod(_times_saved)
 
 
 class Minimum(Function):
@@ -281,10 +288,7 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
-        a_wins = _broadcast(np.less_equal, a, b, "minimum")
-        ctx.save(a_wins, role=INDEX)
-        return np.where(a_wins, a, b)
+        return _pick(ctx, a, b, np.less_equal, "minimum")
 
     backward = Maximum.backward
 
@@ -305,10 +309,7 @@ class Clamp(Function):
         ctx.save(inside, role=INDEX)
         return np.clip(x, low, high).astype(x.dtype, copy=False)
 
-    @staticmethod
-    def backward(ctx, g):
-        (inside,) = ctx.saved
-        return g * inside
+    backward = staticmethod(_times_saved)
 
 
 class Where(Function):

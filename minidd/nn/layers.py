@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..functional.conv import _pair
 from .module import Module, Parameter
 
 
@@ -46,54 +47,66 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution over NCHW input, PyTorch's default initialisation."""
+    """2-D convolution over NCHW input, PyTorch's default initialisation.
 
-    def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, bias=True):
+    ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are an int or a (height, width) pair,
+    as in PyTorch; they are kept as pairs (``self.kernel_size`` ...).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
+                 bias=True):
         super().__init__()
         c = _check_pos(in_channels, "in_channels", "Conv2d")
         o = _check_pos(out_channels, "out_channels", "Conv2d")
-        k = _check_pos(kernel_size, "kernel_size", "Conv2d")
+        kh, kw = self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = _pair(stride, "stride", "Conv2d", 1)
+        self.padding = _pair(padding, "padding", "Conv2d", 0)
+        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
         _check_rng(rng, "Conv2d")
-        bound = 1.0 / math.sqrt(c * k * k)
-        self.weight = Parameter(rng.uniform(-bound, bound, (o, c, k, k)))
+        bound = 1.0 / math.sqrt(c * kh * kw)
+        self.weight = Parameter(rng.uniform(-bound, bound, (o, c, kh, kw)))
         self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
-        self.stride, self.padding, self.in_channels = stride, padding, c
-        self.shape = (c, o, k)
+        self.in_channels, self.out_channels = c, o
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d: input has shape {x.shape}, expected (N, {self.in_channels}, H, W)")
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                        dilation=self.dilation)
 
     def __repr__(self):
-        c, o, k = self.shape
-        return f"Conv2d({c}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding})"
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation})")
 
 
-class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.args = (kernel_size, stride, padding)
+class _Pool2d(Module):
+    """A pooling layer: ``pool`` (the functional op) with this layer's kernel_size, stride, padding."""
 
-    def forward(self, x):
-        return F.max_pool2d(x, *self.args)
-
-    def __repr__(self):
-        return f"MaxPool2d{self.args}"
-
-
-class AvgPool2d(Module):
-    """Average pooling over (N, C, H, W); the stride defaults to the kernel size."""
+    pool = None
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.args = (kernel_size, stride, padding)
 
     def forward(self, x):
-        return F.avg_pool2d(x, *self.args)
+        return type(self).pool(x, *self.args)
 
     def __repr__(self):
-        return f"AvgPool2d{self.args}"
+        return f"{type(self).__name__}{self.args}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling over (N, C, H, W); ``kernel_size``, ``stride`` (default: the kernel size) and
+    ``padding`` are an int or a (height, width) pair, passed to :func:`minidd.functional.max_pool2d`."""
+
+    pool = staticmethod(F.max_pool2d)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling over (N, C, H, W); ``kernel_size``, ``stride`` (default: the kernel size) and
+    ``padding`` are an int or a (height, width) pair, passed to :func:`minidd.functional.avg_pool2d`."""
+
+    pool = staticmethod(F.avg_pool2d)
 
 
 class BatchNorm2d(Module):

@@ -1,14 +1,13 @@
 """``Module``, ``Parameter`` and ``Sequential``, in the style users know from PyTorch."""
 from __future__ import annotations
 
-import os
-import tempfile
 import weakref
 from collections import OrderedDict
 
 import numpy as np
 
 from ..autograd import Tensor
+from ..io import atomic_savez
 from ..stash.roles import scope
 
 
@@ -211,22 +210,20 @@ class Module:
         return "\n".join(lines) + ")" if len(lines) > 1 else f"{type(self).__name__}()"
 
 
-def atomic_savez(path, arrays: dict) -> None:
-    """``np.savez`` to a temporary file in the same folder, then rename over ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+class _Indexed(Module):
+    """Children "0", "1", ... read as a sequence: ``len``, indexing (slices too) and iteration."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
 
 
-class ModuleList(Module):
+class ModuleList(_Indexed):
     """A list of modules, registered as children "0", "1", ... (no ``forward`` of its own)."""
 
     def __init__(self, modules=()):
@@ -244,15 +241,6 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
 
 class ModuleDict(Module):
@@ -295,7 +283,7 @@ class ModuleDict(Module):
         return self._modules.items()
 
 
-class Sequential(Module):
+class Sequential(_Indexed):
     """Modules applied in order; children are named "0", "1", ..."""
 
     def __init__(self, *modules: Module):
@@ -304,15 +292,6 @@ class Sequential(Module):
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
             setattr(self, str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def forward(self, x):
         for m in self._modules.values():

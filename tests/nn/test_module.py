@@ -212,3 +212,33 @@ def test_a_0d_parameter_trains_like_micrograds_neuron():
         for p in (w, b):
             p.data -= 0.1 * p.grad
     assert float(loss) < 0.01 and w.version == 50
+
+
+# -- tuple geometry, as in PyTorch ---------------------------------------------------------------
+def test_conv2d_takes_height_width_pairs_like_torch(rng):
+    torch = pytest.importorskip("torch")
+    conv = nn.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), rng=rng).to(np.float64)
+    assert conv.weight.shape == (3, 2, 3, 2) and conv.kernel_size == (3, 2) and conv.dilation == (1, 2)
+    assert repr(conv) == "Conv2d(2, 3, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))"
+    x = rng.standard_normal((2, 2, 7, 6))
+    want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(conv.weight.data),
+                                      torch.from_numpy(conv.bias.data), stride=(2, 1), padding=(1, 0),
+                                      dilation=(1, 2)).numpy()
+    np.testing.assert_allclose(conv(Tensor(x)).data, want, rtol=1e-10, atol=1e-12)
+    assert nn.Conv2d(2, 3, 3, rng=rng).kernel_size == (3, 3)          # an int means a square kernel
+    with pytest.raises(ValueError, match=r"Conv2d: kernel_size must be an int >= 1 or a pair of them, got \(3, 0\)"):
+        nn.Conv2d(2, 3, (3, 0), rng=rng)
+    with pytest.raises(ValueError, match=r"Conv2d: dilation must be an int >= 1 or a pair of them, got \(1, 2, 3\)"):
+        nn.Conv2d(2, 3, 3, dilation=(1, 2, 3), rng=rng)
+
+
+@pytest.mark.parametrize("layer, torch_layer", [
+    (nn.MaxPool2d((2, 3), stride=(1, 2), padding=(1, 1)), "MaxPool2d"),
+    (nn.AvgPool2d((3, 2), stride=(2, 1), padding=(1, 0)), "AvgPool2d"),
+])
+def test_pooling_passes_height_width_pairs_through(layer, torch_layer, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 2, 6, 7))
+    kernel, stride, padding = layer.args
+    want = getattr(torch.nn, torch_layer)(kernel, stride, padding)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(layer(Tensor(x)).data, want, rtol=1e-12)
