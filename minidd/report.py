@@ -470,9 +470,10 @@ def write_mlm_study(runs, folder, study: dict, command: str) -> None:
                 c = flat[0].curves["curve"]
                 ax.plot([p["step"] for p in c], [p["mlm_loss"] for p in c], "k:", lw=1,
                         label=f"dense, {flat[0].settings['hp']['steps']} steps (seed {flat[0].seed})")
+            ax.axvline((1 - FLAT_TAIL) * budget, color="grey", lw=0.8, ls="--")   # the flatness check's start
             ax.set_xlabel("training step")
             ax.set_ylabel("held-out MLM loss")
-            ax.set_title(f"MLM, {budget}-step budget")
+            ax.set_title(f"MLM, {budget}-step budget (dashed: last {FLAT_TAIL:.0%})")
             shown = comp + (flat if budget == max(study["budgets"]) else [])
             lo = min(min(p["mlm_loss"] for p in r.curves["curve"]) for r in shown)
             ax.set_ylim(lo - 0.05, lo + 1.0)
