@@ -36,6 +36,17 @@ def test_tiny_study_tunes_dense_then_compares_every_arm_with_the_tuned_setting(t
     mine = {r.seed: r.metrics["test_loss"] for r in runs
             if r.settings["study"] == {"stage": "compare", "budget": 8, "arm": "dd:0.9"}}
     assert f"{mine[0] - dense[0]:+.4f}, {mine[1] - dense[1]:+.4f}" in dd   # paired, per seed
+    # flatness: over the last 20% of 8 steps the loss is measured from step 6 (the last at or before 6.4)
+    dense_runs = sorted((r for r in runs if r.settings["study"] == {"stage": "compare", "budget": 8, "arm": "dense"}),
+                        key=lambda r: r.seed)
+    drops = [r.curves["curve"][5]["mlm_loss"] - r.curves["curve"][-1]["mlm_loss"] for r in dense_runs]
+    flat = [r for r in runs if r.settings["study"]["stage"] == "flat"][0]
+    gain = dense[flat.seed] - flat.metrics["test_loss"]
+    sd = abs(dense[0] - dense[1]) / 2 ** 0.5
+    row = [line for line in text.splitlines() if line.startswith("| 8 | ")][0].split(" | ")
+    assert row[2].startswith(f"{drops[0]:+.4f}, {drops[1]:+.4f}")
+    assert row[3] == ("yes" if sum(drops) / 2 < sd else "no")
+    assert row[4].startswith(f"{gain:+.4f}") and row[5] == ("yes |" if gain < sd else "no |")
 
 
 def test_a_folder_of_another_study_is_refused(tmp_path):
