@@ -9,6 +9,7 @@ import math
 import numbers
 
 import numpy as np
+from scipy.linalg import blas
 
 from .nn.module import Module, Parameter
 
@@ -123,6 +124,20 @@ class Optimizer:
         return {}
 
 
+def _subtract_scaled(p: Parameter, lr: float, g: np.ndarray) -> None:
+    """``p.data -= lr * g`` without the temporary ``lr * g``: BLAS axpy updates a contiguous
+    float array in place (a parameter-sized temporary costs page faults on every step).  Assigning
+    ``p.data`` afterwards bumps its version, as the in-place operator did."""
+    data = p.data
+    if (data.dtype in (np.float32, np.float64) and g.dtype == data.dtype and data.flags.c_contiguous
+            and data.flags.writeable and g.shape == data.shape):
+        axpy = blas.get_blas_funcs("axpy", (data,))
+        axpy(np.ravel(g), data.reshape(-1), a=-lr)
+        p.data = data
+    else:
+        p.data -= lr * g
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay."""
 
@@ -146,7 +161,7 @@ class SGD(Optimizer):
                 v *= self.momentum
                 v += g
             g = g + self.momentum * v if self.nesterov else v
-        p.data -= lr * g
+        _subtract_scaled(p, lr, g)
 
     def _buffers(self):
         return {"velocity": self.velocity}

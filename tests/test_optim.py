@@ -83,3 +83,18 @@ def test_optimizer_state_roundtrip():
     opt2 = Adam([q], lr=0.1)
     opt2.load_state_dict(state)
     assert opt2.step_count == 1 and np.array_equal(opt2.m[0], opt.m[0])
+
+
+def test_sgd_updates_parameters_in_place_equal_to_the_plain_formula_and_bumps_the_version():
+    from minidd.optim import _subtract_scaled
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        p = Parameter(rng.standard_normal((5, 7)), dtype=dtype)
+        g = rng.standard_normal((5, 7)).astype(dtype)
+        buffer, version, expected = p.data, p.version, p.data - dtype(0.05) * g
+        _subtract_scaled(p, 0.05, g)
+        assert p.data is buffer and p.version == version + 1
+        np.testing.assert_allclose(p.data, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    p = Parameter(np.ones((4, 4), np.float32)[:, ::2])      # not contiguous: the plain formula
+    _subtract_scaled(p, 0.5, np.ones((4, 2), np.float32))
+    assert np.all(p.data == 0.5)
