@@ -495,9 +495,7 @@ def _bases(a: np.ndarray) -> list:
 
 def _root(a: np.ndarray) -> np.ndarray:
     """The ndarray that owns ``a``'s memory (``a`` itself unless it is a view)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
+    return _bases(a)[-1]
 
 
 def _guard(arrays) -> None:

@@ -280,6 +280,7 @@ def scenarios_markdown(runs, rows: list[dict]) -> str:
     each variant's measured accuracy beside it; ``""`` when no run recorded a trace."""
     from hardware import scenario_table
     ok = [r for r in runs if r.status == "ok" and r.hardware.get("trace")]
+    acc = {(row["task"], row["policy"]): row for row in rows}
     parts = []
     for task in dict.fromkeys(r.task for r in ok):
         mine = [r for r in ok if r.task == task]
@@ -287,7 +288,6 @@ def scenarios_markdown(runs, rows: list[dict]) -> str:
         variants = {r.spec: r.policy for r in mine if r.policy["policy"] == "deferred_dropout"}
         if not variants:
             continue
-        acc = {(row["task"], row["policy"]): row for row in rows}
         accuracy = [f"{_pct(acc[task, spec]['accuracy_mean'])} ± {_pct(acc[task, spec]['accuracy_std'])}"
                     for spec in variants]
         parts += [f"### {task}", ""] + scenario_table(traced, list(variants.values()), accuracy) + [""]
