@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..autograd import Tensor
-from ..io import atomic_savez
+from ..atomic import atomic_savez
 from ..stash.roles import scope
 
 

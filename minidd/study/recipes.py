@@ -4,8 +4,8 @@
 learning rate, schedule, batch size, epochs or steps, vocabulary ...); sweeps record it, so a
 changed recipe is a different configuration.  ``train(task, hp, policy, seed)`` trains the task
 from those numbers alone (the classifiers through :func:`minidd.train.fit`, the masked LM through
-:func:`minidd.mlm.pretrain`, which uses fit's hooks).  Measuring a trained run is
-:mod:`minidd.measure`'s job.  The data split is fixed (split seed 0); a run's seed varies
+:func:`minidd.study.mlm.pretrain`, which uses fit's hooks).  Measuring a trained run is
+:mod:`minidd.study.measure`'s job.  The data split is fixed (split seed 0); a run's seed varies
 initialisation, dropout, masking and batch order.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import functional as F
-from .data import load_mnist, load_spam
+from .. import functional as F
+from ..data import load_mnist, load_spam
 from .mlm import pretrain
-from .nn import CNN, MLP, MiniBERT
-from .optim import SGD, AdamW, warmup_cosine
-from .train import _inputs, fit
+from ..nn import CNN, MLP, MiniBERT
+from ..optim import SGD, AdamW, warmup_cosine
+from ..train import _inputs, fit
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -123,7 +123,7 @@ def data(task: str, hp: dict):
     if task == "bert":
         tr, te, tok = load_spam(seed=0, max_len=hp["max_len"], vocab_size=hp["vocab_size"])
         return tr, te, {"vocab_size": len(tok)}
-    raise ValueError(f"data: {task!r} is not a classifier task (mlm trains through minidd.mlm.pretrain)")
+    raise ValueError(f"data: {task!r} is not a classifier task (mlm trains through minidd.study.mlm.pretrain)")
 
 
 def build(task: str, hp: dict, rng, info: dict):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from minidd import stash
-from minidd.measure import make_policy, policy_label, run, step_overhead
+from minidd.study.measure import make_policy, policy_label, run, step_overhead
 from minidd.nn import MLP
-from minidd.randomk import RandomK
-from minidd.results import RunResult
+from minidd.stash.random_k import RandomK
+from minidd.study.results import RunResult
 from minidd import functional as F
 from minidd.autograd import Tensor
 

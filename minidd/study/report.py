@@ -1,6 +1,6 @@
 """A sweep's report: ``summary.csv``, ``REPORT.md`` and (with matplotlib) figures.
 
-The report reads run results (:class:`minidd.results.RunResult`) through their attributes:
+The report reads run results (:class:`minidd.study.results.RunResult`) through their attributes:
 ``task``, ``policy`` (the policy's config dict), ``spec`` (its canonical label), ``seed``,
 ``status``, ``error``, ``settings``, ``metrics``, ``fidelity``, ``stash``, ``hardware``,
 ``timings`` and ``curves``.  Labels come from ``spec`` and drop rates from the config, never from
@@ -14,7 +14,7 @@ import math
 import statistics
 from pathlib import Path
 
-from .io import atomic_write
+from ..atomic import atomic_write
 
 SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std",
                   "loss_vs_dense_mean", "loss_vs_dense_std", "stash_bytes", "stash_reduction",
@@ -131,7 +131,7 @@ def _mlm_note(runs) -> list[str]:
     return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
             "held-out MLM loss is still falling fast and its differences between policies are not "
             "evidence for or against any policy** (the learning rate decides them). The masked-LM "
-            "study (`python -m minidd.mlm_study`, README) compares policies at longer budgets against "
+            "study (`python -m minidd.study.mlm_study`, README) compares policies at longer budgets against "
             "a tuned dense baseline and two controls, paired over seeds.", ""]
 
 

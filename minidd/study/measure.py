@@ -1,11 +1,11 @@
 """The measurement harness: train one recipe under one stash policy and measure the run.
 
 ``run("mlp", "deferred_dropout:0.9", seed=0)`` trains the task's model on its real data set
-(:mod:`minidd.recipes` gives every hyperparameter) and measures what the study reports: the
+(:mod:`minidd.study.recipes` gives every hyperparameter) and measures what the study reports: the
 learning curve, the stash footprint (ledger, per role, on a fixed probe batch), the
 gradient-fidelity probe against ``Dense``, the step overhead against ``Dense`` and the hardware
 model's footprint and speedup for the model's trace.  The result is plain data with the fields
-of a run result (:class:`minidd.results.RunResult`).
+of a run result (:class:`minidd.study.results.RunResult`).
 """
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import time
 
 import numpy as np
 
-from . import __version__, recipes, stash
-from .nn import Dropout
-from .randomk import RandomK
+from .. import __version__, stash
+from . import recipes
+from ..nn import Dropout
+from ..stash.random_k import RandomK
 from .results import RunResult, run_key
-from .trace import trace
+from ..trace import trace
 
 
 def make_policy(spec) -> stash.StashPolicy:
@@ -51,7 +52,7 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     ``epochs`` (steps for ``mlm``) and ``hp`` (hyperparameter overrides, checked against the
     recipe) change the recipe; ``train_limit`` trains on the first N examples only.  With
     ``measure_run=False`` only the learning curve and final scores are recorded (the MLM study).
-    Returns its :class:`~minidd.results.RunResult` (key ``task|spec|seed``).
+    Returns its :class:`~minidd.study.results.RunResult` (key ``task|spec|seed``).
     """
     hp = recipes.config(task, **(hp or {}))
     if epochs:

@@ -13,9 +13,9 @@ For every step budget:
 3. **Flattening check**: dense at twice the longest budget (one seed, the tuned learning rate,
    warm-up stretched alike).  The report calls dense flattened at a budget when its held-out loss
    falls by less than the seed std of its final loss both over the budget's last 20% and when
-   the budget is doubled (:func:`minidd.report.mlm_study_markdown`).
+   the budget is doubled (:func:`minidd.study.report.mlm_study_markdown`).
 
-Every run records its held-out curve every ``budget // 20`` steps.  ``python -m minidd.mlm_study
+Every run records its held-out curve every ``budget // 20`` steps.  ``python -m minidd.study.mlm_study
 --out results/mlm_study --jobs 2`` runs what is missing (resumable) and writes ``REPORT.md``
 with the tuning grid, paired differences to dense and between arms, the flatness check and the
 curves.  One budget of 2,000 steps, the grid and the number of arms are sized for this machine's
@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import recipes
-from .io import append_line, atomic_write
+from ..atomic import append_line, atomic_write
 from .measure import make_policy, policy_label, run
 from .results import RunResult
 
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     runs = run_study(args.out, args.jobs)
     from .report import write_mlm_study
-    write_mlm_study(runs, args.out, STUDY, command="python -m minidd.mlm_study " + " ".join(argv or sys.argv[1:]))
+    write_mlm_study(runs, args.out, STUDY, command="python -m minidd.study.mlm_study " + " ".join(argv or sys.argv[1:]))
     print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")
     return 0
 

@@ -1,7 +1,7 @@
 """The masked-LM study end to end on a tiny model: tuning, paired comparison, controls, report."""
 import json
-from minidd import mlm_study
-from minidd.report import write_mlm_study
+from minidd.study import mlm_study
+from minidd.study.report import write_mlm_study
 
 # held-out loss every budget // 10 = 1 step
 TINY = {**mlm_study.STUDY, "budgets": [8], "lrs": [1e-3, 3e-2], "warmup_fractions": [0.25], "seeds": [0, 1],

@@ -8,20 +8,20 @@ measured on the test split's bodies with a fixed masking (seed 1234), so every r
 the same positions.
 
 :func:`pretrain` trains one model from a dict of hyperparameters (the ``mlm`` recipe's, see
-:mod:`minidd.recipes`); measuring the trained model is the harness's job (:mod:`minidd.measure`).
+:mod:`minidd.study.recipes`); measuring the trained model is the harness's job (:mod:`minidd.study.measure`).
 """
 from __future__ import annotations
 
 import functools
 
 import numpy as np
-from . import functional as F, stash
-from .autograd import no_grad
-from .data.text import CLS, MASK, PAD, SPECIALS, load_spam
-from .nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
-from .optim import AdamW, warmup_cosine
-from .stash.roles import scope
-from .train import fit
+from .. import functional as F, stash
+from ..autograd import no_grad
+from ..data.text import CLS, MASK, PAD, SPECIALS, load_spam
+from ..nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
+from ..optim import AdamW, warmup_cosine
+from ..stash.roles import scope
+from ..train import fit
 
 EVAL_MASK_SEED = 1234
 #: Hyperparameters :func:`pretrain` reads (the ``mlm`` recipe gives every one of them).

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from minidd import recipes
-from minidd.mlm import HYPERPARAMETERS
+from minidd.study import recipes
+from minidd.study.mlm import HYPERPARAMETERS
 
 
 @pytest.mark.parametrize("task", sorted(recipes.RECIPES))

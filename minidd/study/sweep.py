@@ -4,14 +4,14 @@ A sweep is the product tasks x policies x seeds.  Its results live in one folder
 
 ``config.json``       the sweep's configuration, the minidd version and every recipe's
                       hyperparameters: a folder never mixes two configurations;
-``runs.jsonl``        one :class:`~minidd.results.RunResult` per line, appended as runs finish
+``runs.jsonl``        one :class:`~minidd.study.results.RunResult` per line, appended as runs finish
                       (ok or failed); rerunning the same command skips the ok runs and retries
                       the failed ones;
 ``runs.damaged.txt``  lines of ``runs.jsonl`` that could not be read, set aside (their runs
                       are redone);
 ``sweep.lock``        held (``fcntl.flock``) while a sweep runs in the folder.
 
-Each run executes in a process of its own (:mod:`minidd.worker`) with single-threaded BLAS, on
+Each run executes in a process of its own (:mod:`minidd.study.worker`) with single-threaded BLAS, on
 a local thread pool (``executor="local"``, ``jobs`` at once) or as a task on a Dask cluster
 (``executor="dask"``): the numbers are the same either way.
 """
@@ -31,7 +31,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import __version__, io, recipes
+from .. import __version__, atomic
+from . import recipes
 from .measure import make_policy, policy_label
 from .results import ResultsFileError, RunResult, run_key
 from .worker import Processes, execute
@@ -39,7 +40,7 @@ from .worker import Processes, execute
 log = logging.getLogger(__name__)
 
 DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
-DEFAULT_RUNNER = "minidd.measure:run"
+DEFAULT_RUNNER = "minidd.study.measure:run"
 EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
@@ -176,7 +177,7 @@ class SweepLocked(RuntimeError):
 
 def _ours(name: str) -> bool:
     """Files a sweep may have left in a folder before writing its config (lock, temporaries)."""
-    return name == LOCK or (name.startswith(".") and name.endswith(io.TEMP_SUFFIX))
+    return name == LOCK or (name.startswith(".") and name.endswith(atomic.TEMP_SUFFIX))
 
 
 def claim_folder(folder: Path) -> None:
@@ -255,7 +256,7 @@ class ResultsStore:
     def _check_config(self, write: bool):
         if not self.config_path.exists():
             if write:
-                io.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
+                atomic.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
             return
         try:
             have = json.loads(self.config_path.read_text(encoding="utf-8"))
@@ -301,19 +302,19 @@ class ResultsStore:
             if r.key not in runs or not runs[r.key].ok:
                 runs[r.key] = r  # an ok record wins over failed ones, and the first ok one counts
         if bad:
-            with io.open_atomic(self.damaged_path, "wb") as f:
+            with atomic.open_atomic(self.damaged_path, "wb") as f:
                 if self.damaged_path.exists():
                     f.write(self.damaged_path.read_bytes())
                 for line, _ in bad:
                     f.write(line + b"\n")
-            io.atomic_write(self.runs_path, b"".join(g + b"\n" for g in good))
+            atomic.atomic_write(self.runs_path, b"".join(g + b"\n" for g in good))
             for _, why in bad:
                 log.warning("%s; set aside in %s, its run will be redone", why, self.damaged_path)
         return runs
 
     def append(self, result: RunResult) -> None:
         """Append one run as a single write of one line, then fsync."""
-        io.append_line(self.runs_path, result.to_json())
+        atomic.append_line(self.runs_path, result.to_json())
 
 
 def _connect(scheduler):
@@ -346,7 +347,7 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     that fails is recorded as failed and the others go on; the next call retries it.  On
     ``KeyboardInterrupt`` the running runs are stopped and the interrupt re-raised.
     ``max_runs`` stops after that many runs; ``runner`` (``"module:function"``, its module found
-    on ``runner_path`` if given) replaces :func:`minidd.measure.run`.
+    on ``runner_path`` if given) replaces :func:`minidd.study.measure.run`.
     """
     if not isinstance(folder, (str, os.PathLike)) or not str(folder):
         raise TypeError(f"folder must be a path (str or pathlib.Path), got {folder!r}")

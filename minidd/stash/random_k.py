@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from .stash import PARAMETER, WEIGHT_GRAD_INPUT, StashPolicy
-from .stash.entries import DenseEntry, pack_sparse
-from .stash.policies import zero_value_pack
+from .entries import DenseEntry, pack_sparse
+from .policies import StashPolicy, zero_value_pack
+from .roles import PARAMETER, WEIGHT_GRAD_INPUT
 
 
 class RandomK(StashPolicy):

@@ -3,8 +3,8 @@ import pytest
 
 from minidd import stash
 from minidd.data.text import CLS, MASK, PAD
-from minidd.mlm import MaskedLM, ScaledAdamW, make_optimizer, mask_tokens, mlm_loss, pretrain, sparsified_weights
-from minidd.recipes import config
+from minidd.study.mlm import MaskedLM, ScaledAdamW, make_optimizer, mask_tokens, mlm_loss, pretrain, sparsified_weights
+from minidd.study.recipes import config
 
 
 def test_masking_recipe_proportions():
