@@ -4,13 +4,15 @@
 know that API see where it lives here::
 
     # PyTorch                                        # minidd
-    def pack(t):   return t.half()                  def pack(a):   return a.astype(np.float16)
-    def unpack(p): return p.float()                 def unpack(p): return p.astype(np.float32)
-
     with torch.autograd.graph.saved_tensors_hooks(  with minidd.stash.use(
             pack, unpack):                                  minidd.stash.hooks(pack, unpack)):
         loss = model(x).sum()                           loss = model(x).sum()
-    loss.backward()                                     loss.backward()
+    loss.backward()                                     loss.backward()  # inside the block
+
+with, for float16 copies of the floating arrays (masks and indices pass through)::
+
+    def pack(a):   return (a.astype(np.float16), a.dtype) if a.dtype.kind == "f" else a
+    def unpack(p): return p[0].astype(p[1]) if isinstance(p, tuple) else p
 
 The differences: the hooks see ndarrays, not tensors; ``pack`` is called once per distinct saved
 array (an array several ops save is packed once and shared, see :mod:`minidd.stash.store`);
