@@ -166,3 +166,35 @@ def test_pad_keeps_the_unambiguous_forms():
     assert F.pad(Tensor(np.ones(3)), (1, 2)).shape == (6,)
     assert F.pad(Tensor(np.ones((2, 3))), 1).shape == (4, 5)
     assert F.pad(Tensor(np.ones((2, 3))), ((0, 0), (1, 2))).shape == (2, 6)
+
+
+def test_matmul_by_a_parameter_is_a_linear_layer_for_the_stash():
+    from minidd import stash
+    from minidd.nn import Parameter
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((8, 16)).astype(np.float32))
+    w = Parameter(rng.standard_normal((16, 4)))
+    w_t = Parameter(w.data.T.copy())
+    with stash.use(stash.DeferredDropout(0.9)):
+        for layer in (lambda: F.relu(x) @ w, lambda: F.relu(x) @ w_t.T,
+                      lambda: F.linear(F.relu(x), w_t)):
+            y = layer()
+            wgi = [r for r in stash.ledger().rows() if r.role == "weight_grad_input"]
+            assert [r.shape for r in wgi] == [(8, 16)] and wgi[0].kind != "dense"
+            y.sum().backward()
+            del y
+    np.testing.assert_allclose(w.grad.T * 2, w_t.grad, rtol=1e-6)  # the same sparse dW each way
+
+
+def test_parameter_on_the_left_of_matmul_warns_once(monkeypatch):
+    from minidd.functional import linalg
+    from minidd.nn import Parameter
+    monkeypatch.setattr(linalg, "_warned_left", False)
+    w = Parameter(np.ones((4, 3)))
+    with pytest.warns(UserWarning, match=r"matmul: W @ x with a parameter W on the left gives the "
+                                         r"stash no weight-gradient input .* write x @ W"):
+        w @ Tensor(np.ones((3, 2), np.float32))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w @ Tensor(np.ones((3, 2), np.float32))  # once only
