@@ -8,7 +8,7 @@ from scipy import special
 
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
-from ._util import as_tensor
+from ._util import as_tensor, torch_keywords
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -181,11 +181,13 @@ def gelu(x, approximate="tanh"):
     return GELU.apply(as_tensor(x), approximate=approximate)
 
 
+@torch_keywords
 def softmax(x, axis=-1):
     x = as_tensor(x)
     return Softmax.apply(x, axis=_axis(x, axis, "softmax"))
 
 
+@torch_keywords
 def log_softmax(x, axis=-1):
     x = as_tensor(x)
     return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))

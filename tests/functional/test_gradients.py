@@ -123,6 +123,8 @@ CASES = [
     ("stack", lambda a, b: F.stack([a, b]), [_normal(()), _normal(())]),
     ("pad", lambda a: F.pad(a, ((1, 0), (2, 1))), [_normal((2, 3))]),
     ("pad", lambda a: F.pad(a, 1), [_normal(())]),
+    ("clone", lambda a: F.clone(a) * 2.0, [_normal((2, 3))]),
+    ("astype", lambda a: F.astype(F.astype(a, np.longdouble), a.dtype), [_normal((2, 3))]),
     ("matmul", F.matmul, [_normal((3, 4)), _normal((4, 5))]),
     ("matmul", F.matmul, [_normal((2, 3, 4)), _normal((2, 4, 5))]),
     ("matmul", F.matmul, [_normal((2, 2, 3, 4)), _normal((4, 2))]),
