@@ -23,11 +23,11 @@ from ..data.chars import load_char_streams
 from ..nn import CharLM
 from ..optim import AdamW, warmup_cosine
 from ..train import fit
-from .freeze import freeze, touched_weights
+from .freeze import freeze
 
 #: Hyperparameters :func:`pretrain` reads (the ``charlm`` recipe gives every one of them).
 HYPERPARAMETERS = ("vocab_size", "context", "dim", "heads", "layers", "ff_dim", "dropout", "batch_size",
-                   "steps", "lr", "weight_decay", "warmup_steps", "eval_every", "eval_windows", "freeze_touched")
+                   "steps", "lr", "weight_decay", "warmup_steps", "eval_every", "eval_windows", "freeze")
 
 
 @functools.lru_cache(maxsize=2)
@@ -73,8 +73,8 @@ def evaluate_lm(model, stream: np.ndarray, context: int, n_windows: int, batch_s
 def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | None = None,
              progress: bool = False):
     """Train a :class:`~minidd.nn.CharLM` with hyperparameters ``hp`` (every key of
-    :data:`HYPERPARAMETERS`) under ``policy``; ``freeze_touched`` freezes, at their initial
-    values, the weights deferred dropout would sparsify (the floor control).
+    :data:`HYPERPARAMETERS`) under ``policy``; ``freeze`` freezes layers at their initial values
+    (:func:`minidd.study.freeze.freeze`: the floor controls).
 
     Returns ``(model, history, probe, metrics)``: fit's history with ``curve`` (validation
     ``val_bits_per_char`` every ``eval_every`` steps and at the end); ``probe(model)`` builds the
@@ -90,8 +90,7 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     ctx, n_eval = hp["context"], hp["eval_windows"]
     rng = np.random.default_rng(seed)
     model = CharLM(len(tok), ctx, hp["dim"], hp["heads"], hp["layers"], hp["ff_dim"], hp["dropout"], rng=rng)
-    if hp["freeze_touched"]:
-        freeze(model, touched_weights(model))
+    frozen = freeze(model, hp["freeze"])
     opt = AdamW([p for p in model.parameters() if p.requires_grad], lr=hp["lr"], weight_decay=hp["weight_decay"],
                 lr_schedule=warmup_cosine(hp["warmup_steps"], hp["steps"]))
     starts = np.arange(len(fit_s) - ctx)
@@ -99,6 +98,7 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
                   policy=policy, loss_fn=lambda m, batch, r: lm_loss(m, windows(fit_s, batch[0], ctx)),
                   eval_fn=lambda m: {"val_bits_per_char": evaluate_lm(m, val_s, ctx, n_eval)["bits_per_char"]},
                   eval_every=hp["eval_every"], progress=progress, desc=f"charlm {policy.name}")
+    history["frozen"] = frozen
     probe_win = windows(fit_s, starts[:hp["batch_size"]], ctx)
     test = evaluate_lm(model, test_s, ctx, n_eval)
     metrics = {"val_bits_per_char": history["curve"][-1]["val_bits_per_char"],

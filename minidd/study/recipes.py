@@ -97,7 +97,7 @@ RECIPES = {r.name: r for r in (
            {"vocab_size": 96, "context": 64, "dim": 64, "heads": 4, "layers": 2, "ff_dim": 256, "dropout": 0.0,
             "batch_size": 32, "steps": 1500, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
             "schedule": "warmup_cosine", "warmup_steps": 150, "eval_every": 150, "eval_windows": 512,
-            "freeze_touched": False}, _train_lm),
+            "freeze": None}, _train_lm),
 )}
 _PRETRAIN = {"mlm": mlm.pretrain, "charlm": charlm.pretrain}
 

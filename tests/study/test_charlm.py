@@ -7,7 +7,7 @@ import pytest
 from minidd import stash
 from minidd.nn import CharLM
 from minidd.study import charlm
-from minidd.study.freeze import freeze, touched_weights
+from minidd.study.freeze import freeze, touched_layers, touched_weights
 from minidd.study.recipes import config
 
 TINY = dict(steps=30, dim=16, heads=2, layers=1, ff_dim=32, context=16, batch_size=8, lr=1e-2,
@@ -54,24 +54,28 @@ def test_floor_freezes_exactly_the_weights_deferred_dropout_sparsifies():
     assert names == {f"encoder.blocks.{b}.{m}.weight" for b in (0, 1)
                      for m in ("attn.q", "attn.k", "attn.v", "attn.out", "ff1", "ff2")}
     assert "head.weight" in touched_weights(model, keep_marked_dense=False)
-    n_touched = freeze(model, sorted(names))
-    total = sum(p.size for p in model.parameters())
-    assert n_touched == 2 * (4 * 8 * 8 + 2 * 8 * 16) and n_touched / total > 0.5
+    assert freeze(model, None) == []
+    frozen = freeze(model, "touched_weights")
+    assert set(frozen) == names
+    n_touched = sum(p.size for n, p in model.named_parameters() if n in names)
+    assert n_touched == 2 * (4 * 8 * 8 + 2 * 8 * 16) and n_touched / sum(p.size for p in model.parameters()) > 0.5
     charlm.lm_loss(model, win).backward()
     assert all(p.grad is None for n, p in model.named_parameters() if n in names)
-    assert model.head.weight.grad is not None
-    with pytest.raises(ValueError, match=r"has no parameters \['nope.weight'\]"):
-        freeze(model, ["nope.weight"])
+    assert model.head.weight.grad is not None and model.encoder.blocks[0].ff1.bias.grad is not None
+    assert set(freeze(model, "touched")) == names | {n.replace("weight", "bias") for n in names}
+    assert "head.bias" in freeze(model, "all")
+    with pytest.raises(ValueError, match="freeze must be one of"):
+        freeze(model, "head")
 
 
 def test_floor_run_leaves_the_touched_weights_at_their_initial_values():
-    hp = config("charlm", **{**TINY, "steps": 5, "eval_every": 5, "freeze_touched": True})
+    hp = config("charlm", **{**TINY, "steps": 5, "eval_every": 5, "freeze": "touched"})
     model, _, _, _ = charlm.pretrain(hp, stash.Dense(), 3, train_limit=2000)
     init = CharLM(96, 16, 16, 2, 1, 32, rng=np.random.default_rng(3))
     params = dict(init.named_parameters())
     for n, p in model.named_parameters():
         same = np.array_equal(p.data, params[n].data)
-        assert same == (n in touched_weights(model)), n
+        assert same == (n.rpartition(".")[0] in touched_layers(model)), n
 
 
 def test_pretrain_refuses_an_incomplete_recipe():
