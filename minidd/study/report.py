@@ -21,7 +21,7 @@ SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_
                   "wgi_reduction", "min_cosine", "mean_cosine", "step_overhead",
                   "hw_stash_reduction", "hw_footprint_reduction", "hw_speedup_same_batch",
                   "hw_speedup_own_batch"]
-#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (README, MLM study).
+#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (docs/results.md, MLM study).
 MLM_MIN_STEPS = 1500
 
 
@@ -131,7 +131,7 @@ def _mlm_note(runs) -> list[str]:
     return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
             "held-out MLM loss is still falling fast and its differences between policies are not "
             "evidence for or against any policy** (the learning rate decides them). The masked-LM "
-            "study (`python -m minidd.study.mlm_study`, README) compares policies at longer budgets against "
+            "study (`python -m minidd.study.mlm_study`, docs/results.md) compares policies at longer budgets against "
             "a tuned dense baseline and two controls, paired over seeds.", ""]
 
 
