@@ -77,6 +77,13 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
                      curves=history, timings=timings, **measured)
 
 
+def run_curves(task: str, policy, seed: int, epochs: int | None = None, train_limit: int | None = None,
+               hp: dict | None = None) -> RunResult:
+    """:func:`run` without the measurements (learning curve and final scores only): the runner
+    of studies that compare training quality (``runner="minidd.study.measure:run_curves"``)."""
+    return run(task, policy, seed, epochs, train_limit, hp=hp, measure_run=False)
+
+
 def _hardware_policy(config: dict):
     import hardware
     if config["policy"] == RandomK.name:   # random-k stores what deferred dropout stores
