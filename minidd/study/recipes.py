@@ -95,7 +95,7 @@ RECIPES = {r.name: r for r in (
            "the e-mail bodies, 64-symbol windows, 96 symbols; metric: bits/char on held-out text "
            "(validation slice of the training e-mails for tuning, test e-mails for the comparison)",
            {"vocab_size": 96, "context": 64, "dim": 64, "heads": 4, "layers": 2, "ff_dim": 256, "dropout": 0.0,
-            "batch_size": 32, "steps": 1500, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
+            "batch_size": 32, "steps": 1500, "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.01,
             "schedule": "warmup_cosine", "warmup_steps": 150, "eval_every": 150, "eval_windows": 512,
             "freeze": None}, _train_lm),
 )}
