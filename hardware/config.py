@@ -20,6 +20,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import difflib
+import math
 import os
 from dataclasses import dataclass
 
@@ -73,6 +74,8 @@ class ChipConfig:
                     raise ValueError(f"ChipConfig.{f.name} must be true or false, got {v!r}")
                 continue
             want = float if f.type in ("float", float) else int
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
+                raise ValueError(f"ChipConfig.{f.name} must be a finite number, got {v!r}")
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and int(v) != v):
                 raise ValueError(f"ChipConfig.{f.name} must be a {'number' if want is float else 'whole number'}, got {v!r}")
             if kind == "fraction" and not 0 < v <= 1:
