@@ -64,8 +64,9 @@ def step_summary(report: StepReport) -> str:
         f"  HBM traffic {report.hbm_bytes / 1e9:.2f} GB, compression engine {report.engine_cycles:,.0f} cycles, "
         f"weight-gradient GEMMs {report.dw_cycles:,} cycles",
         f"  footprint {_gib(fp.total):.2f} GiB = weights {_gib(fp.weights):.2f} + gradients "
-        f"{_gib(fp.gradients):.2f} + optimizer {_gib(fp.optimizer):.2f} + stash {_gib(fp.stash):.2f} "
-        f"+ workspace {_gib(fp.workspace):.2f}" + ("" if report.fits else "  (DOES NOT FIT)"),
+        f"{_gib(fp.gradients):.2f} + optimizer {_gib(fp.optimizer):.2f} + stash kept {_gib(fp.stash):.2f} "
+        f"+ live tensors {_gib(fp.live):.2f} at the peak ({fp.peak_at}; whole stash "
+        f"{_gib(fp.stash_total):.2f})" + ("" if report.fits else "  (DOES NOT FIT)"),
     ])
 
 
@@ -282,8 +283,8 @@ def reproduction(chip: ChipConfig, models, drops, relu_sparsity=0.5, selection="
             cd = fit_step(codesign, w, block, b_base, ("none",), timing_model)
             rows.append({
                 "model": w.name, "drop": d, "baseline_batch": b_base, "proposed_batch": b_dd,
-                "stash_reduction": base_own.report.footprint.stash / fit_step(
-                    chip, w, elem, b_base, ("none",), timing_model).report.footprint.stash,
+                "stash_reduction": base_own.report.footprint.stash_total / fit_step(
+                    chip, w, elem, b_base, ("none",), timing_model).report.footprint.stash_total,
                 "footprint_reduction": base_own.footprint_bytes / fit_step(
                     chip, w, elem, b_base, ("none",), timing_model).footprint_bytes,
                 "speedup_own_batch": dd_own.throughput / base_own.throughput,

@@ -20,9 +20,9 @@ weight, gradient and two Adam moments and writes weight and moments (28 bytes pe
 ``recompute`` leaves tagged stash items unstored and reruns their layers' forward work during
 backward (:mod:`hardware.workload` tags; ``"block"``: full per-block checkpointing).
 
-The footprint is taken at the forward/backward boundary: weights, gradients, optimizer state,
-the stash of every layer (with per-block checkpointing: every block's input plus one block's
-recomputed stash) and, as workspace, the largest dense layer output of the batch.
+The footprint is the peak over the step's forward, backward and optimizer events
+(:mod:`hardware.liveness`): weights, gradients and optimizer state, the stash kept so far, and
+the live activations, activation gradients and recomputed tensors.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from .codesign import dw_gemm
 from .compression import BASELINE, Policy, StashCost, engine_cycles, stash_cost
 from .config import ChipConfig
+from .liveness import Footprint, memory_events
 from .memory import bound, gemm_hbm_bytes
 from .systolic import DATAFLOWS, TIMING_MODELS, core_gemm_cycles
 from .workload import Layer, Workload
@@ -64,19 +65,6 @@ class LayerReport:
 
 
 @dataclass(frozen=True)
-class Footprint:
-    weights: int
-    gradients: int
-    optimizer: int
-    stash: int
-    workspace: int
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.stash + self.workspace
-
-
-@dataclass(frozen=True)
 class StepReport:
     chip: str
     workload: str
@@ -91,6 +79,7 @@ class StepReport:
     footprint: Footprint
     fits: bool
     recompute: tuple = ()
+    memory: tuple = ()       #: MemoryPoint per event (forward, backward, optimizer)
 
     @property
     def throughput(self) -> float:
@@ -300,29 +289,48 @@ def _all_costs(workload: Workload, step: _Step) -> dict:
 
 def footprint(chip: ChipConfig, workload: Workload, policy: Policy, batch: int,
               recompute=()) -> Footprint:
-    """Bytes in HBM at the forward/backward boundary."""
+    """Bytes in HBM at the step's peak (:mod:`hardware.liveness`)."""
     step = _make_step(chip, workload, policy, batch, "tpu", "ws", recompute, False)
-    return _footprint(workload, step, _all_costs(workload, step))
+    return _memory(workload, step, _all_costs(workload, step))[0]
 
 
-def _footprint(workload: Workload, step: _Step, costs: dict) -> Footprint:
-    chip, params = step.chip, workload.params
-    stash = sum(c.stored_bytes for layer_costs in costs.values() for _, c in layer_costs)
-    if "block" in step.recompute:
-        blocks: dict[str, list] = {}
-        for layer in workload.layers:
-            if layer.block:
-                blocks.setdefault(layer.block, []).append(layer)
-        full = _make_step(chip, workload, step.policy, step.batch, step.timing, step.dataflow,
-                          step.recompute - {"block"}, False)
-        live = max((sum(c.stored_bytes for layer in ls for _, c in _stash_costs(layer, full))
-                    for ls in blocks.values()), default=0)
-        checkpoints = sum((ls[0].in_elements[0] if ls[0].in_elements else ls[0].m * ls[0].k)
-                          for ls in blocks.values()) * step.batch * chip.act_bytes
-        stash += checkpoints + live
-    work = max(layer.out_elements for layer in workload.layers) * step.batch * chip.act_bytes
+def _memory(workload: Workload, step: _Step, costs: dict) -> tuple[Footprint, list]:
+    """The step's memory events (:mod:`hardware.liveness`) and the footprint at the peak."""
+    chip, params, layers = step.chip, workload.params, workload.layers
+    stored = [sum(c.stored_bytes for _, c in costs[layer.name]) for layer in layers]
+    total_stash = sum(stored)
+    if "block" in step.recompute:  # each block keeps its input from its first layer on
+        first = {}
+        for i, layer in enumerate(layers):
+            if layer.block and layer.block not in first:
+                first[layer.block] = i
+                stored[i] += (layer.in_elements[0] if layer.in_elements else layer.m * layer.k) \
+                    * step.batch * chip.act_bytes
+        total_stash = sum(stored)
+    persistent = params * (2 * chip.param_bytes + chip.optimizer_bytes_per_param)
+    events = memory_events(layers, step.batch, chip.act_bytes, persistent, stored,
+                           _recomputed(layers, step))
+    peak = max(events, key=lambda p: p.total)
     return Footprint(params * chip.param_bytes, params * chip.param_bytes,
-                     params * chip.optimizer_bytes_per_param, stash, work)
+                     params * chip.optimizer_bytes_per_param, peak.stash, peak.live, total_stash,
+                     f"{peak.phase} {peak.layer}".strip()), events
+
+
+def _recomputed(layers, step: _Step) -> list[tuple[int, int]]:
+    """Per layer: (dense bytes of its stash items rerun for backward, index of the layer whose
+    backward reruns them: the last layer of their group, a recomputation class in a block)."""
+    items, trigger = [], {}
+    for i, layer in enumerate(layers):
+        size, group = 0, None
+        for item in layer.stash:
+            if step.drops(layer, item):
+                cls = item.recompute if item.recompute in step.recompute else "block"
+                group = (cls, layer.block)
+                trigger[group] = i
+                size += (-(-item.elements * step.batch * item.bits // 8) if item.bits
+                         else item.elements * step.batch * step.chip.act_bytes)
+        items.append((size, group))
+    return [(size, trigger[group] if group else i) for i, (size, group) in enumerate(items)]
 
 
 def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELINE, batch: int = 32,
@@ -338,10 +346,10 @@ def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELIN
     reports = tuple(_layer_report(layer, step, costs[layer.name]) for layer in workload.layers)
     opt = optimizer_cycles(chip, workload.params)
     cycles = sum(r.cycles for r in reports) + opt
-    fp = _footprint(workload, step, costs)
+    fp, events = _memory(workload, step, costs)
     return StepReport(chip.name, workload.name, policy.label, batch, timing_model, dataflow,
                       reports, opt, cycles, cycles / chip.clock_hz, fp, fp.total <= chip.hbm_bytes,
-                      tuple(sorted(step.recompute)))
+                      tuple(sorted(step.recompute)), tuple(events))
 
 
 def max_batch(chip: ChipConfig, workload: Workload, policy: Policy, limit: int = 1 << 26,
@@ -386,7 +394,7 @@ class Comparison:
 
     @property
     def stash_reduction(self) -> float:
-        return self.baseline.footprint.stash / self.proposed.footprint.stash
+        return self.baseline.footprint.stash_total / self.proposed.footprint.stash_total
 
     @property
     def speedup_same_batch(self) -> float:
