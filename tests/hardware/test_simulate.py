@@ -1,6 +1,8 @@
+import dataclasses
+
 import pytest
 
-from hardware import (TPUV3, Layer, Policy, Workload, bert, compare, footprint,
+from hardware import (TPUV3, Layer, Policy, StashItem, Workload, bert, compare, footprint,
                       max_batch, paper_model, resnet50, simulate_step, stash_cost, vgg16,
                       workload_from_dict)
 from hardware.simulate import optimizer_cycles
@@ -141,3 +143,23 @@ def test_optimizer_update_is_its_own_hbm_bound_phase():
     assert r.cycles == pytest.approx(sum(layer.cycles for layer in r.layers) + r.optimizer_cycles)
     # the phase does not grow with the batch
     assert simulate_step(TPUV3, w, batch=16).optimizer_cycles == r.optimizer_cycles
+
+
+def test_each_phase_has_its_own_roofline():
+    # one 4x4 GEMM on the model input (no dX) on a 4x4 array, dense stash, batch 1, HBM 11 B/cycle.
+    # forward: 1 fold of 4 rows, max(4, 4) + 4 + 4 - 2 = 10 cycles; reads X and W (32 + 32 bytes)
+    # and writes Y (32): 96 / 11 = 8.7 cycles, compute-bound.  Weight gradient: 10 cycles; reads
+    # the stashed X and dY (32 + 32) and writes the fp32 dW (64): 128 / 11 = 11.6, HBM-bound.
+    # The layer is 10 + 128 / 11; one roofline over the layer would say max(20, 224 / 11) = 20.4.
+    chip = dataclasses.replace(TPUV3, mxus=1, mxu_rows=4, mxu_cols=4, clock_hz=1000.0,
+                               hbm_bytes_per_s=11_000.0)
+    w = Workload("one", [Layer("fc", "gemm", 4, 4, 4, params=16, in_elements=(16,), out_elements=16,
+                               inputs=("input",), stash=(StashItem("weight_grad_input", 16),),
+                               input_grad=False)])
+    r = simulate_step(chip, w, Policy("dense"), batch=1).layers[0]
+    fwd, dx, dw, rerun = r.phases
+    assert (fwd.cycles, fwd.bound, fwd.hbm) == (10, "compute", pytest.approx(96 / 11))
+    assert (dw.cycles, dw.bound, dw.compute) == (pytest.approx(128 / 11), "hbm", 10)
+    assert dx.cycles == rerun.cycles == 0
+    assert r.cycles == pytest.approx(10 + 128 / 11) and r.bound == "hbm"
+    assert r.compute_cycles == 20 and r.hbm_bytes == 224
