@@ -60,6 +60,9 @@ class ChipConfig:
     vector_efficiency: float = 1.0
     #: calibrated: fixed cycles per kernel launched (three per layer and step)
     op_overhead_cycles: float = 0.0
+    #: calibrated: fixed cycles per training step, whatever the batch (the host loop's
+    #: per-step synchronisation, infeed handshakes, all-reduce latency, small kernels)
+    step_overhead_cycles: float = 0.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -103,7 +106,8 @@ class ChipConfig:
 
 
 _KINDS = {"dw_skips_zero_vectors": "bool", "mxu_efficiency": "fraction",
-          "vector_efficiency": "fraction", "op_overhead_cycles": "non-negative"}
+          "vector_efficiency": "fraction", "op_overhead_cycles": "non-negative",
+          "step_overhead_cycles": "non-negative"}
 TPUV3 = ChipConfig()
 #: The proposed co-designed array: a TPUv3 core whose weight-gradient GEMM skips all-zero
 #: streamed vectors (see :mod:`hardware.codesign`).

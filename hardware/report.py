@@ -77,6 +77,48 @@ def step_summary(report: StepReport) -> str:
     ])
 
 
+def memory_csv(scens: list) -> str:
+    """The memory-over-time curve of every row of every scenario: one line per event (each
+    layer's forward, each layer's backward, the optimizer) with the stash kept, the live
+    tensors and the total, in bytes (:mod:`hardware.liveness`)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scenario", "policy", "batch", "event", "phase", "layer", "stash_bytes", "live_bytes",
+                "total_bytes"])
+    for s in scens:
+        for r in s.rows:
+            for i, p in enumerate(r.step.report.memory):
+                w.writerow([f"({s.key}) {s.title}", r.policy, r.step.report.batch, i, p.phase, p.layer,
+                            p.stash, p.live, p.total])
+    return buf.getvalue()
+
+
+def memory_figure(scens: list, path: str, capacity: int, title: str) -> bool:
+    """Plot the total HBM bytes over the step's events of scenarios (a) and (b) to ``path``;
+    False (and nothing written) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for s in scens[:2]:
+        for r in s.rows:
+            mem = r.step.report.memory
+            ax.plot(range(len(mem)), [p.total / 2**30 for p in mem],
+                    label=f"({s.key}) {r.policy}, batch {r.step.report.batch}")
+    ax.axhline(capacity / 2**30, color="k", linestyle=":", label="HBM capacity")
+    ax.set_xlabel("event (forward layers, backward layers, optimizer)")
+    ax.set_ylabel("HBM GiB")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 # ------------------------------------------------------------------------------- scenarios
 @dataclass(frozen=True)
 class Row:

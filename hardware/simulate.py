@@ -15,7 +15,8 @@ the stash write (only where the engine writes a compressed copy; an uncompressed
 where the forward pass put it) and any re-read for an exact selection pass; backward reads of
 the output gradient, the weights and the stash, writes of the input and weight gradients (with
 gradient accumulation also a read of the running sum).  The optimizer phase reads the fp32
-weight, gradient and two Adam moments and writes weight and moments (28 bytes per parameter).
+weight, gradient and two Adam moments and writes weight and moments (28 bytes per parameter;
+30 with the bf16 copy of mixed precision).
 
 ``recompute`` leaves tagged stash items unstored and reruns their layers' forward work during
 backward (:mod:`hardware.workload` tags; ``"block"``: full per-block checkpointing).
@@ -298,8 +299,12 @@ def _layer_report(layer: Layer, step: _Step, costs: list[tuple]) -> LayerReport:
 
 
 def optimizer_cycles(chip: ChipConfig, params: int) -> float:
-    """The Adam update after backward: 28 HBM bytes per parameter against the vector unit."""
-    hbm = params * (3 * chip.param_bytes + 2 * chip.optimizer_bytes_per_param) / chip.hbm_bytes_per_cycle
+    """The Adam update after backward: 28 HBM bytes per parameter against the vector unit; with
+    activations narrower than the master weights (bf16 against fp32) the update also writes the
+    low-precision copy the next step's GEMMs read (2 bytes more per parameter: mixed precision
+    as TensorFlow's bf16 policy keeps it, fp32 variables cast once per step)."""
+    cast = chip.act_bytes if chip.act_bytes < chip.param_bytes else 0
+    hbm = params * (3 * chip.param_bytes + 2 * chip.optimizer_bytes_per_param + cast) / chip.hbm_bytes_per_cycle
     vector = params * ADAM_FLOPS_PER_PARAM / (chip.vector_flops_per_cycle * chip.vector_efficiency)
     return max(hbm, vector) + chip.op_overhead_cycles
 
@@ -378,7 +383,7 @@ def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELIN
     costs = _all_costs(workload, step)
     reports = tuple(_layer_report(layer, step, costs[layer.name]) for layer in workload.layers)
     opt = optimizer_cycles(chip, workload.params)
-    cycles = sum(r.cycles for r in reports) + opt
+    cycles = sum(r.cycles for r in reports) + opt + chip.step_overhead_cycles
     fp, events = _memory(workload, step, costs)
     return StepReport(chip.name, workload.name, policy.label, batch, timing_model, dataflow,
                       reports, opt, cycles, cycles / chip.clock_hz, fp, fp.total <= chip.hbm_bytes,

@@ -126,3 +126,10 @@ def test_the_cheapest_that_fits_is_chosen():
     assert g.method == "selective"
     with pytest.raises(ValueError, match="fits by none of"):
         fit_step(CHIP, _toy(), ZV, 4, methods=("none",))
+
+
+def test_micro_batching_pays_the_fixed_step_cost_once():
+    # gradient accumulation runs inside one training step: one update, one fixed per-step cost
+    slow = dataclasses.replace(CHIP, step_overhead_cycles=100.0)
+    f = fallback_step(slow, _toy(), ZV, 4, "micro_batch")
+    assert _cycles(f) == pytest.approx(1128 + 100)
