@@ -132,10 +132,8 @@ class Conv2d(Function):
         wo = _out_size(wd, kw, stride[1], padding[1], dilation[1])
         ctx.geom = (x.shape, kh, kw, stride, padding, dilation)
         need = ctx.needs_input_grad
-        if need[1]:
-            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd, feature_axis=1)
-        if need[0]:
-            ctx.save(w, role=PARAMETER)
+        ctx.save(x if need[1] else None, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd, feature_axis=1)
+        ctx.save(w if need[0] else None, role=PARAMETER)
         w2 = w.reshape(o, -1)
         y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
         wide = stride == (1, 1)  # see _im2col_wide
@@ -154,12 +152,11 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        saved = list(ctx.saved)
+        x, w = ctx.saved
         x_shape, kh, kw, s, p, d = ctx.geom
         n, o, ho, wo = g.shape
         c = x_shape[1]
-        x = saved.pop(0) if need[1] else None
-        w2 = saved.pop(0).reshape(o, -1) if need[0] else None
+        w2 = None if w is None else w.reshape(o, -1)
         gw_t = np.zeros((c * kh * kw, o), dtype=g.dtype) if need[1] else None  # dW^T
         gx = np.empty(x_shape, dtype=g.dtype) if need[0] else None
         wide = s == (1, 1)  # dY widened to the padded width with zero columns: _im2col_wide

@@ -58,22 +58,20 @@ class Mul(Function):
         need = ctx.needs_input_grad
         ctx.shapes = (np.shape(a), np.shape(b))
         ctx.order = (need[0] and np.ndim(b) > 0, need[1] and np.ndim(a) > 0)
-        if ctx.order[0]:
-            ctx.save(b, role=EXACT)
-        elif need[0]:
+        ctx.save(b if ctx.order[0] else None, role=EXACT)
+        ctx.save(a if ctx.order[1] else None, role=EXACT)
+        if need[0] and not ctx.order[0]:
             ctx.b = b.item()
-        if ctx.order[1]:
-            ctx.save(a, role=EXACT)
-        elif need[1]:
+        if need[1] and not ctx.order[1]:
             ctx.a = a.item()
         return _broadcast(np.multiply, a, b, "mul")
 
     @staticmethod
     def backward(ctx, g):
-        saved = list(ctx.saved)
+        b, a = ctx.saved
         (sa, sb), need = ctx.shapes, ctx.needs_input_grad
-        b = saved.pop(0) if ctx.order[0] else getattr(ctx, "b", None)
-        a = saved.pop(0) if ctx.order[1] else getattr(ctx, "a", None)
+        b = getattr(ctx, "b", None) if b is None else b
+        a = getattr(ctx, "a", None) if a is None else a
         return (unbroadcast(g * b, sa) if need[0] else None,
                 unbroadcast(g * a, sb) if need[1] else None)
 
@@ -87,21 +85,20 @@ class Div(Function):
         ctx.shapes = (np.shape(a), np.shape(b))
         out = _broadcast(np.true_divide, a, b, "div")
         if need[0] or need[1]:
-            if np.ndim(b) > 0 or need[1]:
-                ctx.save(np.asarray(b), role=EXACT)
-            else:
+            keep_b = np.ndim(b) > 0 or need[1]
+            ctx.save(np.asarray(b) if keep_b else None, role=EXACT)
+            if not keep_b:
                 ctx.b = b.item()
-        if need[1]:
-            ctx.save(out, role=EXACT)
+            ctx.save(out if need[1] else None, role=EXACT)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (sa, sb), need = ctx.shapes, ctx.needs_input_grad
-        saved = ctx.saved
-        b = saved[0] if saved else ctx.b
+        b, out = ctx.saved
+        b = ctx.b if b is None else b
         ga = unbroadcast(g / b, sa) if need[0] else None
-        gb = unbroadcast(-g * saved[1] / b, sb) if need[1] else None
+        gb = unbroadcast(-g * out / b, sb) if need[1] else None
         return ga, gb
 
 
@@ -246,23 +243,18 @@ class PowTensor(Function):
         out = _broadcast(np.power, x, y, "pow")
         if need[0] or need[1]:
             ctx.save(x, role=EXACT)
-        if need[0]:
-            ctx.save(y, role=EXACT)
-        if need[1]:
-            ctx.save(out, role=EXACT)
+            ctx.save(y if need[0] else None, role=EXACT)
+            ctx.save(out if need[1] else None, role=EXACT)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (sx, sy), need = ctx.shapes, ctx.needs_input_grad
-        saved = list(ctx.saved)
-        x = saved.pop(0)
+        x, y, out = ctx.saved
         gx = gy = None
         if need[0]:
-            y = saved.pop(0)
             gx = unbroadcast(g * y * np.power(x, y - 1), sx)
         if need[1]:
-            out = saved.pop(0)
             with np.errstate(divide="ignore", invalid="ignore"):  # d/dy at x <= 0: NaN, as PyTorch
                 gy = unbroadcast(g * out * np.log(x), sy)
         return gx, gy
