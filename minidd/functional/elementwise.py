@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function, Tensor
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor, operands, shape_error, unbroadcast
@@ -348,17 +349,15 @@ def pow(x, p):
     ``pow(2.0, t)`` is ``2 ** t``)."""
     if isinstance(p, (Tensor, np.ndarray)):
         return PowTensor.apply(*operands(x, p, "pow"))
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise TypeError(f"pow: exponent p must be a real number, a Tensor or an ndarray, "
-                        f"got {type(p).__name__}")
-    return Pow.apply(as_tensor(x), p=float(p))
+    p = _check.number(p, "pow: exponent p", finite=False, form="a real number, a Tensor or an ndarray")
+    return Pow.apply(as_tensor(x), p=p)
 
 
 def clamp(x, min=None, max=None):
     """``x`` limited to ``[min, max]`` (numbers; either may be None)."""
     for name, v in (("min", min), ("max", max)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
-            raise TypeError(f"clamp: {name} must be a real number or None, got {type(v).__name__}")
+        if v is not None:
+            _check.number(v, f"clamp: {name}", finite=False, form="a real number or None")
     if min is None and max is None:
         raise ValueError("clamp: give min, max or both")
     if min is not None and max is not None and min > max:
