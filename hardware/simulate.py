@@ -315,14 +315,30 @@ def _make_step(chip, workload, policy, batch, timing, dataflow, recompute, accum
 
 
 def _all_costs(workload: Workload, step: _Step) -> dict:
-    """Phase 1: each layer's stored stash, and each dW input's stored form."""
+    """Phase 1: each layer's stored stash, and each dW input's stored form.  A ReLU mask
+    (``zero_mask``) is not stored when a consumer keeps the layer's output as a zero-value
+    bitmap (the mask is that bitmap); under deferred dropout's selection it is."""
     costs = {}
     for layer in workload.layers:
         costs[layer.name] = _stash_costs(layer, step)
         for item, cost in costs[layer.name]:
             if item.role == "weight_grad_input":
                 step.dw_inputs[layer.name] = (cost.stored_bytes, cost)
+    bitmaps = _bitmap_sources(workload, costs)
+    for layer in workload.layers:
+        if layer.name in bitmaps:
+            costs[layer.name] = [(item, c) for item, c in costs[layer.name] if not item.zero_mask]
     return costs
+
+
+def _bitmap_sources(workload: Workload, costs: dict) -> set:
+    """Layers whose output some reader stashes as a zero-value bitmap (a layer without
+    ``inputs`` reads the previous one)."""
+    out = set()
+    for j, x in enumerate(workload.layers):
+        if any(item.role == "weight_grad_input" and c.zero_bitmap for item, c in costs[x.name]):
+            out.update(x.inputs or ((workload.layers[j - 1].name,) if j else ()))
+    return out
 
 
 def footprint(chip: ChipConfig, workload: Workload, policy: Policy, batch: int,
