@@ -31,7 +31,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .codesign import dw_gemm
+from .codesign import dw_gemm, row_gather_bytes
 from .compression import BASELINE, Policy, StashCost, engine_phases, stash_cost
 from .config import ChipConfig
 from .liveness import Footprint, memory_events
@@ -220,6 +220,8 @@ def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
     dw = dw_gemm(m, k, n, groups, kept, structure, step.policy.block, chip, step.timing,
                  step.dataflow, layer.conv)
     hbm = gemm_hbm_bytes(k, n, groups, stored, out_bytes, grad_bytes, vmem, act)
+    if structure == "row":
+        hbm += row_gather_bytes(m, n, groups, kept, layer.conv, act)
     if step.accumulate:
         hbm += groups * grad_bytes  # read the running gradient sum before adding to it
     work["dw"] = _Phase(dw.cycles, 0.0, hbm, 1, dw.mapping)
