@@ -266,6 +266,10 @@ def _vector_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
 _KIND = {"gemm": _gemm_layer, "bmm": _bmm_layer, "vector": _vector_layer}
 
 
+_NO_WORK = _Phase()
+_IDLE = PhaseTime(0.0, 0.0, 0.0, 0.0, "compute")  #: the time of a phase with no work
+
+
 def _phase_time(work: _Phase, chip: ChipConfig, engine: float) -> PhaseTime:
     compute = (work.mxu / chip.mxu_efficiency + work.vector / chip.vector_efficiency
                + work.kernels * chip.op_overhead_cycles)
@@ -285,7 +289,8 @@ def _layer_report(layer: Layer, step: _Step, costs: list[tuple]) -> LayerReport:
     work["fwd"] = dataclasses.replace(work["fwd"], hbm=work["fwd"].hbm + stash_write)
     coded = [engine_phases(c, chip) for _, c in costs]
     engine = {"fwd": sum(e for e, _ in coded), "dw" if layer.kind == "gemm" else "dx": sum(d for _, d in coded)}
-    times = {p: _phase_time(work.get(p, _Phase()), chip, engine.get(p, 0.0)) for p in PHASES}
+    times = {p: _phase_time(work.get(p, _NO_WORK), chip, engine.get(p, 0.0)) if p in work or engine.get(p)
+             else _IDLE for p in PHASES}
     cycles = sum(t.cycles for t in times.values())
     macs = layer.macs * step.batch * 3
     util = macs / (cycles * chip.mxu_rows * chip.mxu_cols * chip.mxus) if cycles and macs else 0.0
