@@ -90,7 +90,7 @@ def sensitivity_lines(central: dict, rows: list) -> list[str]:
     headline ranges with their bands."""
     models = list(central)
     lines = ["| assumption | value | " + " | ".join(RATIOS) + " |", "|---|---|" + "---|" * len(RATIOS)]
-    fmt = lambda vals: "{:.2f}-{:.2f}x".format(*_span(vals))  # noqa: E731
+    fmt = lambda vals: "{:.3f}-{:.3f}x".format(*_span(vals))  # noqa: E731
     lines.append("| (central) | | " + " | ".join(fmt([central[m][r] for m in models]) for r in RATIOS) + " |")
     for field, value, what, heads in rows:
         lines.append(f"| {field}: {what} | {value:g} | "
@@ -100,7 +100,7 @@ def sensitivity_lines(central: dict, rows: list) -> list[str]:
     for r in RATIOS:
         lo, hi = _span([central[m][r] for m in models])
         blo, bhi = _span([v for (ratio, _), span in band.items() if ratio == r for v in span])
-        lines.append(f"* {r}: {lo:.2f}-{hi:.2f}x over {', '.join(models)} (band {blo:.2f}-{bhi:.2f}x over "
+        lines.append(f"* {r}: {lo:.3f}-{hi:.3f}x over {', '.join(models)} (band {blo:.3f}-{bhi:.3f}x over "
                      "every assumption's range); per model " + ", ".join(
-                         f"{m} {central[m][r]:.2f}x ({band[r, m][0]:.2f}-{band[r, m][1]:.2f})" for m in models))
+                         f"{m} {central[m][r]:.3f}x ({band[r, m][0]:.3f}-{band[r, m][1]:.3f})" for m in models))
     return lines

@@ -37,9 +37,21 @@ def test_lines_print_every_ratio_with_its_band(bert_sens):
     central, rows = bert_sens
     text = "\n".join(sensitivity_lines(central, rows))
     lo, hi = bands(central, rows)["row", "bert-base-128"]
-    assert f"bert-base-128 {central['bert-base-128']['row']:.2f}x ({lo:.2f}-{hi:.2f})" in text
+    assert f"bert-base-128 {central['bert-base-128']['row']:.3f}x ({lo:.3f}-{hi:.3f})" in text
     custom = sensitivity(TPUV3, ["bert-base-128"], (("mxu_efficiency", 0.5, 1.0, "test range"),))[1]
     assert any(r[0] == "mxu_efficiency" and r[1] == 0.5 for r in custom)
     slow = dataclasses.replace(TPUV3, mxu_efficiency=0.5)
     assert next(r for r in custom if r[0] == "mxu_efficiency" and r[1] == 0.5)[3]["bert-base-128"] == \
         headline(slow, "bert-base-128")
+
+
+def test_headline_matches_the_golden_file(bert_sens):
+    """Regenerate with HW_REGEN_GOLDEN=1 after an intended model change (say why in the commit)."""
+    import os
+    path = os.path.join(os.path.dirname(__file__), "golden", "headline.md")
+    text = "\n".join(sensitivity_lines(*bert_sens)) + "\n"
+    if os.environ.get("HW_REGEN_GOLDEN"):
+        with open(path, "w") as f:
+            f.write(text)
+    with open(path) as f:
+        assert text == f.read()
