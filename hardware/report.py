@@ -331,7 +331,7 @@ def reproduction(chip: ChipConfig, models, drops, relu_sparsity=0.5, selection="
             fixed = max(b_dd, b_base + 1)
             base_fixed = fit_step(chip, w, BASELINE, fixed, timing_model=timing_model)
             dd_fixed = fit_step(chip, w, elem, fixed, timing_model=timing_model)
-            cd = fit_step(codesign, w, block, b_base, ("none",), timing_model)
+            cd = fit_step(codesign, w, block, b_base, timing_model=timing_model)  # may not fit as it is
             rows.append({
                 "model": w.name, "drop": d, "baseline_batch": b_base, "proposed_batch": b_dd,
                 "stash_reduction": base_own.report.footprint.stash_total / fit_step(
