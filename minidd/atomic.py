@@ -134,16 +134,21 @@ def check_writable_folder(path) -> None:
 
 
 def append_line(path, line: str) -> None:
-    """Append ``line`` (no newline inside; one is added) as a single write, then fsync."""
+    """Append ``line`` (no newline inside; one is added) as a single write, then fsync.  A file
+    whose last line lacks its newline (a torn or hand-edited line) gets one first, so the new
+    line stays a line of its own."""
     if "\n" in line:
         raise ValueError(f"append_line({str(path)!r}): the line must not contain a newline")
     path = Path(path)
     data = (line + "\n").encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     except OSError as e:
         raise _named(e, path) from e
     try:
+        end = os.fstat(fd).st_size
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            data = b"\n" + data  # the last line lacks its newline: never glue onto it
         written = os.write(fd, data)
         if written != len(data):  # a full disk; the torn line is cut off by readers
             raise OSError(28, f"cannot write {path}: short write ({written} of {len(data)} bytes)", str(path))

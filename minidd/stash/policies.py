@@ -187,7 +187,7 @@ class DeferredDropout(StashPolicy):
         self.structure = _choice("structure", structure, STRUCTURES)
         self.value_dtype = _choice("value_dtype", value_dtype, VALUE_DTYPES)
         self.selection = _choice("selection", selection, ("exact", "sample"))
-        self.block = _check_int("block", block, 1)
+        self.block = _check_int("block", block, 1, MAX_BLOCK)
         self.n, self.m = _check_int("n", n, 1), _check_int("m", m, 2)
         self.sample_size = _check_int("sample_size", sample_size, 1)
         self.seed = _check_int("seed", seed, 0)
@@ -381,9 +381,16 @@ def _choice(name, value, choices):
     raise ValueError(f"DeferredDropout: {name} must be one of {choices}, got {value!r}{hint}")
 
 
-def _check_int(name, value, minimum):
+#: Largest ``block=`` (rows per block) accepted: a larger one is refused, not allocated.
+MAX_BLOCK = 1 << 20
+
+
+def _check_int(name, value, minimum, maximum=None):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"DeferredDropout: {name} must be an int >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"DeferredDropout: {name} must be at most {maximum} "
+                         f"(minidd.stash.policies.MAX_BLOCK), got {value!r}")
     return int(value)
 
 
