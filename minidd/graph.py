@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Context, Tensor
+from .stash import store as _store
 
 
 def to_dot(tensor: Tensor, values: bool = False, names=None) -> str:
@@ -118,6 +119,20 @@ def live_outputs() -> list:
                 below.add(id(node))
                 stack.extend(p for p in node.parents if isinstance(p, Context))
     return [t for t in held if id(t._node) not in below]
+
+
+def _outputs_text() -> str:
+    """'the output of linear in 'fc' (8, 4)' and the like: the live-graph refusal's subject."""
+    outs = live_outputs()
+    if not outs:
+        return "a tensor no longer reachable from Python (a reference cycle)"
+    desc = [f"{t._node.fn.name}" + (f" in '{t._node.layer}'" if t._node.layer else "")
+            + f" {tuple(t.shape)}" for t in outs[:3]]
+    more = f" and {len(outs) - 3} more" if len(outs) > 3 else ""
+    return f"the output of {', '.join(desc)}{more}"
+
+
+_store.describe_live_graph = _outputs_text
 
 
 def _shape(shape) -> str:

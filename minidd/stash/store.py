@@ -67,20 +67,14 @@ def set_policy(policy: StashPolicy) -> None:
     live = len(_State.ledger)
     if live and policy is not _State.policy:
         raise RuntimeError(f"set_policy: a graph is still alive ({live} saved arrays), held "
-                           f"by {_outputs_text()}: call backward() on it or `del` it first")
+                           f"by {describe_live_graph() if describe_live_graph else 'a tensor'}: call "
+                           "backward() on it or `del` it first")
     _State.policy = policy
 
 
-def _outputs_text() -> str:
-    """'the output of linear in layer 'fc' (8, 4) float32' and the like, for the error above."""
-    from ..graph import live_outputs
-    outs = live_outputs()
-    if not outs:
-        return "a tensor no longer reachable from Python (a reference cycle)"
-    desc = [f"{t._node.fn.name}" + (f" in '{t._node.layer}'" if t._node.layer else "")
-            + f" {tuple(t.shape)}" for t in outs[:3]]
-    more = f" and {len(outs) - 3} more" if len(outs) > 3 else ""
-    return f"the output of {', '.join(desc)}{more}"
+#: Describes the live graphs' outputs for the error below; minidd.graph installs it (the store
+#: cannot import the engine: the engine imports the store).
+describe_live_graph = None
 
 
 @contextlib.contextmanager
