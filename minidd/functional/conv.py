@@ -287,14 +287,30 @@ def pair(v, name, op, minimum):
     return tuple(int(a) for a in t)
 
 
+#: Largest padded input, and largest im2col work (N * C * kh * kw * Ho * Wo, the elements one
+#: pass gathers), that a convolution or pooling accepts: beyond them it refuses before
+#: allocating (2**31 and 2**33 elements: 8 GiB and 32 GiB of float32, minutes of NumPy work).
+MAX_PADDED, MAX_WORK = 1 << 31, 1 << 33
+
+
 def _check_out(x, kernel, stride, padding, dilation, op):
     h, w = x.shape[2], x.shape[3]
-    if min(_out_size(n, k, s, p, d) for n, k, s, p, d in
-           zip((h, w), kernel, stride, padding, dilation)) < 1:
+    out = [_out_size(n, k, s, p, d) for n, k, s, p, d in
+           zip((h, w), kernel, stride, padding, dilation)]
+    if min(out) < 1:
         extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         raise ValueError(f"{op}: kernel {tuple(kernel)} (extent {extent} with dilation "
                          f"{dilation}) with padding {padding} does not fit an input of spatial "
                          f"size ({h}, {w})")
+    n, c = x.shape[0], x.shape[1]
+    padded = n * c * (h + 2 * padding[0]) * (w + 2 * padding[1])
+    work = n * c * int(kernel[0]) * int(kernel[1]) * out[0] * out[1]
+    for what, size, limit in (("padded input", padded, MAX_PADDED), ("im2col work", work, MAX_WORK)):
+        if size > limit:
+            raise ValueError(f"{op}: kernel {tuple(kernel)}, stride {stride}, padding {padding} "
+                             f"and dilation {dilation} on an input of shape {x.shape} make a "
+                             f"{what} of {size:.3g} elements, over the limit of {limit} "
+                             f"(minidd.functional.conv.MAX_PADDED / MAX_WORK)")
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):

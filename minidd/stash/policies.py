@@ -229,7 +229,8 @@ class DeferredDropout(StashPolicy):
         self.structure = _check.choice(structure, "DeferredDropout: structure", STRUCTURES)
         self.value_dtype = _check.choice(value_dtype, "DeferredDropout: value_dtype", VALUE_DTYPES)
         self.selection = _check.choice(selection, "DeferredDropout: selection", ("exact", "sample"))
-        self.block = _check.integer(block, "DeferredDropout: block", least=1)
+        self.block = _check.integer(block, "DeferredDropout: block", least=1, most=MAX_BLOCK,
+                                    form=f"an int >= 1 and at most {MAX_BLOCK} (minidd.stash.policies.MAX_BLOCK)")
         self.n = _check.integer(n, "DeferredDropout: n", least=1)
         self.m = _check.integer(m, "DeferredDropout: m", least=2)
         self.sample_size = _check.integer(sample_size, "DeferredDropout: sample_size", least=1)
@@ -409,3 +410,7 @@ class DeferredDropout(StashPolicy):
             entry.drop()
             return DenseEntry(dense, nonzero=nnz, kept=entry.kept, target_kept=entry.target_kept)
         return entry
+
+
+#: Largest ``block=`` (rows per block) accepted: a larger one is refused, not allocated.
+MAX_BLOCK = 1 << 20

@@ -67,11 +67,15 @@ def set_policy(policy: StashPolicy) -> None:
                         f"DeferredDropout, ...), got {type(policy).__name__}")
     live = len(_State.ledger)
     if live and policy is not _State.policy:
-        raise RuntimeError(
-            f"set_policy: a graph is still alive with {live} saved arrays packed by "
-            f"{_State.policy!r}; run backward() on it or drop every reference to its outputs "
-            "(for example `del loss`) before changing the policy")
+        raise RuntimeError(f"set_policy: a graph is still alive ({live} saved arrays), held "
+                           f"by {describe_live_graph() if describe_live_graph else 'a tensor'}: call "
+                           "backward() on it or `del` it first")
     _State.policy = policy
+
+
+#: Describes the live graphs' outputs for the error below; minidd.graph installs it (the store
+#: cannot import the engine: the engine imports the store).
+describe_live_graph = None
 
 
 @contextlib.contextmanager

@@ -41,6 +41,8 @@ DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
 DEFAULT_RUNNER = "minidd.study.measure:run"
 EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
+#: Wall-clock bound on the connection and handshake probe of a scheduler (see _probe_scheduler).
+DASK_HANDSHAKE_SECONDS = 10.0
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
 
 
@@ -281,6 +283,10 @@ class ResultsStore:
                 r = RunResult.from_json(line.decode("utf-8"), source=f"{self.runs_path} line {n}")
                 if r.key not in keys:
                     raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} is not a run of this sweep")
+                foreign = _other_settings(r, self.config)
+                if foreign:
+                    raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} was run with "
+                                           f"{foreign}: a line from another sweep")
             except (ResultsFileError, UnicodeDecodeError) as e:
                 torn = " (a torn last line: the sweep was killed while writing it)" if n == len(lines) else ""
                 bad.append((line, f"{e}{torn}"))
@@ -304,15 +310,68 @@ class ResultsStore:
         atomic.append_line(self.runs_path, result.to_json())
 
 
+def _other_settings(r: RunResult, config: SweepConfig) -> str:
+    """What in ``r.settings`` disagrees with this sweep's budget for its model, or ''."""
+    want_epochs, want_limit = config.epochs.get(r.task), config.train_limit.get(r.task)
+    s = r.settings
+    if "train_limit" in s and s["train_limit"] != want_limit:
+        return f"train_limit {s['train_limit']!r}, not this sweep's {want_limit!r}"
+    if "epochs" in s and s["epochs"] != want_epochs:
+        return f"epochs {s['epochs']!r}, not this sweep's {want_epochs!r}"
+    hp = s.get("hp")
+    if isinstance(hp, dict) and r.task in recipes.RECIPES:
+        name = "steps" if "steps" in hp else "epochs"
+        want = want_epochs or recipes.config(r.task).get(name)
+        if name in hp and hp[name] != want:
+            return f"{name} {hp[name]!r}, not this sweep's {want!r}"
+    return ""
+
+
 def _connect(scheduler):
     try:
         from distributed import Client
     except ImportError:
         raise ValueError("executor 'dask' needs dask.distributed: pip install \"minidd[distributed]\"") from None
+    _probe_scheduler(scheduler)
     try:
         return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError, TypeError) as e:
-        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: {e}") from None
+    except (OSError, TimeoutError, ValueError, TypeError, MemoryError) as e:
+        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: "
+                         f"{type(e).__name__}: {e}") from None
+
+
+def _probe_scheduler(scheduler) -> None:
+    """Connect to a ``tcp://`` scheduler and read the first 8 bytes of its handshake (a Dask
+    scheduler sends it unasked: the message length), all within ``DASK_HANDSHAKE_SECONDS``; a
+    server that accepts and stays silent (an HTTP server waits for a request) or answers with
+    something else is refused with a ValueError instead of hanging or failing deep in Dask."""
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be an address string such as 'tcp://host:8786', got {scheduler!r}")
+    scheme, _, rest = scheduler.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return  # tls://, inproc://, ...: Dask's own timeout applies
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "8786")
+    if not port.isdigit():
+        raise ValueError(f"scheduler {scheduler!r}: expected tcp://host:port, the port a number")
+    where = f"the Dask scheduler {scheduler!r}"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=DASK_HANDSHAKE_SECONDS) as so:
+            so.settimeout(DASK_HANDSHAKE_SECONDS)
+            head = b""
+            while len(head) < 8:
+                chunk = so.recv(8 - len(head))
+                if not chunk:
+                    raise ValueError(f"{where} closed the connection before its handshake")
+                head += chunk
+    except (socket.timeout, TimeoutError):
+        raise ValueError(f"{where} accepted the connection but sent no Dask handshake within "
+                         f"{DASK_HANDSHAKE_SECONDS} s: is it a Dask scheduler (port 8786), not an "
+                         "HTTP server such as its dashboard (port 8787)?") from None
+    except OSError as e:
+        raise ValueError(f"cannot connect to {where}: {e.strerror or e}") from None
+    if head.startswith(b"HTTP") or int.from_bytes(head, "little") > 1 << 26:
+        raise ValueError(f"{where} answered {head!r}, which is not a Dask handshake: is it a Dask "
+                         "scheduler (port 8786), not an HTTP server (such as the dashboard, 8787)?")
 
 
 def _describe(result: RunResult) -> str:
