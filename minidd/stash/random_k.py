@@ -5,6 +5,7 @@
 uniformly at random instead of by magnitude (kept values are not rescaled, as deferred dropout
 does not rescale either).  A gain that random-k shares is not about *which* elements deferred
 dropout keeps.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
+It registers as ``random_k``: ``stash.parse_spec("random_k:0.9")`` builds it.
 """
 from __future__ import annotations
 
@@ -37,11 +38,15 @@ class RandomK(StashPolicy):
     def config(self) -> dict:
         return {"policy": self.name, "drop": self.drop, "seed": self.seed}
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == PARAMETER:
+    def storage_config(self) -> dict:
+        """Random-k stores what deferred dropout at the same drop rate stores."""
+        return {"policy": "deferred_dropout", "drop": self.drop}
+
+    def pack(self, array, info):
+        if info.role == PARAMETER:
             return DenseEntry(array)
-        if (role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
-                or scope.keep_dense or self.drop == 0.0):
+        if (info.role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
+                or info.scope.keep_dense or self.drop == 0.0):
             return zero_value_pack(array)
         n = array.size
         k = math.ceil((1.0 - self.drop) * n)
