@@ -110,12 +110,14 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis, mask=None):
         ctx.axis = axis
-        if mask is not None:
-            x = np.where(mask, x, x.dtype.type(-np.inf))
-        top = x.max(axis=axis, keepdims=True)
-        if mask is not None:
+        if mask is None:
+            top = x.max(axis=axis, keepdims=True)
+        else:  # the masked max, without a full-size copy of x with -inf where masked
+            top = np.max(x, axis=axis, keepdims=True, where=mask, initial=-np.inf)
             top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere
         e = np.subtract(x, top)
+        if mask is not None:
+            np.copyto(e, -np.inf, where=~mask)
         np.exp(e, out=e)
         total = e.sum(axis=axis, keepdims=True)
         if mask is not None:

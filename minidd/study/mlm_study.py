@@ -40,6 +40,7 @@ from . import recipes
 from ..atomic import append_line, atomic_write
 from .measure import run
 from .results import RunResult
+from .worker import BLAS_THREAD_VARS
 
 STUDY = {
     "budgets": [2000],
@@ -53,7 +54,6 @@ STUDY = {
     "flat_factor": 2,
     "hp": {},   # overrides of the mlm recipe for every run (the tests shrink the model)
 }
-_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _hp(budget, lr, warmup_fraction, lr_scale=1.0, study=STUDY) -> dict:
@@ -135,8 +135,7 @@ def _execute(folder, specs, jobs, log):
         for s in todo:
             finished(_one(s))
         return
-    for var in _BLAS:
-        os.environ[var] = "1"
+    os.environ.update({var: "1" for var in BLAS_THREAD_VARS})  # every pool, as the sweep's workers
     with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for fut in cf.as_completed([pool.submit(_one, s) for s in todo]):
             finished(fut.result())
