@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import functional as F
 from ..data import load_mnist, load_spam
+from . import mnist1d
 from .mlm import pretrain
 from ..nn import CNN, MLP, MiniBERT
 from ..optim import SGD, AdamW, warmup_cosine
@@ -68,6 +69,10 @@ def _train_mlm(task, hp, policy, seed, train_limit, progress) -> Trained:
                    {"test_loss": final["mlm_loss"], "test_accuracy": final["masked_accuracy"]})
 
 
+def _train_mnist1d(task, hp, policy, seed, train_limit, progress) -> Trained:
+    return Trained(*mnist1d.train(task, hp, policy, seed, train_limit, progress))
+
+
 _SGD = {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
         "schedule": "warmup_cosine", "warmup_fraction": 0.1, "warmup_max_steps": 100}
 
@@ -90,6 +95,11 @@ RECIPES = {r.name: r for r in (
             "pre_ln": True, "dropout": 0.0, "mask_rate": 0.15, "batch_size": 32, "steps": 1500,
             "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.01, "schedule": "warmup_cosine",
             "warmup_steps": 150, "encoder_lr_scale": 1.0, "eval_every": 150}, _train_mlm),
+    Recipe("mnist1d_mlp", "the MNIST-1D reference MLP (40-100-100-10, residual second layer) on "
+           "MNIST-1D (4,000 / 1,000), Adam 1e-2, batch 100, 8,000 steps",
+           dict(mnist1d.HP), _train_mnist1d),
+    Recipe("mnist1d_cnn", "the MNIST-1D reference CNN (3 Conv1d x 25 channels, linear head on 125 "
+           "features) on MNIST-1D, Adam 1e-2, batch 100, 8,000 steps", dict(mnist1d.HP), _train_mnist1d),
 )}
 
 
