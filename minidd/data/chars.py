@@ -8,7 +8,6 @@ the tokenizer on the remaining training e-mails and encodes the three streams.
 """
 from __future__ import annotations
 
-import numbers
 from collections import Counter
 
 import numpy as np
@@ -82,8 +81,7 @@ def load_char_streams(seed: int = 0, test_fraction: float = 0.2, val_fraction: f
     """
     seed = _check.integer(seed, "load_char_streams: seed", least=0)
     for name, v in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
-            raise ValueError(f"load_char_streams: {name} must be a number in (0, 1), got {v!r}")
+        _check.number(v, f"load_char_streams: {name}", 0, 1, low_open=True, high_open=True)
     bodies, labels = read_spam_corpus()
     train, test = stratified_split(labels, test_fraction, np.random.default_rng(seed))
     n_val = max(1, int(round(val_fraction * len(train))))
