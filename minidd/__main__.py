@@ -1,6 +1,6 @@
-"""``python -m minidd``: the main job (``minidd.cli``)."""
+"""``python -m minidd``: the main job (``minidd.study.cli``)."""
 import sys
 
-from .cli import main
+from .study.cli import main
 
 sys.exit(main(prog="python -m minidd"))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_copy, atomic_savez, check_writable_folder, remove_stale_temps
+from .atomic import atomic_copy, atomic_savez, check_writable_folder, remove_stale_temps
 
 FORMAT = "minidd.fit-checkpoint"
 VERSION = 1

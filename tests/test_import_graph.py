@@ -71,7 +71,7 @@ def _circles(edges) -> list[set]:
 def test_the_only_import_circle_is_autograd_and_functional():
     edges = _edges(_modules())
     assert "minidd.autograd" in edges["minidd.functional.linalg"]   # the reader sees imports
-    assert "minidd.io" in edges["minidd.sweep"]
+    assert "minidd.atomic" in edges["minidd.study.sweep"]
     circles = _circles(edges)
     for circle in circles:
         rest = {m for m in circle if not m.startswith("minidd.functional")} - ALLOWED
@@ -82,3 +82,21 @@ def test_the_only_import_circle_is_autograd_and_functional():
 def test_a_circle_is_found():
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _circles(edges) == [{"a", "b", "c"}]
+
+
+ENTRY_POINTS = {"minidd.__main__"}   # ``python -m minidd`` runs the study's main job
+
+
+def test_no_framework_module_imports_the_study():
+    """``minidd.study`` is a leaf: the framework (engine, stash, nn, data, ...) never imports it."""
+    edges = _edges(_modules())
+    assert "minidd.study.recipes" in edges["minidd.study.measure"]   # the reader sees study imports
+    framework = [m for m in edges if not m.startswith("minidd.study") and m not in ENTRY_POINTS]
+    wrong = {m: sorted(e for e in edges[m] if e.startswith("minidd.study")) for m in framework}
+    assert not {m: e for m, e in wrong.items() if e}, "framework modules import the study"
+
+
+def test_the_leaf_check_sees_a_wrong_import():
+    edges = {"minidd.nn": {"minidd.study.sweep"}, "minidd.study.sweep": {"minidd.nn"}}
+    framework = [m for m in edges if not m.startswith("minidd.study")]
+    assert [m for m in framework if any(e.startswith("minidd.study") for e in edges[m])] == ["minidd.nn"]

@@ -134,7 +134,7 @@ def test_steps_budget_stops_inside_an_epoch_and_eval_fn_draws_a_curve():
 
 
 def test_masked_lm_trains_through_fit_hooks():
-    from minidd.mlm import MaskedLM, evaluate_mlm, mlm_loss
+    from minidd.study.mlm import MaskedLM, evaluate_mlm, mlm_loss
     rng = np.random.default_rng(0)
     tok, mask, _ = marker_sequences(96, seq_len=10, vocab=20, rng=rng)
     model = MaskedLM(20, max_len=10, dim=16, heads=2, layers=1, ff_dim=32, dropout=0.0, pre_ln=True, rng=rng)

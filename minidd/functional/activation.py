@@ -6,9 +6,10 @@ import math
 import numpy as np
 from scipy import special
 
+from .. import _check
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
-from ._util import as_tensor
+from ._util import as_tensor, torch_keywords
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -100,14 +101,26 @@ class GELU(Function):
 
 
 class Softmax(Function):
+    """Softmax along ``axis``; with a boolean ``mask`` (True = attend), the masked entries are
+    exact zeros and the rest sum to 1 (a row with nothing to attend is all zeros).  The mask is
+    a forward-only constant: backward reads only the saved output, which is zero where masked."""
+
     arg_names = ("x",)
 
     @staticmethod
-    def forward(ctx, x, axis):
+    def forward(ctx, x, axis, mask=None):
         ctx.axis = axis
-        e = x - x.max(axis=axis, keepdims=True)
+        if mask is not None:
+            x = np.where(mask, x, x.dtype.type(-np.inf))
+        top = x.max(axis=axis, keepdims=True)
+        if mask is not None:
+            top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere
+        e = np.subtract(x, top)
         np.exp(e, out=e)
-        e /= e.sum(axis=axis, keepdims=True)
+        total = e.sum(axis=axis, keepdims=True)
+        if mask is not None:
+            total[total == 0] = 1.0
+        e /= total
         ctx.save(e, role=EXACT)
         return e
 
@@ -181,11 +194,26 @@ def gelu(x, approximate="tanh"):
     return GELU.apply(as_tensor(x), approximate=approximate)
 
 
-def softmax(x, axis=-1):
+@torch_keywords
+def softmax(x, axis=-1, mask=None):
+    """Softmax along ``axis``.  ``mask`` (optional): booleans broadcastable to ``x``, True where
+    an entry takes part (attention's padding or causal mask); the others get probability 0."""
     x = as_tensor(x)
-    return Softmax.apply(x, axis=_axis(x, axis, "softmax"))
+    axis = _axis(x, axis, "softmax")
+    if mask is None:
+        return Softmax.apply(x, axis=axis)
+    mask = np.asarray(getattr(mask, "data", mask))
+    if mask.dtype != np.bool_:
+        raise TypeError(f"softmax: mask must be a boolean array (True = keep), got dtype {mask.dtype}")
+    try:
+        if np.broadcast_shapes(mask.shape, x.shape) != x.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"softmax: mask of shape {mask.shape} does not broadcast to x of shape {x.shape}") from None
+    return Softmax.apply(x, axis=axis, mask=mask)
 
 
+@torch_keywords
 def log_softmax(x, axis=-1):
     x = as_tensor(x)
     return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))
@@ -194,11 +222,8 @@ def log_softmax(x, axis=-1):
 def dropout(x, p, rng, training=True):
     """Zero each element with probability ``p`` (drawn from ``rng``) and scale the rest by
     ``1/(1-p)``; the identity when ``training`` is false or ``p == 0``."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be a number in [0, 1), got {p!r}")
+    p = _check.fraction(p, "dropout: p")
     x = as_tensor(x)
     if not training or p == 0:
         return x
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"dropout: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return Dropout.apply(x, p=float(p), rng=rng)
+    return Dropout.apply(x, p=p, rng=_check.rng(rng, "dropout: rng"))

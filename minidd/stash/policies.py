@@ -10,12 +10,13 @@
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _check
 from . import roles as R
 from . import structures as S
 from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, negative_zeros, pack_blocks,
@@ -23,22 +24,56 @@ from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, met
 from .structures import STRUCTURES
 
 
+@dataclass(frozen=True)
+class PackInfo:
+    """What a policy is told about an array it packs: what the array is for (``role``, one of
+    :data:`~minidd.stash.ROLES`), the layer it was saved in (``scope``), the op that saved it
+    (``op``, for messages), the length of one row for per-row policies (``row_size``, ``None``
+    for the last axis) and where a weight-gradient input keeps its features (``feature_axis``:
+    -1 for linear, 1 for NCHW convolution input; see :mod:`minidd.stash.structures`)."""
+
+    role: str
+    scope: R.Scope = R.Scope()
+    op: str = ""
+    row_size: int | None = None
+    feature_axis: int = -1
+
+
+#: Every registered policy class by name (and alias): what specs and config dicts name.
+REGISTRY: dict[str, type] = {}
+
+
 class StashPolicy:
     """Interface: ``pack`` an array into a :class:`~minidd.stash.entries.StashEntry`.
 
-    ``pack(array, role, scope, row_size, feature_axis)`` is called once per distinct saved array
-    (``feature_axis`` says where a weight-gradient input keeps its features: -1 for linear, 1 for
-    NCHW convolution input; see :mod:`minidd.stash.structures`); the entry's
-    ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies follow the
-    training step.  ``config()`` describes the policy as plain data, every option included
-    (:func:`minidd.stash.from_config` rebuilds it; two policies are equal when their configs
-    are); ``state_dict()`` is its mutable state (for checkpoints).
+    ``pack(array, info)`` is called once per distinct saved array, ``info`` a :class:`PackInfo`;
+    the entry's ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies
+    follow the training step.  ``config()`` describes the policy as plain data, every option
+    included (:func:`minidd.stash.from_config` rebuilds it; two policies are equal when their
+    configs are); ``state_dict()`` is its mutable state (for checkpoints).
+
+    A subclass that sets ``name`` registers itself under it (and under each of its ``aliases``),
+    as :class:`~minidd.autograd.Function` subclasses do: spec strings and config dicts then name
+    it (``"random_k:0.9"``), so it must be constructible with its defaults.  Pass
+    ``register=False`` in the class statement for a policy that cannot be written as plain data
+    (:func:`minidd.stash.hooks`).
     """
 
     name = "policy"
+    aliases: tuple = ()
 
-    def pack(self, array: np.ndarray, role: str, scope: R.Scope, row_size: int | None,
-             feature_axis: int = -1) -> StashEntry:
+    def __init_subclass__(cls, register: bool = True, **kw):
+        super().__init_subclass__(**kw)
+        if not register or "name" not in cls.__dict__:
+            return
+        for key in (cls.name, *cls.aliases):
+            old = REGISTRY.get(key)
+            if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(f"{cls.__qualname__}: the policy name {key!r} is taken by "
+                                 f"{old.__module__}.{old.__qualname__}; choose another name")
+            REGISTRY[key] = cls
+
+    def pack(self, array: np.ndarray, info: PackInfo) -> StashEntry:
         raise NotImplementedError
 
     def set_step(self, step: int) -> None:
@@ -47,6 +82,12 @@ class StashPolicy:
     def config(self) -> dict:
         """Every option as plain data: ``{"policy": name, option: value, ...}``."""
         return {"policy": self.name}
+
+    def storage_config(self) -> dict:
+        """The config of a named policy whose stash this one's matches entry for entry in size
+        and format (what models of the storage, like ``hardware.policy_from_config``, read):
+        the policy's own config unless it is a control that stores like another."""
+        return self.config()
 
     def state_dict(self) -> dict:
         """The policy's mutable state (what a checkpoint must keep to resume bit-identically)."""
@@ -88,7 +129,7 @@ class Dense(StashPolicy):
 
     name = "dense"
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
+    def pack(self, array, info):
         return DenseEntry(array)
 
 
@@ -121,8 +162,8 @@ class ZeroValue(StashPolicy):
 
     name = "zero_value"
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == R.PARAMETER:
+    def pack(self, array, info):
+        if info.role == R.PARAMETER:
             return DenseEntry(array)
         return zero_value_pack(array)
 
@@ -177,26 +218,25 @@ class DeferredDropout(StashPolicy):
     """
 
     name = "deferred_dropout"
+    aliases = ("dd",)
 
     def __init__(self, drop: float | None = None, *, granularity: str = "tensor",
                  structure: str = "element", block: int = 128, n: int = 2, m: int = 4,
                  value_dtype: str = "float32", selection: str = "exact", sample_size: int = 4096,
                  seed: int = 0, warmup_steps: int = 0, ramp_steps: int = 0,
                  layers: dict | None = None, keep_marked_dense: bool = True):
-        self.granularity = _choice("granularity", granularity, ("tensor", "row"))
-        self.structure = _choice("structure", structure, STRUCTURES)
-        self.value_dtype = _choice("value_dtype", value_dtype, VALUE_DTYPES)
-        self.selection = _choice("selection", selection, ("exact", "sample"))
-        self.block = _check_int("block", block, 1)
-        self.n, self.m = _check_int("n", n, 1), _check_int("m", m, 2)
-        self.sample_size = _check_int("sample_size", sample_size, 1)
-        self.seed = _check_int("seed", seed, 0)
-        self.warmup_steps = _check_int("warmup_steps", warmup_steps, 0)
-        self.ramp_steps = _check_int("ramp_steps", ramp_steps, 0)
-        if not isinstance(keep_marked_dense, (bool, np.bool_)):
-            raise TypeError(f"DeferredDropout: keep_marked_dense must be True or False, "
-                            f"got {keep_marked_dense!r}")
-        self.keep_marked_dense = bool(keep_marked_dense)
+        self.granularity = _check.choice(granularity, "DeferredDropout: granularity", ("tensor", "row"))
+        self.structure = _check.choice(structure, "DeferredDropout: structure", STRUCTURES)
+        self.value_dtype = _check.choice(value_dtype, "DeferredDropout: value_dtype", VALUE_DTYPES)
+        self.selection = _check.choice(selection, "DeferredDropout: selection", ("exact", "sample"))
+        self.block = _check.integer(block, "DeferredDropout: block", least=1)
+        self.n = _check.integer(n, "DeferredDropout: n", least=1)
+        self.m = _check.integer(m, "DeferredDropout: m", least=2)
+        self.sample_size = _check.integer(sample_size, "DeferredDropout: sample_size", least=1)
+        self.seed = _check.integer(seed, "DeferredDropout: seed", least=0)
+        self.warmup_steps = _check.integer(warmup_steps, "DeferredDropout: warmup_steps", least=0)
+        self.ramp_steps = _check.integer(ramp_steps, "DeferredDropout: ramp_steps", least=0)
+        self.keep_marked_dense = _check.flag(keep_marked_dense, "DeferredDropout: keep_marked_dense")
         if layers is not None and not isinstance(layers, dict):
             raise TypeError(f"DeferredDropout: layers must be a dict {{pattern: drop}}, "
                             f"got {type(layers).__name__}")
@@ -204,10 +244,10 @@ class DeferredDropout(StashPolicy):
         for pattern, d in (layers or {}).items():
             if not isinstance(pattern, str):
                 raise TypeError(f"DeferredDropout: layers keys must be str patterns, got {pattern!r}")
-            self.layers[pattern] = _check_drop(d, f"layers[{pattern!r}]")
+            self.layers[pattern] = _check.fraction(d, f"DeferredDropout: layers[{pattern!r}]")
         self.drop = 0.9 if drop is None and self.structure != "nm" else drop
         self._check_structure()
-        self.drop = _check_drop(self.drop, "drop")
+        self.drop = _check.fraction(self.drop, "DeferredDropout: drop")
         self.step = 0
         self.rng = np.random.default_rng(self.seed)
 
@@ -243,7 +283,7 @@ class DeferredDropout(StashPolicy):
             self.layers[pattern] = self._nm_drop(f"layers[{pattern!r}]", d, nm_drop, zero_ok=True)
 
     def _nm_drop(self, name, drop, nm_drop, zero_ok=False):
-        drop = _check_drop(drop, name)
+        drop = _check.fraction(drop, f"DeferredDropout: {name}")
         if math.isclose(drop, nm_drop, rel_tol=1e-9):
             return nm_drop
         if zero_ok and drop == 0.0:
@@ -274,9 +314,7 @@ class DeferredDropout(StashPolicy):
                              f"{type(self.rng.bit_generator).__name__} state: {e}") from None
 
     def set_step(self, step: int) -> None:
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"DeferredDropout.set_step: step must be a non-negative int, got {step!r}")
-        self.step = int(step)
+        self.step = _check.integer(step, "DeferredDropout.set_step: step", least=0, form="a non-negative int")
 
     def scheduled_drop(self, step: int | None = None) -> float:
         """The drop rate the schedule gives at ``step`` (default: the current step)."""
@@ -296,17 +334,17 @@ class DeferredDropout(StashPolicy):
             return 0.0
         return self.scheduled_drop()
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == R.PARAMETER:
+    def pack(self, array, info):
+        if info.role == R.PARAMETER:
             return DenseEntry(array)
-        if role != R.WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0:
+        if info.role != R.WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0:
             return zero_value_pack(array)
-        drop = self.drop_for(scope)
+        drop = self.drop_for(info.scope)
         if drop == 0.0:
             return zero_value_pack(array)
         if self.structure == "element":
-            return self._sparsify(array, drop, scope, row_size)
-        return self._structured(array, drop, scope, feature_axis)
+            return self._sparsify(array, drop, info.scope, info.row_size)
+        return self._structured(array, drop, info.scope, info.feature_axis)
 
     # -- selection ---------------------------------------------------------------------------
     def _sparsify(self, array, drop, scope, row_size):
@@ -371,24 +409,3 @@ class DeferredDropout(StashPolicy):
             entry.drop()
             return DenseEntry(dense, nonzero=nnz, kept=entry.kept, target_kept=entry.target_kept)
         return entry
-
-
-def _choice(name, value, choices):
-    if value in choices:
-        return value
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"DeferredDropout: {name} must be one of {choices}, got {value!r}{hint}")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"DeferredDropout: {name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_drop(drop, name):
-    if isinstance(drop, bool) or not isinstance(drop, (int, float, np.integer, np.floating)) \
-            or not (0.0 <= float(drop) < 1.0):
-        raise ValueError(f"DeferredDropout: {name} must be a number in [0, 1), got {drop!r}")
-    return float(drop)

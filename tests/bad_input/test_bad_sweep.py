@@ -1,4 +1,4 @@
-"""Bad arguments, folders and results files for the main job (minidd.cli) and minidd.sweep: each a
+"""Bad arguments, folders and results files for the main job (minidd.study.cli) and minidd.study.sweep: each a
 clear error (type or exit status asserted) whose message names the argument or file, raised
 before anything is written; nothing already written is lost."""
 import json
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from minidd import cli
-from minidd.results import ResultsFileError
-from minidd.sweep import ResultsStore, SweepConfig, from_preset, run_sweep
+from minidd.study import cli
+from minidd.study.results import ResultsFileError
+from minidd.study.sweep import ResultsStore, SweepConfig, from_preset, run_sweep
 
 
 
@@ -62,7 +62,7 @@ def test_bad_options_are_refused_before_anything_is_written(argv, message, tmp_p
 
 def test_an_unreachable_dask_scheduler_is_named_before_anything_is_written(tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("minidd.sweep.DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("minidd.study.sweep.DASK_CONNECT_TIMEOUT", "1s")
     out = tmp_path / "out"
     code, err = _main(["--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "--out", str(out)], capsys)
     assert code == 2 and "cannot connect to the Dask scheduler 'tcp://127.0.0.1:9'" in err
@@ -140,9 +140,9 @@ def test_an_unreadable_runs_file_is_named(tmp_path):
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"models": "mlp"}, TypeError, "models must be a list or tuple, got 'mlp'"),
     ({"models": ()}, ValueError, "at least one model"),
-    ({"seeds": (True,)}, ValueError, "each seed must be a non-negative int, got True"),
+    ({"seeds": (True,)}, TypeError, "each seed must be a non-negative int, got True"),
     ({"seeds": (-1,)}, ValueError, "each seed must be a non-negative int, got -1"),
-    ({"seeds": (0.5,)}, ValueError, "each seed must be a non-negative int, got 0.5"),
+    ({"seeds": (0.5,)}, TypeError, "each seed must be a non-negative int, got 0.5"),
     ({"policies": (0.9,)}, TypeError, r"policies must be spec strings \(stash.format_spec.*got 0.9"),
     ({"epochs": {"mlp": 0}}, ValueError, r"epochs\['mlp'\] must be a positive int, got 0"),
     ({"train_limit": {"mlp": -100}}, ValueError, r"train_limit\['mlp'\] must be a positive int, got -100"),
@@ -161,7 +161,7 @@ def test_bad_sweep_configs_name_the_field(kwargs, error, message):
     ({"executor": "dask"}, "executor 'dask' needs the scheduler's address"),
     ({"scheduler": "tcp://h:1"}, "a scheduler address is for executor 'dask'"),
     ({"max_runs": 0}, "max_runs must be a positive int, got 0"),
-    ({"runner": "minidd.recipes.run"}, "runner must be 'module:function'"),
+    ({"runner": "minidd.study.recipes.run"}, "runner must be 'module:function'"),
 ])
 def test_bad_run_sweep_arguments_are_refused_before_the_folder_is_made(kwargs, message, tmp_path):
     cfg = SweepConfig(("mlp",), ("dense",), (0,))

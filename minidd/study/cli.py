@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 
 
 def _csv(kind):
@@ -139,7 +139,7 @@ def _setup_logging(quiet: bool) -> None:
 def _hardware_preset(out: Path, drops, command: str) -> int:
     import json
 
-    from . import io
+    from .. import atomic
     from .sweep import CONFIG, claim_folder
     record = {"preset": "hardware", "drops": list(drops), "minidd_version": __version__}
     claim_folder(out)
@@ -151,15 +151,15 @@ def _hardware_preset(out: Path, drops, command: str) -> int:
         if not isinstance(have, dict) or have.get("preset") != "hardware":
             raise ValueError(f"{out} holds a sweep's results; choose another --out folder for the hardware preset")
     table = hardware_table(drops)
-    io.atomic_write(out / CONFIG, json.dumps(record, indent=2) + "\n")
-    io.atomic_write(out / "REPORT.md", f"# Paper-scale hardware model\n\nProduced by `{command}`.\n\n{table}\n")
+    atomic.atomic_write(out / CONFIG, json.dumps(record, indent=2) + "\n")
+    atomic.atomic_write(out / "REPORT.md", f"# Paper-scale hardware model\n\nProduced by `{command}`.\n\n{table}\n")
     print(table)
     print(f"\nreport: {out / 'REPORT.md'}")
     return 0
 
 
 def _write_report(runs, config, out: Path, command: str) -> list[dict]:
-    """summary.csv, REPORT.md and figures (``minidd.report``), which list the failed runs too."""
+    """summary.csv, REPORT.md and figures (``minidd.study.report``), which list the failed runs too."""
     from .report import write_report
     drops = sorted({r.policy["drop"] for r in runs if r.ok and r.policy.get("drop")}) or [0.9]
     return write_report(runs, out, config.to_json(), hardware_table(drops), command)

@@ -2,7 +2,7 @@
 ``--jobs 1`` bit for bit, in the same store, resuming the same way."""
 import pytest
 
-from minidd.sweep import SweepConfig, run_sweep
+from minidd.study.sweep import SweepConfig, run_sweep
 
 distributed = pytest.importorskip("distributed")
 

@@ -1,6 +1,6 @@
 """A sweep's report: ``summary.csv``, ``REPORT.md`` and (with matplotlib) figures.
 
-The report reads run results (:class:`minidd.results.RunResult`) through their attributes:
+The report reads run results (:class:`minidd.study.results.RunResult`) through their attributes:
 ``task``, ``policy`` (the policy's config dict), ``spec`` (its canonical label), ``seed``,
 ``status``, ``error``, ``settings``, ``metrics``, ``fidelity``, ``stash``, ``hardware``,
 ``timings`` and ``curves``.  Labels come from ``spec`` and drop rates from the config, never from
@@ -14,14 +14,14 @@ import math
 import statistics
 from pathlib import Path
 
-from .io import atomic_write
+from ..atomic import atomic_write
 
 SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std",
                   "loss_vs_dense_mean", "loss_vs_dense_std", "stash_bytes", "stash_reduction",
                   "wgi_reduction", "min_cosine", "mean_cosine", "step_overhead",
                   "hw_stash_reduction", "hw_footprint_reduction", "hw_speedup_same_batch",
                   "hw_speedup_own_batch"]
-#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (README, MLM study).
+#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (docs/results.md, MLM study).
 MLM_MIN_STEPS = 1500
 
 
@@ -131,7 +131,7 @@ def _mlm_note(runs) -> list[str]:
     return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
             "held-out MLM loss is still falling fast and its differences between policies are not "
             "evidence for or against any policy** (the learning rate decides them). The masked-LM "
-            "study (`python -m minidd.mlm_study`, README) compares policies at longer budgets against "
+            "study (`python -m minidd.study.mlm_study`, docs/results.md) compares policies at longer budgets against "
             "a tuned dense baseline and two controls, paired over seeds.", ""]
 
 
@@ -337,14 +337,15 @@ def mlm_study_markdown(runs, study: dict, figures: list[str], figure_note: str, 
         comp = [r for r in ok if _study(r)["stage"] == "compare" and _study(r)["budget"] == budget]
         if not tune:
             continue
-        best = min(tune, key=lambda r: r.metrics["test_loss"])
+        best = min(tune, key=lambda r: r.metrics["val_loss"])
         lines += [f"## Budget {budget} steps", "",
                   f"**Tuning** (dense, seed {study['tune_seed']}, not one of the compared seeds): final "
-                  "held-out loss per peak learning rate and warm-up; the best (bold) is used by every arm.", "",
-                  "| lr | warm-up steps | held-out loss |", "|---|---|---|"]
+                  "validation loss (a slice of the training e-mails, never the test e-mails) per peak "
+                  "learning rate and warm-up; the best (bold) is used by every arm.", "",
+                  "| lr | warm-up steps | validation loss |", "|---|---|---|"]
         for r in tune:
             hp = r.settings["hp"]
-            cell = f"{r.metrics['test_loss']:.4f}"
+            cell = f"{r.metrics['val_loss']:.4f}"
             lines.append(f"| {hp['lr']:g} | {hp['warmup_steps']} | {f'**{cell}**' if r is best else cell} |")
         dense = {r.seed: r.metrics["test_loss"] for r in comp if _study(r)["arm"] == "dense"}
         lines += ["", f"**Comparison** (lr {best.settings['hp']['lr']:g}, warm-up {best.settings['hp']['warmup_steps']} "

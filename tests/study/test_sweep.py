@@ -1,6 +1,6 @@
 """Sweep reliability: failures recorded and retried, lost processes, lock, damaged lines, kill -9.
 
-Runs here are stand-ins (``tests/sweep_fakes.py``) that take no training time; every run still
+Runs here are stand-ins (``tests/study/sweep_fakes.py``) that take no training time; every run still
 goes through its own process, as a real one does.
 """
 import json
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from minidd import sweep
-from minidd.sweep import ResultsStore, SweepConfig, SweepLocked, run_sweep
+from minidd.study import sweep
+from minidd.study.sweep import ResultsStore, SweepConfig, SweepLocked, run_sweep
 
 HERE = Path(__file__).resolve().parent
 CFG = SweepConfig(("mlp",), ("dense", "zero_value"), (0, 1))
@@ -158,7 +158,7 @@ def _survivors(marker: str) -> list[int]:
 
 SCRIPT = textwrap.dedent("""
     import sys
-    from minidd.sweep import SweepConfig, run_sweep
+    from minidd.study.sweep import SweepConfig, run_sweep
     cfg = SweepConfig(("mlp", "cnn"), ("dense", "zero_value"), (0, 1, 2))
     run_sweep(cfg, sys.argv[1], jobs=2, progress=False, runner="sweep_fakes:run", runner_path=(sys.argv[2],))
 """)
@@ -169,7 +169,7 @@ def test_kill_9_at_any_moment_then_the_same_command_every_run_once_no_process_le
     folder, pids = tmp_path / "sweep", tmp_path / "pids"
     pids.mkdir()
     env = {**os.environ, "FAKE_SLEEP": "0.4", "FAKE_PIDS": str(pids),
-           "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-c", SCRIPT, str(folder), str(HERE)]
     for delay in (0.3, 1.6, 2.4):            # before any run ends, mid-sweep, later
         # seed-2 runs take a minute: when the sweep dies, some of them are running
@@ -191,10 +191,10 @@ def test_kill_9_at_any_moment_then_the_same_command_every_run_once_no_process_le
 
 CLI_SCRIPT = textwrap.dedent("""
     import functools, sys
-    import minidd.sweep
-    minidd.sweep.run_sweep = functools.partial(minidd.sweep.run_sweep, runner="sweep_fakes:run",
+    import minidd.study.sweep
+    minidd.study.sweep.run_sweep = functools.partial(minidd.study.sweep.run_sweep, runner="sweep_fakes:run",
                                                runner_path=(sys.argv[2],))
-    from minidd.cli import main
+    from minidd.study.cli import main
     sys.exit(main(["--models", "mlp", "--drops", "0.9", "--seeds", "0,1", "--jobs", "2",
                    "--no-progress", "--out", sys.argv[1]]))
 """)
@@ -206,7 +206,7 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, sig):
     pids = tmp_path / "pids"
     pids.mkdir()
     env = {**os.environ, "FAKE_SLEEP": "30", "FAKE_PIDS": str(pids),
-           "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", CLI_SCRIPT, str(tmp_path / "out"), str(HERE)], env=env,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -226,7 +226,7 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, sig):
 def test_the_main_job_lists_failed_runs_in_its_report_and_exits_1(tmp_path, monkeypatch, capsys):
     import functools
 
-    from minidd import cli
+    from minidd.study import cli
     monkeypatch.setattr(sweep, "run_sweep", functools.partial(run_sweep, runner="sweep_fakes:run",
                                                               runner_path=(HERE,)))
     monkeypatch.setenv("FAKE_FAIL", "0")

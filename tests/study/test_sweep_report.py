@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 
 from minidd import stash
-from minidd.report import report_markdown, summarize, summary_csv, write_report
+from minidd.study.report import report_markdown, summarize, summary_csv, write_report
 
 
 def _run(task, policy, seed, loss, acc=0.5, status="ok", steps=None, seconds=10.0, measured=True):
@@ -68,7 +68,7 @@ def test_when_every_run_failed_no_figure_is_drawn_and_nothing_warns(tmp_path):
     pytest.importorskip("matplotlib")
     import warnings
 
-    from minidd.report import NO_FIGURE_NOTE, write_figures
+    from minidd.study.report import NO_FIGURE_NOTE, write_figures
     runs = [_run("mlp", stash.Dense(), 0, 0, status="failed"), _run("mlp", stash.ZeroValue(), 0, 0, status="failed")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # matplotlib's "No artists with labels" among them

@@ -5,6 +5,7 @@
 uniformly at random instead of by magnitude (kept values are not rescaled, as deferred dropout
 does not rescale either).  A gain that random-k shares is not about *which* elements deferred
 dropout keeps.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
+It registers as ``random_k``: ``stash.parse_spec("random_k:0.9")`` builds it.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import math
 
 import numpy as np
 
-from .stash import PARAMETER, WEIGHT_GRAD_INPUT, StashPolicy
-from .stash.entries import DenseEntry, pack_sparse
-from .stash.policies import zero_value_pack
+from .. import _check
+from .entries import DenseEntry, pack_sparse
+from .policies import StashPolicy, zero_value_pack
+from .roles import PARAMETER, WEIGHT_GRAD_INPUT
 
 
 class RandomK(StashPolicy):
@@ -27,21 +29,22 @@ class RandomK(StashPolicy):
     name = "random_k"
 
     def __init__(self, drop: float = 0.9, seed: int = 0):
-        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
-            raise ValueError(f"RandomK: drop must be a number in [0, 1), got {drop!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"RandomK: seed must be a non-negative int, got {seed!r}")
-        self.drop, self.seed = float(drop), seed
+        self.drop = _check.fraction(drop, "RandomK: drop")
+        self.seed = _check.integer(seed, "RandomK: seed", least=0)
         self.rng = np.random.default_rng(seed)
 
     def config(self) -> dict:
         return {"policy": self.name, "drop": self.drop, "seed": self.seed}
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == PARAMETER:
+    def storage_config(self) -> dict:
+        """Random-k stores what deferred dropout at the same drop rate stores."""
+        return {"policy": "deferred_dropout", "drop": self.drop}
+
+    def pack(self, array, info):
+        if info.role == PARAMETER:
             return DenseEntry(array)
-        if (role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
-                or scope.keep_dense or self.drop == 0.0):
+        if (info.role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
+                or info.scope.keep_dense or self.drop == 0.0):
             return zero_value_pack(array)
         n = array.size
         k = math.ceil((1.0 - self.drop) * n)

@@ -10,7 +10,7 @@ import os
 import signal
 import time
 
-from minidd.results import RunResult, run_key
+from minidd.study.results import RunResult, run_key
 
 
 def run(task, spec, seed, epochs=None, train_limit=None):

@@ -1,10 +1,10 @@
-"""minidd.results: the run-result schema round-trips exactly and bad data names its source."""
+"""minidd.study.results: the run-result schema round-trips exactly and bad data names its source."""
 import json
 import math
 
 import pytest
 
-from minidd.results import ResultsFileError, RunResult, run_key
+from minidd.study.results import ResultsFileError, RunResult, run_key
 
 POLICY = {"policy": "deferred_dropout", "drop": 0.9}
 

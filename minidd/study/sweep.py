@@ -4,14 +4,14 @@ A sweep is the product tasks x policies x seeds.  Its results live in one folder
 
 ``config.json``       the sweep's configuration, the minidd version and every recipe's
                       hyperparameters: a folder never mixes two configurations;
-``runs.jsonl``        one :class:`~minidd.results.RunResult` per line, appended as runs finish
+``runs.jsonl``        one :class:`~minidd.study.results.RunResult` per line, appended as runs finish
                       (ok or failed); rerunning the same command skips the ok runs and retries
                       the failed ones;
 ``runs.damaged.txt``  lines of ``runs.jsonl`` that could not be read, set aside (their runs
                       are redone);
 ``sweep.lock``        held (``fcntl.flock``) while a sweep runs in the folder.
 
-Each run executes in a process of its own (:mod:`minidd.worker`) with single-threaded BLAS, on
+Each run executes in a process of its own (:mod:`minidd.study.worker`) with single-threaded BLAS, on
 a local thread pool (``executor="local"``, ``jobs`` at once) or as a task on a Dask cluster
 (``executor="dask"``): the numbers are the same either way.
 """
@@ -22,7 +22,6 @@ import errno
 import fcntl
 import json
 import logging
-import numbers
 import os
 import socket
 import time
@@ -31,37 +30,26 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import __version__, io, recipes
-from .measure import make_policy, policy_label
+from .. import __version__, _check, atomic, stash
+from . import recipes
 from .results import ResultsFileError, RunResult, run_key
 from .worker import Processes, execute
 
 log = logging.getLogger(__name__)
 
 DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
-DEFAULT_RUNNER = "minidd.measure:run"
+DEFAULT_RUNNER = "minidd.study.measure:run"
 EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
-
-def _int(value, what: str, least: int) -> int:
-    """``value`` as a plain int (NumPy integers accepted) of at least ``least``, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        rule = "a positive int" if least == 1 else "a non-negative int"
-        raise ValueError(f"{what} must be {rule}, got {value!r}")
-    return int(value)
-
-
-def _positive_int(value, what: str) -> int:
-    return _int(value, what, 1)
 
 
 @dataclass(frozen=True)
 class SweepConfig:
     """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``.
 
-    Policies are specs (``stash.parse_spec``'s grammar, plus ``random_k:<drop>``, the random-k
-    control), stored canonical (``measure.policy_label``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
+    Policies are specs (``stash.parse_spec``'s grammar, ``random_k:<drop>`` for the random-k
+    control among them), stored canonical (``stash.format_spec``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
     ``mlm``) and training subset; a model missing from them gets the recipe's default.
     """
     models: tuple
@@ -89,13 +77,13 @@ class SweepConfig:
             if not isinstance(text, str):
                 raise TypeError(f"SweepConfig: policies must be spec strings (stash.format_spec(policy) "
                                 f"gives a policy's), got {text!r}")
-            k = policy_label(make_policy(text))  # a clear error for a bad spec or option
+            k = stash.format_spec(text)  # a clear error for a bad spec or option
             if k in by_key:
                 raise ValueError(f"policies {by_key[k]!r} and {text!r} are the same policy; list it once")
             by_key[k] = text
             canonical.append(k)
         set_("policies", tuple(canonical))
-        set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
+        set_("seeds", tuple(_check.integer(s, "each seed", least=0, form="a non-negative int") for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds are listed twice: {list(self.seeds)}")
         for name in ("epochs", "train_limit"):
@@ -105,14 +93,14 @@ class SweepConfig:
             for m in value:
                 if m not in self.models:
                     raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
-            set_(name, {m: _positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
+            set_(name, {m: _check.positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
 
     def runs(self) -> list[tuple]:
         """Every run as ``(model, spec, seed)``, in a fixed order."""
         return [(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
 
     def key(self, model: str, spec: str, seed: int) -> str:
-        return run_key(model, policy_label(make_policy(spec)), seed)
+        return run_key(model, stash.format_spec(spec), seed)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -176,7 +164,7 @@ class SweepLocked(RuntimeError):
 
 def _ours(name: str) -> bool:
     """Files a sweep may have left in a folder before writing its config (lock, temporaries)."""
-    return name == LOCK or (name.startswith(".") and name.endswith(io.TEMP_SUFFIX))
+    return name == LOCK or (name.startswith(".") and name.endswith(atomic.TEMP_SUFFIX))
 
 
 def claim_folder(folder: Path) -> None:
@@ -255,7 +243,7 @@ class ResultsStore:
     def _check_config(self, write: bool):
         if not self.config_path.exists():
             if write:
-                io.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
+                atomic.atomic_write(self.config_path, json.dumps(self.record, indent=2) + "\n")
             return
         try:
             have = json.loads(self.config_path.read_text(encoding="utf-8"))
@@ -301,19 +289,19 @@ class ResultsStore:
             if r.key not in runs or not runs[r.key].ok:
                 runs[r.key] = r  # an ok record wins over failed ones, and the first ok one counts
         if bad:
-            with io.open_atomic(self.damaged_path, "wb") as f:
+            with atomic.open_atomic(self.damaged_path, "wb") as f:
                 if self.damaged_path.exists():
                     f.write(self.damaged_path.read_bytes())
                 for line, _ in bad:
                     f.write(line + b"\n")
-            io.atomic_write(self.runs_path, b"".join(g + b"\n" for g in good))
+            atomic.atomic_write(self.runs_path, b"".join(g + b"\n" for g in good))
             for _, why in bad:
                 log.warning("%s; set aside in %s, its run will be redone", why, self.damaged_path)
         return runs
 
     def append(self, result: RunResult) -> None:
         """Append one run as a single write of one line, then fsync."""
-        io.append_line(self.runs_path, result.to_json())
+        atomic.append_line(self.runs_path, result.to_json())
 
 
 def _connect(scheduler):
@@ -346,20 +334,20 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     that fails is recorded as failed and the others go on; the next call retries it.  On
     ``KeyboardInterrupt`` the running runs are stopped and the interrupt re-raised.
     ``max_runs`` stops after that many runs; ``runner`` (``"module:function"``, its module found
-    on ``runner_path`` if given) replaces :func:`minidd.measure.run`.
+    on ``runner_path`` if given) replaces :func:`minidd.study.measure.run`.
     """
     if not isinstance(folder, (str, os.PathLike)) or not str(folder):
         raise TypeError(f"folder must be a path (str or pathlib.Path), got {folder!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if executor == "local":
-        _positive_int(jobs, "jobs")
+        _check.positive_int(jobs, "jobs")
         if scheduler is not None:
             raise ValueError("a scheduler address is for executor 'dask'")
     elif not isinstance(scheduler, str) or not scheduler:
         raise ValueError("executor 'dask' needs the scheduler's address, e.g. tcp://host:8786")
     if max_runs is not None:
-        _positive_int(max_runs, "max_runs")
+        _check.positive_int(max_runs, "max_runs")
     if not isinstance(runner, str) or ":" not in runner:
         raise ValueError(f"runner must be 'module:function', got {runner!r}")
     client = _connect(scheduler) if executor == "dask" else None
@@ -383,7 +371,7 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
             continue
         settings = {"epochs": config.epochs.get(model), "train_limit": config.train_limit.get(model)}
         todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
-                     "policy": make_policy(spec).config(), "settings": settings, "runner": runner,
+                     "policy": stash.as_policy(spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]

@@ -5,7 +5,7 @@ import pytest
 
 import minidd
 import run_experiments
-from minidd.sweep import ResultsStore, SweepConfig, run_sweep
+from minidd.study.sweep import ResultsStore, SweepConfig, run_sweep
 
 TINY = ["--models", "mlp", "--drops", "0.9", "--epochs", "1", "--train-limit", "160", "--no-progress"]
 
@@ -79,6 +79,6 @@ def test_hardware_preset_writes_the_paper_table(tmp_path):
 
 
 def test_lossless_policies_have_exact_gradients_even_with_dropout():
-    from minidd.measure import run
+    from minidd.study.measure import run
     r = run("bert", "zero_value", seed=0, epochs=1, train_limit=64)
     assert r.fidelity and all(f["rel_error"] == 0 for f in r.fidelity)

@@ -1,7 +1,7 @@
 """One sweep run in a process of its own.
 
 :func:`execute` starts a fresh Python process for one run (a *job*, plain JSON data), sends it
-the job on its standard input and reads the run's :class:`~minidd.results.RunResult` back from
+the job on its standard input and reads the run's :class:`~minidd.study.results.RunResult` back from
 its standard output.  One run per process buys three guarantees:
 
 * **A lost process costs only its own run.**  A run that raises, or a process that dies (killed,
@@ -35,7 +35,7 @@ from .results import RunResult
 
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from minidd.worker import main; main()"
+_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from minidd.study.worker import main; main()"
 
 
 def single_threaded_env() -> dict:

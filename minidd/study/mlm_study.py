@@ -3,7 +3,7 @@
 For every step budget:
 
 1. **Tune dense**: a small grid of peak learning rates x warm-up fractions, dense, on a tuning
-   seed that the comparison does not use; the lowest final held-out MLM loss picks the budget's
+   seed that the comparison does not use; the lowest final validation MLM loss (a slice of the training e-mails) picks the budget's
    learning rate and warm-up, which every arm below then uses.
 2. **Compare**, on seeds 0, 1, 2 (paired: a seed fixes initialisation, batch order and masking):
    dense; deferred dropout at 0.5 and 0.9; random-k at 0.9 (the same number of kept elements in
@@ -13,9 +13,9 @@ For every step budget:
 3. **Flattening check**: dense at twice the longest budget (one seed, the tuned learning rate,
    warm-up stretched alike).  The report calls dense flattened at a budget when its held-out loss
    falls by less than the seed std of its final loss both over the budget's last 20% and when
-   the budget is doubled (:func:`minidd.report.mlm_study_markdown`).
+   the budget is doubled (:func:`minidd.study.report.mlm_study_markdown`).
 
-Every run records its held-out curve every ``budget // 20`` steps.  ``python -m minidd.mlm_study
+Every run records its held-out curve every ``budget // 20`` steps.  ``python -m minidd.study.mlm_study
 --out results/mlm_study --jobs 2`` runs what is missing (resumable) and writes ``REPORT.md``
 with the tuning grid, paired differences to dense and between arms, the flatness check and the
 curves.  One budget of 2,000 steps, the grid and the number of arms are sized for this machine's
@@ -35,9 +35,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .. import stash
 from . import recipes
-from .io import append_line, atomic_write
-from .measure import make_policy, policy_label, run
+from ..atomic import append_line, atomic_write
+from .measure import run
 from .results import RunResult
 
 STUDY = {
@@ -67,12 +68,12 @@ def tuning_runs(budget: int, study=STUDY) -> list[dict]:
 
 
 def best_setting(runs: list[dict], budget: int) -> dict:
-    """The tuned ``hp`` of ``budget``: the tuning run with the lowest final held-out loss."""
+    """The tuned ``hp`` of ``budget``: the tuning run with the lowest final validation loss."""
     tuned = [r for r in runs if r.settings["study"]["stage"] == "tune"
              and r.settings["study"]["budget"] == budget and r.ok]
     if not tuned:
         raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
-    best = min(tuned, key=lambda r: r.metrics["test_loss"])
+    best = min(tuned, key=lambda r: r.metrics["val_loss"])   # the validation slice, never the test e-mails
     return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps", "eval_every")}
 
 
@@ -100,8 +101,8 @@ def _one(spec: dict) -> RunResult:
     try:
         r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
     except FloatingPointError as e:
-        policy = make_policy(spec["policy"])
-        return RunResult.failed(spec["key"], "mlm", policy.config(), policy_label(policy), spec["seed"],
+        policy = stash.as_policy(spec["policy"])
+        return RunResult.failed(spec["key"], "mlm", policy.config(), stash.format_spec(policy), spec["seed"],
                                 f"{type(e).__name__}: {e}",
                                 settings={"hp": recipes.config("mlm", **spec["hp"]), "study": study})
     return replace(r, key=spec["key"], settings={**r.settings, "study": study})
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     runs = run_study(args.out, args.jobs)
     from .report import write_mlm_study
-    write_mlm_study(runs, args.out, STUDY, command="python -m minidd.mlm_study " + " ".join(argv or sys.argv[1:]))
+    write_mlm_study(runs, args.out, STUDY, command="python -m minidd.study.mlm_study " + " ".join(argv or sys.argv[1:]))
     print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")
     return 0
 
