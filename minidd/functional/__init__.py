@@ -1,6 +1,6 @@
 """The ops, as functions over :class:`~minidd.Tensor` (each one a small ``Function`` class)."""
 from .activation import dropout, gelu, log_softmax, relu, softmax
-from .conv import avg_pool2d, conv2d, max_pool2d
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
 from .elementwise import (abs, add, clamp, div, exp, log, maximum, minimum, mul, neg, pow, sigmoid,
                           sqrt, sub, tanh, where)
 from .embedding import embedding
@@ -17,6 +17,6 @@ __all__ = [
     "sum", "mean", "max", "min", "argmax", "var", "reshape", "transpose", "permute", "getitem",
     "concatenate", "stack", "pad", "squeeze", "unsqueeze", "flatten", "matmul", "linear", "relu",
     "gelu", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss", "mse_loss",
-    "binary_cross_entropy_with_logits", "layer_norm", "batch_norm", "conv2d", "max_pool2d",
+    "binary_cross_entropy_with_logits", "layer_norm", "batch_norm", "conv1d", "conv2d", "max_pool2d",
     "avg_pool2d", "embedding",
 ]

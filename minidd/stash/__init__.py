@@ -8,7 +8,7 @@ in the :class:`Ledger`.  Choose a policy for a block of code with :func:`use`::
         loss = model(x).cross_entropy(y); loss.backward()
 """
 from .entries import StashEntry, to_bfloat16, from_bfloat16
-from .fidelity import gradient_fidelity
+from .fidelity import gradient_fidelity, gradient_noise
 from .ledger import Ledger, LedgerRow
 from .policies import Dense, DeferredDropout, StashPolicy, ZeroValue
 from .spec import format_spec, from_config, parse_spec, spec_key
@@ -20,6 +20,6 @@ __all__ = [
     "StashPolicy", "Dense", "ZeroValue", "DeferredDropout", "StashEntry", "Ledger", "LedgerRow",
     "use", "set_policy", "get_policy", "ledger", "save", "release", "scope", "current_scope",
     "Scope", "WEIGHT_GRAD_INPUT", "EXACT", "PARAMETER", "INDEX", "ROLES", "to_bfloat16",
-    "from_bfloat16", "gradient_fidelity", "from_config", "parse_spec", "format_spec", "spec_key",
+    "from_bfloat16", "gradient_fidelity", "gradient_noise", "from_config", "parse_spec", "format_spec", "spec_key",
     "STRUCTURES",
 ]

@@ -4,7 +4,9 @@
 ``DeferredDropout(drop)`` does, in the same layers and stored the same way, but chooses them
 uniformly at random instead of by magnitude (kept values are not rescaled, as deferred dropout
 does not rescale either).  A gain that random-k shares is not about *which* elements deferred
-dropout keeps.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
+dropout keeps.  With ``rescale=True`` the kept values are multiplied by ``n / k`` (the inverse of
+each element's chance of being kept, ``1 / (1 - drop)`` up to rounding), which makes the weight
+gradient an unbiased estimate of the dense one: the unbiased control.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
 """
 from __future__ import annotations
 
@@ -21,21 +23,24 @@ class RandomK(StashPolicy):
     """Keep ``ceil((1 - drop) n)`` uniformly chosen elements of each weight-gradient input.
 
     Layers marked ``keep_dense`` (first layer, embeddings, heads) stay lossless, as under
-    :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices.
+    :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices;
+    ``rescale`` multiplies the kept values by ``n / k`` (unbiased).
     """
 
     name = "random_k"
 
-    def __init__(self, drop: float = 0.9, seed: int = 0):
+    def __init__(self, drop: float = 0.9, seed: int = 0, rescale: bool = False):
         if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
             raise ValueError(f"RandomK: drop must be a number in [0, 1), got {drop!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"RandomK: seed must be a non-negative int, got {seed!r}")
-        self.drop, self.seed = float(drop), seed
+        if not isinstance(rescale, (bool, np.bool_)):
+            raise TypeError(f"RandomK: rescale must be True or False, got {rescale!r}")
+        self.drop, self.seed, self.rescale = float(drop), seed, bool(rescale)
         self.rng = np.random.default_rng(seed)
 
     def config(self) -> dict:
-        return {"policy": self.name, "drop": self.drop, "seed": self.seed}
+        return {"policy": self.name, "drop": self.drop, "seed": self.seed, "rescale": self.rescale}
 
     def pack(self, array, role, scope, row_size, feature_axis=-1):
         if role == PARAMETER:
@@ -47,4 +52,7 @@ class RandomK(StashPolicy):
         k = math.ceil((1.0 - self.drop) * n)
         mask = np.zeros(n, bool)
         mask[self.rng.choice(n, size=k, replace=False)] = True
-        return pack_sparse(array, mask, nonzero=int(np.count_nonzero(array)), target_kept=k)
+        nonzero = int(np.count_nonzero(array))
+        if self.rescale:
+            array = array * array.dtype.type(n / k)
+        return pack_sparse(array, mask, nonzero=nonzero, target_kept=k)

@@ -24,14 +24,20 @@ from ..trace import trace
 
 def make_policy(spec) -> stash.StashPolicy:
     """A policy from a spec string (:func:`minidd.stash.parse_spec`'s grammar, plus
-    ``"random_k:<drop>"`` for the random-k control), a config dict, or a policy (returned as it is)."""
+    ``"random_k:<drop>"`` for the random-k control and ``"random_k:<drop>,rescale"`` for its
+    unbiased form), a config dict, or a policy (returned as it is)."""
     if isinstance(spec, stash.StashPolicy):
         return spec
     if isinstance(spec, dict):
-        return RandomK(spec["drop"], spec.get("seed", 0)) if spec.get("policy") == RandomK.name else stash.from_config(spec)
+        if spec.get("policy") == RandomK.name:
+            return RandomK(spec["drop"], spec.get("seed", 0), spec.get("rescale", False))
+        return stash.from_config(spec)
     if isinstance(spec, str) and spec.startswith(RandomK.name + ":"):
+        drop, _, option = spec.partition(":")[2].partition(",")
+        if option not in ("", "rescale"):
+            raise ValueError(f"policy {spec!r}: random_k takes only the option 'rescale', got {option!r}")
         try:
-            return RandomK(float(spec.partition(":")[2]))
+            return RandomK(float(drop), rescale=option == "rescale")
         except ValueError as e:
             raise ValueError(f"policy {spec!r}: {e}") from None
     return stash.parse_spec(spec)
@@ -41,7 +47,7 @@ def policy_label(policy) -> str:
     """The canonical spec string of a policy or its config dict (:func:`minidd.stash.format_spec`)."""
     config = policy if isinstance(policy, dict) else policy.config()
     if config["policy"] == RandomK.name:
-        return f"{RandomK.name}:{config['drop']:g}"
+        return f"{RandomK.name}:{config['drop']:g}" + (",rescale" if config.get("rescale") else "")
     return stash.format_spec(config)
 
 
@@ -65,7 +71,7 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     epoch_seconds = history.pop("seconds")  # wall-clock lives in timings only
     timings = {"train_seconds": train_seconds, "epoch_seconds": epoch_seconds}
     measured = {"fidelity": [], "stash": {}, "hardware": {}}
-    if measure_run:
+    if measure_run and any(p.requires_grad for p in net.parameters()):  # (a fully frozen model has no step)
         t1 = time.perf_counter()
         measured = measure(net, probe, batch, pol)
         timings.update(measured.pop("step_times"), measure_seconds=time.perf_counter() - t1)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import functional as F
 from ..data import load_mnist, load_spam
-from . import charlm, mlm
+from . import charlm, mlm, mnist1d
 from ..nn import CNN, MLP, MiniBERT
 from ..optim import SGD, AdamW, warmup_cosine
 from ..train import _inputs, fit
@@ -69,6 +69,10 @@ def _train_lm(task, hp, policy, seed, train_limit, progress) -> Trained:
     return Trained(net, history, probe, hp["batch_size"], metrics)
 
 
+def _train_mnist1d(task, hp, policy, seed, train_limit, progress) -> Trained:
+    return Trained(*mnist1d.train(task, hp, policy, seed, train_limit, progress))
+
+
 _SGD = {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
         "schedule": "warmup_cosine", "warmup_fraction": 0.1, "warmup_max_steps": 100}
 
@@ -98,6 +102,11 @@ RECIPES = {r.name: r for r in (
             "batch_size": 32, "steps": 1500, "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.01,
             "schedule": "warmup_cosine", "warmup_steps": 150, "eval_every": 150, "eval_windows": 512,
             "freeze": None}, _train_lm),
+    Recipe("mnist1d_mlp", "the MNIST-1D reference MLP (40-100-100-10, residual second layer) on "
+           "MNIST-1D (4,000 / 1,000), Adam 1e-2, batch 100, 8,000 steps",
+           dict(mnist1d.HP), _train_mnist1d),
+    Recipe("mnist1d_cnn", "the MNIST-1D reference CNN (3 Conv1d x 25 channels, linear head on 125 "
+           "features) on MNIST-1D, Adam 1e-2, batch 100, 8,000 steps", dict(mnist1d.HP), _train_mnist1d),
 )}
 _PRETRAIN = {"mlm": mlm.pretrain, "charlm": charlm.pretrain}
 

@@ -1,0 +1,224 @@
+"""Studies: arms x paired seeds, a tuning stage on a validation split, one resumable command.
+
+A :class:`Study` is a list of arms (:class:`~minidd.study.sweep.Arm`: a task under a policy spec
+with recipe overrides) run on paired seeds, plus, per task, a :class:`Tuning` grid of the
+regularisers a practitioner would tune for dense (weight decay, dropout), scored on a validation
+split carved from the training set (never on the test set) with seeds the comparison does not
+use.  :func:`run_study` runs both stages through :func:`~minidd.study.sweep.run_sweep` (its store,
+lock and local or Dask executors) in ``<out>/tune`` and ``<out>/runs``: the tuning winners become
+the arms ``dense+<family> (tuned)`` of the second stage.  Rerunning the command resumes.
+
+The grid and the criterion of each study are written here, before its runs::
+
+    python -m minidd.study.studies mnist1d --out results/mnist1d --jobs 2
+    python -m minidd.study.studies mnist1d --out results/mnist1d --executor dask --scheduler tcp://host:8786
+
+Each prints the wall and CPU time and writes ``REPORT.md`` (:mod:`minidd.study.study_report`);
+``--report-only --results-md docs/results.md`` rewrites the report and the study's section of the
+results page from the stored runs alone.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .paired import Criterion
+from .sweep import DEFAULT_RUNNER, EXECUTORS, Arm, SweepConfig, run_sweep
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Per task: ``grid`` maps a regulariser family to the hyperparameter values tried, each
+    alone on top of the recipe; runs train on all but ``validation`` training examples, are
+    scored on those, with ``seeds``; the best mean validation score of a family wins."""
+    grid: dict
+    seeds: tuple
+    validation: int = 500
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study definition (see the module docstring).  ``published`` maps a task to the
+    published dense score (in ``metric`` units) the report sets dense against."""
+    name: str
+    description: str
+    arms: tuple
+    seeds: tuple
+    tuning: dict = field(default_factory=dict)
+    criterion: Criterion = Criterion()
+    metric: str = "test_accuracy"
+    higher_is_better: bool = True
+    dense: str = "dense"
+    floor: str = "floor"
+    published: dict = field(default_factory=dict)
+    runner: str = DEFAULT_RUNNER
+    hp: dict = field(default_factory=dict)   #: overrides for every run (tests shrink the budget)
+
+    def _arm(self, name, task, spec, hp, floor="") -> Arm:
+        return Arm(name, task, spec, {**self.hp, **hp}, floor)
+
+    def tune_config(self) -> SweepConfig | None:
+        """The tuning stage as a sweep (None without tuning)."""
+        arms = [self._arm(_tune_name(fam, value), task, "dense", {fam: value, "validation": t.validation})
+                for task, t in self.tuning.items() for fam, values in t.grid.items() for value in values]
+        if not arms:
+            return None
+        seeds = sorted({s for t in self.tuning.values() for s in t.seeds})
+        return SweepConfig.of_arms(arms, seeds)
+
+    def tuned_arms(self, tune_runs) -> list[Arm]:
+        """The ``dense+<family> (tuned)`` arms the tuning results pick (best mean validation
+        score per task and family; ties go to the first value in the grid)."""
+        scores = {}
+        for r in tune_runs:
+            if r.ok and r.seed in self.tuning[r.task].seeds:
+                scores.setdefault(r.settings["arm"], {}).setdefault(r.task, []).append(r.metrics[self.metric])
+        sign = 1 if self.higher_is_better else -1
+        arms = []
+        for task, t in self.tuning.items():
+            for fam, values in t.grid.items():
+                done = [(v, statistics.fmean(scores[_tune_name(fam, v)][task])) for v in values
+                        if len(scores.get(_tune_name(fam, v), {}).get(task, [])) == len(t.seeds)]
+                if len(done) < len(values):
+                    continue  # tuning incomplete: the arm is added when every value has run
+                best = max(done, key=lambda vs: sign * vs[1])[0]
+                arms.append(self._arm(f"dense+{fam} (tuned)", task, "dense", {fam: best}, self.floor))
+        return arms
+
+    def main_config(self, tune_runs=()) -> SweepConfig:
+        arms = [self._arm(a.name, a.task, a.spec, a.hp, a.floor) for a in self.arms]
+        controls = [a for a in arms if a.spec == "dense"]   # controls and the tuned dense arms run first
+        return SweepConfig.of_arms(controls + self.tuned_arms(tune_runs) + [a for a in arms if a.spec != "dense"],
+                                   self.seeds)
+
+
+def _tune_name(family: str, value) -> str:
+    return f"tune {family}={value:g}"
+
+
+def run_study(study: Study, folder, jobs: int = 1, executor: str = "local", scheduler=None,
+              progress: bool = True, max_runs: int | None = None) -> dict:
+    """Run what is missing of ``study`` in ``folder`` (tuning, then the arms); returns
+    ``{"tune": [...], "runs": [...]}`` (run results)."""
+    folder = Path(folder)
+    common = dict(jobs=jobs, executor=executor, scheduler=scheduler, progress=progress, runner=study.runner)
+    tune = []
+    config = study.tune_config()
+    if config is not None:
+        tune = run_sweep(config, folder / "tune", max_runs=max_runs, **common)
+    runs = run_sweep(study.main_config(tune), folder / "runs", max_runs=max_runs, **common)
+    return {"tune": tune, "runs": runs}
+
+
+def cpu_seconds(results) -> float:
+    """The CPU time the runs took (their processes' own figures)."""
+    return sum(r.timings.get("cpu_seconds", 0.0) for r in results)
+
+
+# ------------------------------------------------------------------ the MNIST-1D study
+DROPS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
+MNIST1D_TASKS = ("mnist1d_mlp", "mnist1d_cnn")
+
+
+def _dd(drop, structure="element", **opts) -> str:
+    extra = "".join(f",{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in opts.items())
+    return f"deferred_dropout:{drop:g}" + ("" if structure == "element" else f",structure={structure}") + extra
+
+
+def _controls(task) -> list[Arm]:
+    return [Arm("dense", task, "dense"),
+            Arm("floor", task, "dense", {"freeze": "touched"}),
+            Arm("floor drop->1 (weights frozen, biases train)", task, "dense", {"freeze": "touched_weights"},
+                floor="floor"),
+            Arm("floor all layers", task, "dense", {"freeze": "all"})]
+
+
+def _ladder(task, element_drops, kmd_drops, randomk_drops, structured) -> list[Arm]:
+    """The policy arms of ``task``, most important first (a study cut short keeps those)."""
+    arms = [Arm(f"dd element {d:g}", task, _dd(d), floor="floor") for d in element_drops]
+    for d in randomk_drops:
+        arms += [Arm(f"random_k {d:g}", task, f"random_k:{d:g}", floor="floor"),
+                 Arm(f"random_k {d:g} rescaled", task, f"random_k:{d:g},rescale", floor="floor")]
+    for label, structure, opts, drops in structured:
+        arms += [Arm(f"dd {label} {d:g}", task, _dd(d, structure, **opts), floor="floor") for d in drops]
+    arms += [Arm(f"dd element {d:g}, all layers", task, _dd(d, keep_marked_dense=False),
+                 floor="floor all layers") for d in kmd_drops]
+    return arms
+
+
+# The grid, fixed before the run and sized to the budget (<= 45 minutes on 2 cores; a run of the
+# MLP costs ~6 CPU s, of the CNN ~20 CPU s, and the machine is shared): the full drop ladder for
+# element selection on both models; on the MLP the other structures at 0.5 / 0.9 / 0.99 (N:M at
+# its fixed rates 2:4, 1:4, 1:10), random-k (plain and rescaled) and keep_marked_dense=false at
+# 0.5 / 0.9 / 0.99 (random-k at 0.9 / 0.99); on the CNN every other row at 0.9 (N:M 2:4).
+# Row = one sample of the MLP batch (100 rows), one position of a CNN input (100 x 19 or 100 x 10
+# rows); block = 32 or 128 consecutive rows within a feature column: on the MLP a block of 128
+# covers a whole column (the batch has 100 rows), so block-128 there selects whole features; on
+# the CNN both sizes are smaller than the columns they group.
+_MLP_STRUCTURED = [("row", "row", {}, (0.5, 0.9, 0.99)),
+                   ("block32", "block", {"block": 32}, (0.5, 0.9, 0.99)),
+                   ("block128 (whole column)", "block", {"block": 128}, (0.5, 0.9, 0.99)),
+                   ("nm 2:4", "nm", {}, (0.5,)), ("nm 1:4", "nm", {"n": 1, "m": 4}, (0.75,)),
+                   ("nm 1:10", "nm", {"n": 1, "m": 10}, (0.9,))]
+_CNN_STRUCTURED = [("row", "row", {}, (0.9,)), ("block32", "block", {"block": 32}, (0.9,)),
+                   ("block128", "block", {"block": 128}, (0.9,)), ("nm 2:4", "nm", {}, (0.5,))]
+
+MNIST1D = Study(
+    name="mnist1d",
+    description=("MNIST-1D (Greydanus and Kobak): the reference MLP and CNN, Adam 1e-2, batch 100, "
+                 "8,000 steps, 4,000 training / 1,000 test signals; 5 paired seeds"),
+    arms=tuple(_controls("mnist1d_mlp") + _controls("mnist1d_cnn")
+               + _ladder("mnist1d_mlp", DROPS, (0.5, 0.9, 0.99), (0.9, 0.99), _MLP_STRUCTURED)
+               + _ladder("mnist1d_cnn", DROPS, (0.9,), (0.9,), _CNN_STRUCTURED)),
+    seeds=(0, 1, 2, 3, 4),
+    tuning={"mnist1d_mlp": Tuning({"weight_decay": (0.01, 0.1, 0.5), "dropout": (0.1, 0.3)}, (100, 101)),
+            "mnist1d_cnn": Tuning({"weight_decay": (0.01, 0.1, 0.5), "dropout": (0.1, 0.3)}, (100, 101))},
+    criterion=Criterion(threshold=0.95, min_seeds=5),
+    published={"mnist1d_mlp": 0.68, "mnist1d_cnn": 0.94},
+)
+
+STUDIES = {s.name: s for s in (MNIST1D,)}
+
+
+def main(argv=None) -> int:
+    """``python -m minidd.study.studies <study> --out DIR [--jobs N | --executor dask --scheduler ADDR]``."""
+    ap = argparse.ArgumentParser(prog="python -m minidd.study.studies", description=__doc__.split("\n")[0])
+    ap.add_argument("study", choices=sorted(STUDIES))
+    ap.add_argument("--out", required=True, help="the study's folder (resumable)")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--executor", choices=EXECUTORS, default="local")
+    ap.add_argument("--scheduler", default=None)
+    ap.add_argument("--max-runs", type=int, default=None)
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="run nothing: write REPORT.md from the stored runs")
+    ap.add_argument("--results-md", default=None, help="also regenerate this study's section of this file "
+                    "(docs/results.md)")
+    args = ap.parse_args(argv)
+    from .study_report import update_results_md, write_report
+    study = STUDIES[args.study]
+    if args.report_only:
+        print(write_report(study, args.out))
+        if args.results_md:
+            update_results_md(study, args.out, args.results_md)
+            print(args.results_md)
+        return 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    results = run_study(study, args.out, args.jobs, args.executor, args.scheduler, not args.no_progress,
+                        args.max_runs)
+    path = write_report(study, args.out)
+    if args.results_md:
+        update_results_md(study, args.out, args.results_md)
+    every = results["tune"] + results["runs"]
+    failed = sum(not r.ok for r in every)
+    print(f"{study.name}: {len(every)} runs ({failed} failed) in {args.out}; report {path}")
+    print(f"wall {time.perf_counter() - t0:.0f} s for this invocation; CPU {cpu_seconds(every):.0f} s in "
+          f"all the study's recorded runs (+ {time.process_time() - c0:.0f} s in this process)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
