@@ -27,7 +27,9 @@ from .sweep import EXECUTORS
 #: Fixed before the run: dense counts as converged at 1,000 steps if 2,000 steps improve its
 #: validation bits/char by less than 0.05 (mean over the 3 paired seeds); the task tells policies
 #: apart if the floor is at least 0.5 bits/char behind dense in every seed.
-LADDER = Ladder("charlm", "Causal character LM on the e-mail bodies (recipe `charlm`): the budget ladder",
+LADDER = Ladder("charlm", "Causal character LM on the e-mail bodies (recipe `charlm`), the budget ladder: test "
+                "bits/char (lower is better; differences arm - dense in bits/char, positive = worse than dense), "
+                "3 paired seeds; the learning rate tuned on the validation slice of the training e-mails",
                 CHARLM, CHARLM_BUDGETS, converged_within=0.05, validation_metric="val_bits_per_char", min_gap=0.5)
 
 
@@ -71,6 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--report-only", action="store_true", help="only rewrite the reports from the stored runs")
+    ap.add_argument("--only", default=None, help="run only these ladder studies (comma-separated names; two "
+                    "commands may run two of them at once, each folder has its lock)")
     ap.add_argument("--results-md", default=None, help="also regenerate the charlm section of this file")
     args = ap.parse_args(argv)
     out, t0 = Path(args.out), time.perf_counter()
@@ -82,8 +86,13 @@ def main(argv=None) -> int:
             print(f"charlm: the tuning picked lr {lr:g}, the recipe has {recipes.config('charlm')['lr']:g}; "
                   "set the recipe's lr (minidd/study/recipes.py) to the tuned one and rerun", file=sys.stderr)
             return 1
+        names = [s.name for s in CHARLM] if args.only is None else args.only.split(",")
+        unknown = sorted(set(names) - {s.name for s in CHARLM})
+        if unknown:
+            ap.error(f"--only: unknown studies {unknown}; choose from {[s.name for s in CHARLM]}")
         for study in CHARLM:
-            run_study(study, out / study.name, **run)
+            if study.name in names:
+                run_study(study, out / study.name, **run)
     for study in CHARLM:
         write_report(study, out / study.name)
     wall = None if args.report_only else time.perf_counter() - t0

@@ -7,7 +7,7 @@ budget improves dense's *validation* score (the tuning split, never the test set
 ``converged_within``, mean over the paired seeds.  :func:`ladder_section` reads the stored runs
 and gives, per budget, dense against the floor (the window an arm can fall through), the
 convergence verdict and the headline table: per arm and budget the paired difference to dense,
-R and the study's criterion verdict.
+R and the study's criterion verdict, then what those numbers support (:func:`conclusions`).
 """
 from __future__ import annotations
 
@@ -108,6 +108,42 @@ def headline_table(budgets) -> list[str]:
     return out
 
 
+def conclusions(ladder, budgets) -> list[str]:
+    """What the stored numbers support, in words: the window, convergence, the verdicts per
+    budget and whether they hold across budgets (derived from the tables, nothing typed in)."""
+    out = []
+    for b in budgets:
+        p = paired(b["floor"], b["dense"]) if b["dense"] and b["floor"] else None
+        if p:
+            ok = "wide enough" if min(p.diffs) >= ladder.min_gap else "too narrow"
+            out.append(f"- {b['budget']} steps: the floor is {p.mean:.3f} behind dense (smallest seed "
+                       f"{min(p.diffs):.3f}): the window is {ok} to tell policies apart.")
+    for lo, hi in zip(budgets, budgets[1:]):
+        p = paired(lo["dense_val"], hi["dense_val"]) if lo["dense_val"] and hi["dense_val"] else None
+        if p:
+            gain = p.mean if not ladder.studies[0].higher_is_better else -p.mean
+            state = ("has converged" if gain < ladder.converged_within else
+                     "has not converged: comparisons at this budget are of under-trained models")
+            out.append(f"- Dense at {lo['budget']} steps {state} (doubling the budget gains {gain:.3f} on validation).")
+    verdicts = {}
+    for b in budgets:
+        for row in b["rows"]:
+            if row["verdict"] in ("pass", "fail"):
+                verdicts.setdefault(row["arm"], {})[b["budget"]] = row["verdict"]
+        passed = [row["arm"] for row in b["rows"] if row["verdict"] == "pass"]
+        judged = [row for row in b["rows"] if row["verdict"] in ("pass", "fail")]
+        if judged:
+            out.append(f"- {b['budget']} steps: {len(passed)} of {len(judged)} arms judged preserve quality"
+                       + (f" ({', '.join(passed)})" if passed else "") + ".")
+    both = {a: v for a, v in verdicts.items() if len(v) == len(budgets) > 1}
+    if both:
+        same = [a for a, v in both.items() if len(set(v.values())) == 1]
+        moved = [a for a in both if a not in same]
+        out.append(f"- Run at every budget: {', '.join(same) or 'none'} keep their verdict"
+                   + (f"; {', '.join(moved)} change it with the budget" if moved else "") + ".")
+    return out
+
+
 def ladder_section(ladder: Ladder, folder) -> str:
     """The ladder's generated section (REPORT.md and ``docs/results.md``)."""
     budgets = budget_rows(ladder, folder)
@@ -117,4 +153,5 @@ def ladder_section(ladder: Ladder, folder) -> str:
              "### The window: dense against the floor", ""] + window_table(ladder, budgets)
     lines += ["", "### Convergence check", ""] + convergence_table(ladder, budgets)
     lines += ["", "### Headline: every arm at every budget", ""] + headline_table(budgets)
+    lines += ["", "### What the numbers support", ""] + (conclusions(ladder, budgets) or ["- nothing yet: no runs stored"])
     return "\n".join(lines + ["", END.format(name=ladder.name)]) + "\n"

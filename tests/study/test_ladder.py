@@ -44,3 +44,7 @@ def test_ladder_section_reads_the_window_convergence_and_verdicts(tmp_path):
     dd = next(line for line in lines if line.startswith("| dd |"))
     # 100 steps: diffs +0.05 +0.1 +0.05 -> R 0.95, 0.9, 0.95: fails; 200 steps: R 1.0, 0.99, 1.0: passes
     assert "+0.067 ± 0.029; R 0.933 (0.900); fail" in dd and "; R 0.997 (0.990); pass" in dd
+    assert "- 100 steps: the floor is 1.000 behind dense (smallest seed 1.000): the window is wide enough" in text
+    assert "- Dense at 100 steps has not converged" in text
+    assert "- 100 steps: 0 of 1 arms judged preserve quality." in text and "- 200 steps: 1 of 1 arms" in text
+    assert "- Run at every budget: none keep their verdict; dd change it with the budget." in text
