@@ -48,7 +48,7 @@ def _fmt(x, pct=True, sign=False) -> str:
 
 def _units(study) -> tuple:
     """``(score, difference)`` column units of ``study``'s metric."""
-    return ("accuracy %", "pts") if study.percent else (study.metric, study.metric.rpartition("_")[0] or study.metric)
+    return ("accuracy %", "pts") if study.percent else (study.metric, study.metric)
 
 
 def arm_rows(study, tune, runs, task) -> list[dict]:
@@ -286,8 +286,9 @@ def report_markdown(study, folder, figure: str | None) -> str:
            "## Dense against the published table", ""]
     rows = {t: arm_rows(study, tune, runs, t) for t in tasks}
     out += [_dense_line(study, rows[t], t) for t in tasks]
-    out += ["", "## Tuning of the regularised dense arms (validation split, never the test set)", ""]
-    out += tuning_table(study, tune)
+    if study.tuning:
+        out += ["", "## Tuning of the regularised dense arms (validation split, never the test set)", ""]
+        out += tuning_table(study, tune)
     for t in tasks:
         out += ["", f"## {t}: every arm", ""] + arm_table(rows[t])
         out += ["", f"### {t}: drop x structure", ""] + headline(rows[t])
