@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..stash.store import uses_lossless
 from .layers import GELU, Dropout, LayerNorm, Linear
 from .module import Module
 
@@ -40,8 +41,11 @@ class MultiHeadSelfAttention(Module):
         if mask is not None:
             bias = np.where(mask, 0.0, -1e9).astype(x.dtype)[:, None, None, :]
             scores = scores + bias
-        attn = self.drop(F.softmax(scores, axis=-1))
-        ctx = F.matmul(attn, v).transpose(0, 2, 1, 3).reshape(b, t, d)
+        if uses_lossless("attention"):  # probabilities once, mask as bits (bit-identical)
+            ctx = F.attention_context(scores, v, self.drop.p, self.drop.rng, self.drop.training)
+        else:
+            ctx = F.matmul(self.drop(F.softmax(scores, axis=-1)), v)
+        ctx = ctx.transpose(0, 2, 1, 3).reshape(b, t, d)
         return self.out(ctx)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import roles as R
 from . import structures as S
+from .lossless import canonical_lossless, lossless_ops
 from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, negative_zeros, pack_blocks,
                       pack_nm, pack_rows, pack_sparse, sparse_bytes)
 from .structures import STRUCTURES
@@ -30,12 +31,22 @@ class StashPolicy:
     (``feature_axis`` says where a weight-gradient input keeps its features: -1 for linear, 1 for
     NCHW convolution input; see :mod:`minidd.stash.structures`); the entry's
     ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies follow the
-    training step.  ``config()`` describes the policy as plain data, every option included
+    training step.  ``lossless=`` (every policy) names the ops that save a compact exact form
+    (:mod:`minidd.stash.lossless`).  ``config()`` describes the policy as plain data, every option included
     (:func:`minidd.stash.from_config` rebuilds it; two policies are equal when their configs
     are); ``state_dict()`` is its mutable state (for checkpoints).
     """
 
     name = "policy"
+
+    def __init__(self, *, lossless="none"):
+        self.lossless = canonical_lossless(lossless, type(self).__name__)
+        self._lossless_ops = lossless_ops(self.lossless)
+
+    def uses_lossless(self, op: str) -> bool:
+        """Whether op ``op`` (one of :data:`~minidd.stash.lossless.LOSSLESS_OPS`) saves its
+        compact exact form under this policy (the ``lossless=`` option)."""
+        return op in self._lossless_ops
 
     def pack(self, array: np.ndarray, role: str, scope: R.Scope, row_size: int | None,
              feature_axis: int = -1) -> StashEntry:
@@ -46,7 +57,7 @@ class StashPolicy:
 
     def config(self) -> dict:
         """Every option as plain data: ``{"policy": name, option: value, ...}``."""
-        return {"policy": self.name}
+        return {"policy": self.name, "lossless": self.lossless}
 
     def state_dict(self) -> dict:
         """The policy's mutable state (what a checkpoint must keep to resume bit-identically)."""
@@ -167,6 +178,8 @@ class DeferredDropout(StashPolicy):
         ``{pattern: drop}`` per-layer overrides, matched with :func:`fnmatch.fnmatch` against
         the dotted layer name (for example ``{"encoder.0.*": 0.5, "head": 0.0}``); the structure
         is the policy's (for ``"nm"`` an override is 0 or ``1 - n/m``).
+    lossless:
+        The lossless reductions to use as well (see :mod:`minidd.stash.lossless`).
     keep_marked_dense:
         Leave layers whose scope is marked ``keep_dense`` (by default the models mark their first
         layer, embeddings and classifier head) dense unless ``layers`` names them.
@@ -182,7 +195,9 @@ class DeferredDropout(StashPolicy):
                  structure: str = "element", block: int = 128, n: int = 2, m: int = 4,
                  value_dtype: str = "float32", selection: str = "exact", sample_size: int = 4096,
                  seed: int = 0, warmup_steps: int = 0, ramp_steps: int = 0,
-                 layers: dict | None = None, keep_marked_dense: bool = True):
+                 layers: dict | None = None, keep_marked_dense: bool = True,
+                 lossless="none"):
+        super().__init__(lossless=lossless)
         self.granularity = _choice("granularity", granularity, ("tensor", "row"))
         self.structure = _choice("structure", structure, STRUCTURES)
         self.value_dtype = _choice("value_dtype", value_dtype, VALUE_DTYPES)
@@ -258,7 +273,8 @@ class DeferredDropout(StashPolicy):
                 "value_dtype": self.value_dtype, "selection": self.selection,
                 "sample_size": self.sample_size, "seed": self.seed,
                 "warmup_steps": self.warmup_steps, "ramp_steps": self.ramp_steps,
-                "layers": dict(self.layers), "keep_marked_dense": self.keep_marked_dense}
+                "layers": dict(self.layers), "keep_marked_dense": self.keep_marked_dense,
+                "lossless": self.lossless}
 
     def state_dict(self) -> dict:
         """The schedule step and the sampling generator's state (plain data)."""
