@@ -138,14 +138,15 @@ def selection_costs(repeats):
     relu = np.maximum(x, 0).reshape(1024, 1024)
     mag = np.abs(x)
     k = math.ceil(0.1 * n)
-    scope = stash.Scope("bench")
+    info = stash.PackInfo(stash.WEIGHT_GRAD_INPUT, stash.Scope("bench"), "bench")
 
     def pack(policy, arr=x):
-        return lambda: policy.pack(arr, stash.WEIGHT_GRAD_INPUT, scope, arr.shape[-1])
+        row = stash.PackInfo(stash.WEIGHT_GRAD_INPUT, info.scope, "bench", arr.shape[-1])
+        return lambda: policy.pack(arr, row)
 
     exact = stash.DeferredDropout(0.9)
-    entry = exact.pack(x, stash.WEIGHT_GRAD_INPUT, scope, None)
-    zv_entry = stash.ZeroValue().pack(relu, stash.WEIGHT_GRAD_INPUT, scope, None)
+    entry = exact.pack(x, info)
+    zv_entry = stash.ZeroValue().pack(relu, info)
     fns = {
         "np.partition alone": lambda: np.partition(mag, n - k),
         "exact top-k indices": lambda: topk_indices(mag, k, "bench"),
@@ -156,7 +157,7 @@ def selection_costs(repeats):
         "pack, blocks of 128": pack(stash.DeferredDropout(0.9, structure="block"), relu),
         "pack, 2:4": pack(stash.DeferredDropout(structure="nm"), relu),
         "unpack (bitmap + values)": entry.unpack,
-        "pack, zero_value (no zeros: dense)": lambda: stash.ZeroValue().pack(x, stash.WEIGHT_GRAD_INPUT, scope, None),
+        "pack, zero_value (no zeros: dense)": lambda: stash.ZeroValue().pack(x, info),
         "pack, zero_value, ReLU output": pack(stash.ZeroValue(), relu),
         "unpack, zero_value, ReLU output": zv_entry.unpack,
     }
@@ -174,7 +175,7 @@ def sparse_backward_crossover(repeats):
     for density in (0.5, 0.25, 0.1, 0.05, 0.01):
         x = rng.standard_normal((m, kdim)).astype(np.float32)
         x[rng.random(x.shape) >= density] = 0
-        entry = stash.ZeroValue().pack(x, stash.WEIGHT_GRAD_INPUT, stash.Scope("bench"), None)
+        entry = stash.ZeroValue().pack(x, stash.PackInfo(stash.WEIGHT_GRAD_INPUT, stash.Scope("bench"), "bench"))
         idx = np.flatnonzero(x)
         vals = x.ravel()[idx]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,20 +25,46 @@ from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, met
 from .structures import STRUCTURES
 
 
+@dataclass(frozen=True)
+class PackInfo:
+    """What a policy is told about an array it packs: what the array is for (``role``, one of
+    :data:`~minidd.stash.ROLES`), the layer it was saved in (``scope``), the op that saved it
+    (``op``, for messages), the length of one row for per-row policies (``row_size``, ``None``
+    for the last axis) and where a weight-gradient input keeps its features (``feature_axis``:
+    -1 for linear, 1 for NCHW convolution input; see :mod:`minidd.stash.structures`)."""
+
+    role: str
+    scope: R.Scope = R.Scope()
+    op: str = ""
+    row_size: int | None = None
+    feature_axis: int = -1
+
+
+#: Every registered policy class by name (and alias): what specs and config dicts name.
+REGISTRY: dict[str, type] = {}
+
+
 class StashPolicy:
     """Interface: ``pack`` an array into a :class:`~minidd.stash.entries.StashEntry`.
 
-    ``pack(array, role, scope, row_size, feature_axis)`` is called once per distinct saved array
-    (``feature_axis`` says where a weight-gradient input keeps its features: -1 for linear, 1 for
-    NCHW convolution input; see :mod:`minidd.stash.structures`); the entry's
-    ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies follow the
-    training step.  ``lossless=`` (every policy) names the ops that save a compact exact form
-    (:mod:`minidd.stash.lossless`).  ``config()`` describes the policy as plain data, every option included
-    (:func:`minidd.stash.from_config` rebuilds it; two policies are equal when their configs
-    are); ``state_dict()`` is its mutable state (for checkpoints).
+    ``pack(array, info)`` is called once per distinct saved array, ``info`` a :class:`PackInfo`;
+    the entry's ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies
+    follow the training step.  ``lossless=`` (every policy) names the ops that save a compact
+    exact form (:mod:`minidd.stash.lossless`).  ``config()`` describes the policy as plain
+    data, every option included (:func:`minidd.stash.from_config` rebuilds it; two policies are
+    equal when their configs are); ``state_dict()`` is its mutable state (for checkpoints).
+
+    A subclass that sets ``name`` registers itself under it (and under each of its ``aliases``),
+    as :class:`~minidd.autograd.Function` subclasses do: spec strings and config dicts then name
+    it (``"random_k:0.9"``), so it must be constructible with its defaults.  Pass
+    ``register=False`` in the class statement for a policy that cannot be written as plain data
+    (:func:`minidd.stash.hooks`).
     """
 
     name = "policy"
+    aliases: tuple = ()
+    lossless = "none"  # for subclasses that take no lossless= option (their __init__ skips ours)
+    _lossless_ops: frozenset = frozenset()
 
     def __init__(self, *, lossless="none"):
         self.lossless = canonical_lossless(lossless, type(self).__name__)
@@ -48,16 +75,38 @@ class StashPolicy:
         compact exact form under this policy (the ``lossless=`` option)."""
         return op in self._lossless_ops
 
-    def pack(self, array: np.ndarray, role: str, scope: R.Scope, row_size: int | None,
-             feature_axis: int = -1) -> StashEntry:
+    def __init_subclass__(cls, register: bool = True, **kw):
+        super().__init_subclass__(**kw)
+        if not register or "name" not in cls.__dict__:
+            return
+        for key in (cls.name, *cls.aliases):
+            old = REGISTRY.get(key)
+            if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(f"{cls.__qualname__}: the policy name {key!r} is taken by "
+                                 f"{old.__module__}.{old.__qualname__}; choose another name")
+            REGISTRY[key] = cls
+
+    def pack(self, array: np.ndarray, info: PackInfo) -> StashEntry:
         raise NotImplementedError
 
     def set_step(self, step: int) -> None:
         """Tell the policy which training step the next forward pass belongs to."""
 
     def config(self) -> dict:
-        """Every option as plain data: ``{"policy": name, option: value, ...}``."""
-        return {"policy": self.name, "lossless": self.lossless}
+        """Every option as plain data: ``{"policy": name, option: value, ...}`` (``lossless``
+        only when on)."""
+        return {"policy": self.name, **self._lossless_config()}
+
+    def _lossless_config(self) -> dict:
+        """``{"lossless": ...}`` when the option is on, else ``{}``: configs written before it
+        existed, and storage models that do not know it, read the default unchanged."""
+        return {} if self.lossless == "none" else {"lossless": self.lossless}
+
+    def storage_config(self) -> dict:
+        """The config of a named policy whose stash this one's matches entry for entry in size
+        and format (what models of the storage, like ``hardware.policy_from_config``, read):
+        the policy's own config unless it is a control that stores like another."""
+        return self.config()
 
     def state_dict(self) -> dict:
         """The policy's mutable state (what a checkpoint must keep to resume bit-identically)."""
@@ -99,7 +148,7 @@ class Dense(StashPolicy):
 
     name = "dense"
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
+    def pack(self, array, info):
         return DenseEntry(array)
 
 
@@ -132,8 +181,8 @@ class ZeroValue(StashPolicy):
 
     name = "zero_value"
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == R.PARAMETER:
+    def pack(self, array, info):
+        if info.role == R.PARAMETER:
             return DenseEntry(array)
         return zero_value_pack(array)
 
@@ -190,6 +239,7 @@ class DeferredDropout(StashPolicy):
     """
 
     name = "deferred_dropout"
+    aliases = ("dd",)
 
     def __init__(self, drop: float | None = None, *, granularity: str = "tensor",
                  structure: str = "element", block: int = 128, n: int = 2, m: int = 4,
@@ -274,7 +324,7 @@ class DeferredDropout(StashPolicy):
                 "sample_size": self.sample_size, "seed": self.seed,
                 "warmup_steps": self.warmup_steps, "ramp_steps": self.ramp_steps,
                 "layers": dict(self.layers), "keep_marked_dense": self.keep_marked_dense,
-                "lossless": self.lossless}
+                **self._lossless_config()}
 
     def state_dict(self) -> dict:
         """The schedule step and the sampling generator's state (plain data)."""
@@ -312,17 +362,17 @@ class DeferredDropout(StashPolicy):
             return 0.0
         return self.scheduled_drop()
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == R.PARAMETER:
+    def pack(self, array, info):
+        if info.role == R.PARAMETER:
             return DenseEntry(array)
-        if role != R.WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0:
+        if info.role != R.WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0:
             return zero_value_pack(array)
-        drop = self.drop_for(scope)
+        drop = self.drop_for(info.scope)
         if drop == 0.0:
             return zero_value_pack(array)
         if self.structure == "element":
-            return self._sparsify(array, drop, scope, row_size)
-        return self._structured(array, drop, scope, feature_axis)
+            return self._sparsify(array, drop, info.scope, info.row_size)
+        return self._structured(array, drop, info.scope, info.feature_axis)
 
     # -- selection ---------------------------------------------------------------------------
     def _sparsify(self, array, drop, scope, row_size):

@@ -5,6 +5,7 @@
 uniformly at random instead of by magnitude (kept values are not rescaled, as deferred dropout
 does not rescale either).  A gain that random-k shares is not about *which* elements deferred
 dropout keeps.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
+It registers as ``random_k``: ``stash.parse_spec("random_k:0.9")`` builds it.
 """
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ class RandomK(StashPolicy):
     """Keep ``ceil((1 - drop) n)`` uniformly chosen elements of each weight-gradient input.
 
     Layers marked ``keep_dense`` (first layer, embeddings, heads) stay lossless, as under
-    :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices.
+    :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices;
+    ``lossless`` as every policy's (:mod:`minidd.stash.lossless`).
     """
 
     name = "random_k"
 
-    def __init__(self, drop: float = 0.9, seed: int = 0):
+    def __init__(self, drop: float = 0.9, seed: int = 0, *, lossless="none"):
+        super().__init__(lossless=lossless)
         if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
             raise ValueError(f"RandomK: drop must be a number in [0, 1), got {drop!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -35,13 +38,17 @@ class RandomK(StashPolicy):
         self.rng = np.random.default_rng(seed)
 
     def config(self) -> dict:
-        return {"policy": self.name, "drop": self.drop, "seed": self.seed}
+        return {"policy": self.name, "drop": self.drop, "seed": self.seed, **self._lossless_config()}
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == PARAMETER:
+    def storage_config(self) -> dict:
+        """Random-k stores what deferred dropout at the same drop rate stores."""
+        return {"policy": "deferred_dropout", "drop": self.drop, **self._lossless_config()}
+
+    def pack(self, array, info):
+        if info.role == PARAMETER:
             return DenseEntry(array)
-        if (role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
-                or scope.keep_dense or self.drop == 0.0):
+        if (info.role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
+                or info.scope.keep_dense or self.drop == 0.0):
             return zero_value_pack(array)
         n = array.size
         k = math.ceil((1.0 - self.drop) * n)

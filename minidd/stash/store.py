@@ -16,7 +16,7 @@ import numpy as np
 from . import roles as R
 from .entries import StashEntry
 from .ledger import Ledger
-from .policies import Dense, StashPolicy
+from .policies import Dense, PackInfo, StashPolicy
 
 
 class _State:
@@ -97,7 +97,8 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
     """Pack ``array`` for ``op``'s backward under the active policy (or share a live entry).
 
     ``row_size`` is the length of one row for per-row policies; ``feature_axis`` the axis of a
-    weight-gradient input's features (-1 for linear, 1 for NCHW convolution input).
+    weight-gradient input's features (-1 for linear, 1 for NCHW convolution input).  The policy
+    is handed these, the role and the current layer scope as one :class:`PackInfo`.
     """
     if role not in R.ROLES:
         raise ValueError(f"{op}: unknown stash role {role!r}; expected one of {R.ROLES}")
@@ -116,7 +117,7 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
             entry.refs += 1  # an exact copy serves a weight gradient too (LayerNorm/GELU outputs)
             return entry
     scope = R.current_scope()
-    entry = _State.policy.pack(array, role, scope, row_size, feature_axis)
+    entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, int(feature_axis)))
     entry.layer = scope.name or op
     entry.role, entry.key, entry.source, entry.refs = role, key, weakref.ref(array), 1
     _State.table[key] = entry

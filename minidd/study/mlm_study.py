@@ -35,9 +35,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .. import stash
 from . import recipes
 from ..atomic import append_line, atomic_write
-from .measure import make_policy, policy_label, run
+from .measure import run
 from .results import RunResult
 
 STUDY = {
@@ -100,8 +101,8 @@ def _one(spec: dict) -> RunResult:
     try:
         r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
     except FloatingPointError as e:
-        policy = make_policy(spec["policy"])
-        return RunResult.failed(spec["key"], "mlm", policy.config(), policy_label(policy), spec["seed"],
+        policy = stash.as_policy(spec["policy"])
+        return RunResult.failed(spec["key"], "mlm", policy.config(), stash.format_spec(policy), spec["seed"],
                                 f"{type(e).__name__}: {e}",
                                 settings={"hp": recipes.config("mlm", **spec["hp"]), "study": study})
     return replace(r, key=spec["key"], settings={**r.settings, "study": study})

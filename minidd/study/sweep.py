@@ -31,9 +31,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import __version__, atomic
+from .. import __version__, atomic, stash
 from . import recipes
-from .measure import make_policy, policy_label
 from .results import ResultsFileError, RunResult, run_key
 from .worker import Processes, execute
 
@@ -61,8 +60,8 @@ def _positive_int(value, what: str) -> int:
 class SweepConfig:
     """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``.
 
-    Policies are specs (``stash.parse_spec``'s grammar, plus ``random_k:<drop>``, the random-k
-    control), stored canonical (``measure.policy_label``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
+    Policies are specs (``stash.parse_spec``'s grammar, ``random_k:<drop>`` for the random-k
+    control among them), stored canonical (``stash.format_spec``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
     ``mlm``) and training subset; a model missing from them gets the recipe's default.
     """
     models: tuple
@@ -90,7 +89,7 @@ class SweepConfig:
             if not isinstance(text, str):
                 raise TypeError(f"SweepConfig: policies must be spec strings (stash.format_spec(policy) "
                                 f"gives a policy's), got {text!r}")
-            k = policy_label(make_policy(text))  # a clear error for a bad spec or option
+            k = stash.format_spec(text)  # a clear error for a bad spec or option
             if k in by_key:
                 raise ValueError(f"policies {by_key[k]!r} and {text!r} are the same policy; list it once")
             by_key[k] = text
@@ -113,7 +112,7 @@ class SweepConfig:
         return [(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
 
     def key(self, model: str, spec: str, seed: int) -> str:
-        return run_key(model, policy_label(make_policy(spec)), seed)
+        return run_key(model, stash.format_spec(spec), seed)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -384,7 +383,7 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
             continue
         settings = {"epochs": config.epochs.get(model), "train_limit": config.train_limit.get(model)}
         todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
-                     "policy": make_policy(spec).config(), "settings": settings, "runner": runner,
+                     "policy": stash.as_policy(spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]
