@@ -1,5 +1,5 @@
 """The ops, as functions over :class:`~minidd.Tensor` (each one a small ``Function`` class)."""
-from .attention import attention_context
+from .attention import attention_context, attention_scores
 from .activation import dropout, gelu, log_softmax, relu, softmax
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (abs, add, clamp, div, exp, log, maximum, minimum, mul, neg, pow, sigmoid,
@@ -9,6 +9,7 @@ from .linalg import linear, matmul
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm, layer_norm
 from .reduction import argmax, max, mean, min, sum, var
+from .tap import tap
 from .shape import (concatenate, flatten, getitem, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze)
 
@@ -19,5 +20,5 @@ __all__ = [
     "concatenate", "stack", "pad", "squeeze", "unsqueeze", "flatten", "matmul", "linear", "relu",
     "gelu", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss", "mse_loss",
     "binary_cross_entropy_with_logits", "layer_norm", "batch_norm", "conv2d", "max_pool2d",
-    "avg_pool2d", "embedding", "attention_context",
+    "avg_pool2d", "embedding", "attention_context", "attention_scores", "tap",
 ]

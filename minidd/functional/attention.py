@@ -1,4 +1,5 @@
-"""Attention's probabilities, dropout and product with V as one op (a lossless stash reduction).
+"""Attention's ops: the score product under its own name, and the probabilities, dropout and
+product with V as one op (a lossless stash reduction).
 
 The unfused chain ``matmul(dropout(softmax(scores)), v)`` stashes three T x T arrays per head:
 the probabilities (softmax's backward), the dropout mask and the dropout output (the product's
@@ -16,6 +17,15 @@ from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor
 from .activation import dropout_mask, softmax_array, softmax_grad
+from .linalg import MatMul
+
+
+class AttentionScores(MatMul):
+    """The score product ``Q K^T``: a :class:`~minidd.functional.linalg.MatMul` under its own
+    name, so that a stash policy can tell its Q and K (``info.op == "attention_scores"``) from
+    the operands of other products."""
+
+    name = "attention_scores"
 
 
 class AttentionContext(Function):
@@ -79,3 +89,8 @@ def attention_context(scores, v, p=0.0, rng=None, training=True):
         raise TypeError(f"attention_context: rng must be a numpy.random.Generator, "
                         f"got {type(rng).__name__}")
     return AttentionContext.apply(as_tensor(scores), as_tensor(v), p=p, rng=rng)
+
+
+def attention_scores(q, kt):
+    """``q @ kt`` (``kt`` is K transposed) as the :class:`AttentionScores` op."""
+    return AttentionScores.apply(as_tensor(q), as_tensor(kt))

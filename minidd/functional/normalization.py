@@ -4,10 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..stash.lossless import LN_RATIO
 from ..stash.roles import EXACT, INDEX, PARAMETER
 from ..stash.store import uses_lossless
 from ._util import as_tensor
+
+
+#: LayerNorm recovers feature ``j`` from its output only when ``|beta_j| <= LN_RATIO |gamma_j|``:
+#: the recovered ``xhat`` is then within ``2 (|xhat| + LN_RATIO) eps`` of the stored one.
+LN_RATIO = 64.0
 
 
 class LayerNorm(Function):
@@ -17,7 +21,7 @@ class LayerNorm(Function):
     ``"layer_norm"`` the op keeps its output ``y`` instead (the next layer keeps it anyway, so
     the stash shares it) and recovers ``xhat = (y - beta) / gamma``; the features where that
     division is not trusted (``gamma_j == 0`` or ``|beta_j| > LN_RATIO |gamma_j|``, see
-    :mod:`minidd.stash.lossless`) keep their ``xhat`` columns.
+    :data:`LN_RATIO`) keep their ``xhat`` columns.
     """
 
     name = "layer_norm"

@@ -37,7 +37,7 @@ class MultiHeadSelfAttention(Module):
         # the 1/sqrt(dh) scale goes on q, (T, dh) per head, not on the (T, T) scores
         q = split(self.q(x) * (1.0 / math.sqrt(dh)))
         k, v = split(self.k(x)), split(self.v(x))
-        scores = F.matmul(q, k.transpose(0, 1, 3, 2))
+        scores = F.attention_scores(q, k.transpose(0, 1, 3, 2))
         if mask is not None:
             bias = np.where(mask, 0.0, -1e9).astype(x.dtype)[:, None, None, :]
             scores = scores + bias

@@ -23,7 +23,7 @@ class RandomK(StashPolicy):
 
     Layers marked ``keep_dense`` (first layer, embeddings, heads) stay lossless, as under
     :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices;
-    ``lossless`` as every policy's (:mod:`minidd.stash.lossless`).
+    ``lossless`` as every policy's (:data:`~minidd.stash.policies.LOSSLESS_OPS`).
     """
 
     name = "random_k"

@@ -14,7 +14,7 @@ for example ``dense``, ``dd:0.9``,
 ``random_k:0.9`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``.  ``drop=`` may also be
 written as an option.  Every built-in policy takes ``lossless=`` (``none``, ``all`` or op names
 joined by ``+``: ``dense,lossless=all``, ``dd:0.9,lossless=layer_norm+attention``; see
-:mod:`minidd.stash.lossless`).
+:data:`~minidd.stash.policies.LOSSLESS_OPS`).
 
 :func:`format_spec` writes the canonical string: the full policy name, the drop rate, then only
 the options that differ from their defaults, in ``config()`` order.  :func:`spec_key` is that
@@ -53,12 +53,18 @@ def _names() -> tuple:
 
 
 def _defaults(cls) -> dict:
-    """The options of a policy class and their defaults (its default instance's config, and
-    ``lossless="none"``, which configs leave out, for the classes that take it)."""
+    """The options of a policy class and their defaults: its default instance's config, and
+    the options configs leave out while off (``lossless``, ``exact_ops``) with their defaults."""
     options = {k: v for k, v in cls().config().items() if k != "policy"}
-    if "lossless" in inspect.signature(cls).parameters:
-        options.setdefault("lossless", "none")
+    for name in OPTIONAL_OPTIONS:
+        param = inspect.signature(cls).parameters.get(name)
+        if param is not None:
+            options.setdefault(name, param.default)
     return options
+
+
+#: Options a config carries only when they are on.
+OPTIONAL_OPTIONS = ("exact_ops", "lossless")
 
 
 def from_config(config: Mapping) -> StashPolicy:

@@ -119,7 +119,7 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
     scope = R.current_scope()
     entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, int(feature_axis)))
     entry.layer = scope.name or op
-    entry.role, entry.key, entry.source, entry.refs = role, key, weakref.ref(array), 1
+    entry.role, entry.op, entry.key, entry.source, entry.refs = role, op, key, weakref.ref(array), 1
     _State.table[key] = entry
     _State.ledger.add(entry)
     return entry

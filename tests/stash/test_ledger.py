@@ -38,8 +38,12 @@ POLICIES = {
     "dense-lossless": lambda: Dense(lossless="all"),
     "zero_value-lossless": lambda: ZeroValue(lossless="all"),
     "dd0.9-lossless": lambda: DeferredDropout(0.9, keep_marked_dense=False, lossless="all"),
+    "dd0.9-every-stash": lambda: DeferredDropout(0.9, keep_marked_dense=False, exact_ops="all"),
+    "dd0.9-every-stash-lossless": lambda: DeferredDropout(0.9, keep_marked_dense=False, exact_ops="all",
+                                                          lossless="all"),
 }
-_LOSSLESS = {"dense-lossless", "zero_value-lossless", "dd0.9-lossless"}
+_LOSSLESS = {"dense-lossless", "zero_value-lossless", "dd0.9-lossless", "dd0.9-every-stash",
+             "dd0.9-every-stash-lossless"}
 
 
 # tracemalloc makes the transformer block slow: its structured cases are limited to blocks

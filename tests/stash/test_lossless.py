@@ -7,7 +7,8 @@ import minidd
 from minidd import Tensor, functional as F, nn, stash
 from minidd.functional import gelu_inverse
 from minidd.stash import DeferredDropout, Dense, ZeroValue
-from minidd.stash.lossless import LN_RATIO, canonical_lossless
+from minidd.functional.normalization import LN_RATIO
+from minidd.stash.policies import canonical_lossless
 
 POLICIES = [Dense(lossless="all"), ZeroValue(lossless="all"),
             DeferredDropout(0.9, keep_marked_dense=False, lossless="all")]
