@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 
+from .accounting import accounting_section
 from .calibration import calibration_report
 from .compression import SELECTIONS, STRUCTURES, Policy
 from .config import TPUV3, config_to_dict, load_config
@@ -108,6 +109,7 @@ def _reproduce(chip, args):
         print(f"## Scenarios: {w.name} (TPUv3 core, {args.timing} timing, drop 0.9)\n")
         print("\n".join(scenario_lines(scenarios(chip, w, policies, timing_model=args.timing))))
         print()
+    print("\n".join(accounting_section()))
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for label, c in (("uncalibrated", chip), ("calibrated", cal.chip)):
         print(f"## Summary by drop rate ({label} chip)\n")
