@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 from .accounting import accounting_section
 from .calibration import calibration_report
 from .compression import SELECTIONS, STRUCTURES, Policy
 from .config import TPUV3, config_to_dict, load_config
-from .report import (layer_csv, markdown_table, policy_from_args, reproduction, scenario_lines, scenarios,
-                     step_summary)
+from .report import (layer_csv, markdown_table, memory_csv, memory_figure, policy_from_args, reproduction,
+                     scenario_lines, scenarios, step_summary)
 from .simulate import RECOMPUTE, simulate_step
 from .systolic import DATAFLOWS, TIMING_MODELS
 from .workload import PAPER_MODELS, load_workload, paper_model
@@ -67,6 +68,8 @@ def main(argv=None) -> int:
                     help="models of the scenario tables (comma-separated; empty for none)")
     rp.add_argument("--timing", default="tpu", choices=TIMING_MODELS)
     rp.add_argument("--config", help="chip file (.json or .ini)")
+    rp.add_argument("--figures", metavar="DIR", help="write each scenario model's memory-over-time "
+                    "curves to DIR (memory_<model>.csv; memory_<model>.png with matplotlib)")
     args = ap.parse_args(argv)
 
     try:
@@ -98,17 +101,18 @@ def _reproduce(chip, args):
     """Calibration, the scenario tables, the paper-scale summary."""
     cal, lines = calibration_report(chip)
     print("\n".join(lines))
-    print("The scenario tables below use the uncalibrated chip (the calibration's validation error "
-          "says how far to trust a calibrated one); the last table repeats the summary on the "
-          "calibrated chip.\n")
+    print("\nThe scenario tables below use the calibrated chip; the summary is printed on both.\n")
     policies = [Policy("deferred_dropout", 0.9, args.selection),
                 Policy("deferred_dropout", 0.9, args.selection, structure="block", block=chip.mxu_rows),
                 Policy("deferred_dropout", 0.9, args.selection, structure="row")]
     for name in [m.strip() for m in args.scenario_models.split(",") if m.strip()]:
         w = paper_model(name, args.relu_sparsity)
-        print(f"## Scenarios: {w.name} (TPUv3 core, {args.timing} timing, drop 0.9)\n")
-        print("\n".join(scenario_lines(scenarios(chip, w, policies, timing_model=args.timing))))
+        print(f"## Scenarios: {w.name} (calibrated TPUv3 core, {args.timing} timing, drop 0.9)\n")
+        scens = scenarios(cal.chip, w, policies, timing_model=args.timing)
+        print("\n".join(scenario_lines(scens)))
         print()
+        if args.figures:
+            _write_memory(scens, args.figures, w.name, cal.chip.hbm_bytes)
     print("\n".join(accounting_section()))
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for label, c in (("uncalibrated", chip), ("calibrated", cal.chip)):
@@ -116,6 +120,15 @@ def _reproduce(chip, args):
         print(markdown_table(reproduction(c, models, args.drops, args.relu_sparsity, args.selection,
                                           args.timing)))
         print()
+
+
+def _write_memory(scens, folder: str, name: str, capacity: int) -> None:
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"memory_{name}")
+    with open(path + ".csv", "w") as f:
+        f.write(memory_csv(scens))
+    drawn = memory_figure(scens, path + ".png", capacity, f"{name}: HBM over one step")
+    print(f"memory curves: {path}.csv" + (f", {path}.png" if drawn else " (no matplotlib: no figure)") + "\n")
 
 
 if __name__ == "__main__":

@@ -212,9 +212,12 @@ def stash_cost(elements: int, role: str, natural_sparsity: float, bits: int | No
     return StashCost(dense, dense, elements, 0, 0, False)
 
 
-def engine_cycles(cost: StashCost, chip: ChipConfig) -> float:
-    """Engine cycles to encode (forward) and decode (backward) one stashed tensor."""
+def engine_phases(cost: StashCost, chip: ChipConfig) -> tuple[float, float]:
+    """Engine cycles to encode one stashed tensor (forward: its selection and encoding passes)
+    and to decode it (backward: one pass), each with the pipeline latency."""
     if not cost.encoded:
-        return 0.0
+        return 0.0, 0.0
     per_pass = cost.dense_bytes / chip.engine_bytes_per_cycle
-    return (cost.encode_passes + 1) * per_pass + 2 * chip.engine_latency_cycles
+    return (cost.encode_passes * per_pass + chip.engine_latency_cycles,
+            per_pass + chip.engine_latency_cycles)
+

@@ -91,8 +91,8 @@ def _micro_batch(chip, workload, policy, batch, timing, dataflow):
     sizes = [b] * (u - 1) + [batch - b * (u - 1)]
     steps = [simulate_step(chip, workload, policy, size, timing, dataflow, accumulate=i > 0)
              for i, size in enumerate(sizes)]
-    opt = steps[0].optimizer_cycles
-    cycles = sum(s.cycles - s.optimizer_cycles for s in steps) + opt
+    once = steps[0].optimizer_cycles + chip.step_overhead_cycles  # one update, one step
+    cycles = sum(s.cycles for s in steps) - (u - 1) * once
     return FittedStep(policy.label, batch, "micro_batch", cycles / chip.clock_hz,
                       steps[0].footprint.total, f"{u} micro-batches of up to {b}", steps[0])
 

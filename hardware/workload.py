@@ -250,6 +250,12 @@ def _mask(elements, recompute=""):
     return StashItem("index", elements, bits=1, recompute=recompute)
 
 
+#: vector FLOPs per dropout element: 2 to scale and mask (forward and backward) plus the random
+#: bits.  **Assumption**: 16 FLOPs per element for the counter-based generator (TensorFlow's
+#: stateless dropout on TPU draws Philox-4x32-10 bits: 10 rounds of two 32-bit multiplies and
+#: xors per 4 words, about 16 vector operations per element at one 32-bit word each)
+DROPOUT_FLOPS = 2 + 16
+
 BERT_SIZES = {"base": (12, 768, 12, 3072), "large": (24, 1024, 16, 4096)}
 
 
@@ -289,7 +295,7 @@ def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 
     else:
         layers = [Layer("embed", "vector", vector_flops=8 * s * h, params=(vocab + 512 + 2) * h + 2 * h,
                         out_elements=s * h, stash=(StashItem("exact", s * h),), keep_dense=True)]
-    layers.append(_vector("embed_dropout", "embed", s * h, 2, stash=(_mask(s * h),)))
+    layers.append(_vector("embed_dropout", "embed", s * h, DROPOUT_FLOPS, stash=(_mask(s * h),)))
     x = "embed_dropout"
     for i in range(n_layers):
         p = f"block{i}."
@@ -305,20 +311,20 @@ def bert(size: str = "base", seq: int = 128, num_classes: int = 2, vocab: int = 
                   recompute="attention", **b),
             _vector(p + "softmax", p + "scores", att, 10,
                     stash=(StashItem("exact", att, recompute="attention"),), recompute="attention", **b),
-            _vector(p + "attn_dropout", p + "softmax", att, 2,
+            _vector(p + "attn_dropout", p + "softmax", att, DROPOUT_FLOPS,
                     stash=(_mask(att, "attention"),), recompute="attention", **b),
             Layer(p + "context", "bmm", s, s, dh, groups=heads, in_elements=(att, s * h),
                   out_elements=s * h, inputs=(p + "attn_dropout", p + "v"),
                   stash=(StashItem("exact", att, recompute="attention"), StashItem("exact", s * h)), **b),
             _linear(p + "attn_out", p + "context", s, h, h, **b),
-            _vector(p + "attn_out_dropout", p + "attn_out", s * h, 2, stash=(_mask(s * h),), **b),
+            _vector(p + "attn_out_dropout", p + "attn_out", s * h, DROPOUT_FLOPS, stash=(_mask(s * h),), **b),
             _vector(p + "ln1", (p + "attn_out_dropout", x), s * h, 12,
                     stash=(StashItem("exact", s * h),), recompute="pointwise", **b),
             _linear(p + "ff1", p + "ln1", s, h, ff, recompute="pointwise", **b),
             _vector(p + "gelu", p + "ff1", s * ff, 16, stash=(StashItem("exact", s * ff),),
                     recompute="pointwise", **b),
             _linear(p + "ff2", p + "gelu", s, ff, h, recompute="pointwise", **b),
-            _vector(p + "ff2_dropout", p + "ff2", s * h, 2, stash=(_mask(s * h),), **b),
+            _vector(p + "ff2_dropout", p + "ff2", s * h, DROPOUT_FLOPS, stash=(_mask(s * h),), **b),
             _vector(p + "ln2", (p + "ff2_dropout", p + "ln1"), s * h, 12,
                     stash=(StashItem("exact", s * h),), recompute="pointwise", **b),
         ]

@@ -61,10 +61,10 @@ class Context:
     op's backward which gradients anyone will read; ``layer`` is the module scope it ran in.
     """
 
-    def __init__(self, fn, parents, needs_input_grad, input_dtypes, layer=""):
+    def __init__(self, fn, parents, needs_input_grad, input_dtypes, layer="", input_shapes=()):
         d = self.__dict__
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
-        d["input_dtypes"], d["layer"] = input_dtypes, layer
+        d["input_dtypes"], d["layer"], d["input_shapes"] = input_dtypes, layer, input_shapes
         d["_entries"] = []
         d["_inputs"] = ()     # the op's arguments, during forward only
         d["_versions"] = []   # (weakref to Tensor, version at save, position): checked by backward
@@ -214,7 +214,9 @@ class Function:
                 needs.append(False)
                 parents.append(None)
         if _grad_enabled and any(needs):
-            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes), _roles.current_scope().name)
+            shapes = tuple(a.shape if isinstance(a, np.ndarray) else None for a in raw)
+            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes),
+                          _roles.current_scope().name, shapes)
             ctx.__dict__["_inputs"] = args
             try:
                 y = cls.forward(ctx, *raw, **kwargs)
@@ -237,12 +239,15 @@ class Tensor:
     """An ndarray with an optional gradient.
 
     ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept, and so is a
-    NumPy scalar's, which becomes a 0-d array); Python numbers and lists become float32.  0-d
+    NumPy scalar's, which becomes a 0-d array); Python numbers and lists of numbers become
+    float32, integers included (``Tensor([1, 2, 3])`` and ``Tensor(2)`` are float32, unlike
+    ``torch.tensor``): integer data (labels, indices) comes as an integer ndarray or with
+    ``dtype=``; lists of True/False stay bool.  0-d
     tensors (``Tensor(2.0)``) work with every op.  ``requires_grad=True`` makes it a leaf whose ``.grad``
     receives gradients.  Arrays an op saves for backward are read-only until backward has run.
     """
 
-    __slots__ = ("_data", "_version", "requires_grad", "grad", "_node", "__weakref__")
+    __slots__ = ("_data", "_version", "requires_grad", "_grad", "_node", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to the Tensor's reflected method
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -262,7 +267,7 @@ class Tensor:
         self._data = data
         self._version = 0
         self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._node = None
 
     # -- plain properties ------------------------------------------------------------------
@@ -281,12 +286,26 @@ class Tensor:
         self._data = value
         self._version += 1
 
+    @property
+    def grad(self):
+        """The accumulated gradient: None, or a :class:`Grad` (an ndarray of this tensor's
+        shape that this tensor alone holds, with PyTorch's ``zero_()``)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None and not isinstance(value, Grad):
+            value = np.asarray(value).view(Grad)
+        self._grad = value
+
     version = property(lambda self: self._version,
                        doc="How many in-place changes this tensor has had (see backward's check).")
 
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    size = property(lambda self: _Size(self.data.size, self.data.shape),
+                    doc="The element count, as NumPy's ``a.size``; called, PyTorch's "
+                        "``x.size()`` (the shape) or ``x.size(dim)`` (one length).")
     dtype = property(lambda self: self.data.dtype)
 
     is_leaf = property(lambda self: self._node is None,
@@ -380,7 +399,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         if self._node is None:
-            _accumulate_leaf(self, grad)
+            _accumulate_leaf(self, grad, {id(grad), id(_root(grad))})
             return
         _walk(self._node, grad, retain_graph)
 
@@ -424,18 +443,28 @@ class Tensor:
     def __rmatmul__(self, o): return F.matmul(o, self)
     def __getitem__(self, index): return F.getitem(self, index)
 
-    def sum(self, axis=None, keepdims=False): return F.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return F.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return F.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return F.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return F.argmax(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, ddof=0): return F.var(self, axis, keepdims, ddof)
+    # PyTorch's dim=/keepdim= are accepted as axis=/keepdims= (max/min refuse dim=: PyTorch's
+    # returns (values, indices)); see minidd.functional._util.TORCH_KEYWORDS.
+    def sum(self, *args, **kw): return F.sum(self, *args, **kw)
+    def mean(self, *args, **kw): return F.mean(self, *args, **kw)
+    def max(self, *args, **kw): return F.max(self, *args, **kw)
+    def min(self, *args, **kw): return F.min(self, *args, **kw)
+    def argmax(self, *args, **kw): return F.argmax(self, *args, **kw)
+    def var(self, *args, **kw): return F.var(self, *args, **kw)
+    def softmax(self, *args, **kw): return F.softmax(self, *args, **kw)
     def reshape(self, *shape): return F.reshape(self, shape[0] if len(shape) == 1 else shape)
+    view = reshape  # PyTorch's view: a reshape (a view of the data whenever NumPy can make one)
     def transpose(self, *axes): return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
     permute = transpose
-    def squeeze(self, axis=None): return F.squeeze(self, axis)
-    def unsqueeze(self, axis): return F.unsqueeze(self, axis)
-    def flatten(self, start_axis=0, end_axis=-1): return F.flatten(self, start_axis, end_axis)
+    def squeeze(self, *args, **kw): return F.squeeze(self, *args, **kw)
+    def unsqueeze(self, *args, **kw): return F.unsqueeze(self, *args, **kw)
+    def flatten(self, *args, **kw): return F.flatten(self, *args, **kw)
+    def clone(self): return F.clone(self)
+    def astype(self, dtype): return F.astype(self, dtype)
+    def float(self): return F.astype(self, np.float32)
+    def double(self): return F.astype(self, np.float64)
+    def half(self): return F.astype(self, np.float16)
+    def numel(self): return self.data.size
     def abs(self): return F.abs(self)
     def clamp(self, min=None, max=None): return F.clamp(self, min, max)
     T = property(lambda self: F.transpose(self))
@@ -447,6 +476,41 @@ class Tensor:
     def relu(self): return F.relu(self)
 
 
+class Grad(np.ndarray):
+    """A leaf's ``.grad``: a plain ndarray plus PyTorch's in-place ``zero_()``.  Arithmetic on
+    it gives plain ndarrays."""
+
+    def zero_(self) -> "Grad":
+        """Set every element to 0, in place (this leaf's own array: no other leaf sees it)."""
+        self.fill(0)
+        return self
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        plain = tuple(a.view(np.ndarray) if isinstance(a, Grad) else a for a in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(a.view(np.ndarray) if isinstance(a, Grad) else a
+                                  for a in kwargs["out"])
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+class _Size(int):
+    """``t.size``: the element count (NumPy's meaning), callable as PyTorch's ``t.size()``."""
+
+    def __new__(cls, count, shape):
+        self = super().__new__(cls, count)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        """The shape, or the length of axis ``dim``."""
+        if dim is None:
+            return self.shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) \
+                or not -len(self.shape) <= dim < len(self.shape):
+            raise ValueError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
+        return self.shape[dim]
+
+
 def _check_dtype(dtype) -> np.dtype:
     try:
         return np.dtype(dtype)
@@ -456,7 +520,8 @@ def _check_dtype(dtype) -> np.dtype:
 
 def _to_array(data, dtype) -> np.ndarray:
     """``Tensor(data)`` for anything but an ndarray: a NumPy scalar keeps its dtype; Python
-    numbers and lists become float32 (or ``dtype``); text and ragged lists are refused."""
+    numbers and lists of numbers, integers included, become float32 (or ``dtype``); True/False
+    stay bool; text and ragged lists are refused."""
     if isinstance(data, (str, bytes)):
         raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
                         f"ndarray, got {type(data).__name__} {data[:20]!r}")
@@ -472,8 +537,8 @@ def _to_array(data, dtype) -> np.ndarray:
     except TypeError as e:
         raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
                         f"ndarray, got {type(data).__name__} ({e})") from None
-    if dtype is None and not isinstance(data, np.generic) and arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
+    if dtype is None and not isinstance(data, np.generic) and arr.dtype.kind in "iuf":
+        arr = arr.astype(np.float32)  # Python ints too: integer data comes as an ndarray
     return arr
 
 
@@ -564,15 +629,36 @@ def _as_grad(g, dtype) -> np.ndarray:
     return g if dtype is None or g.dtype == dtype else g.astype(dtype)
 
 
-def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
-    # Out of place: gradients handed to several leaves may share memory, so .grad is never
-    # written into (optimizers and clipping replace it instead).
-    g = _as_grad(g, t.dtype)
-    t.grad = g if t.grad is None else np.asarray(t.grad + g)
+def _accumulate_leaf(t: Tensor, g: np.ndarray, shared: set, held=frozenset()) -> None:
+    """Add ``g`` to ``t.grad``.  A first gradient is kept as it is only when no one else can see
+    it (``shared`` and ``held`` hold the ids of arrays the walk has handed out or the user passed
+    in): every leaf owns its ``.grad``, so ``a.grad.fill(0)`` never changes ``b.grad``."""
+    if t.grad is not None:
+        t.grad = np.asarray(t.grad + _as_grad(g, t.dtype))  # out of place: t.grad may be held
+        return
+    g = np.asarray(g)
+    root = _root(g)
+    if g.dtype != t.dtype:
+        g = g.astype(t.dtype)            # a fresh array: ours
+    elif not g.flags.writeable or any(k in shared or k in held for k in (id(g), id(root))):
+        g = g.copy()                     # a broadcast view, or an array someone else holds
+    shared.update((id(g), id(_root(g))))
+    t.grad = g
 
 
-def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
-    """Iterative, deterministic backward walk: a node runs once all its consumers have."""
+def _check_shape(node: Context, i: int, g) -> None:
+    """Raise when backward's gradient for argument ``i`` is not shaped like that argument."""
+    want = node.input_shapes[i] if i < len(node.input_shapes) else None
+    if want is not None and np.shape(g) != want:
+        where = f" in layer '{node.layer}'" if node.layer else ""
+        raise RuntimeError(
+            f"{node.fn.name}.backward{where} returned a gradient of shape {np.shape(g)} for its "
+            f"argument {node.fn._arg(i)!r} of shape {want}: each gradient must have its "
+            "argument's shape (sum over broadcast axes: minidd.functional._util.unbroadcast)")
+
+
+def _pending_counts(root: Context) -> dict:
+    """How many consumers each node of the graph below ``root`` has."""
     pending: dict[Context, int] = {}
     stack, seen = [root], {root}
     while stack:
@@ -583,23 +669,44 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
                 if p not in seen:
                     seen.add(p)
                     stack.append(p)
+    return pending
+
+
+def _run_node(node: Context, g) -> tuple:
+    """Run one node's backward, checking what it returns."""
+    if node._entries is None:
+        raise node.freed_error()
+    node.check_versions()
+    in_grads = node.fn.backward(node, g)
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.parents):
+        raise RuntimeError(f"{node.fn.name}.backward returned {len(in_grads)} gradients "
+                           f"for {len(node.parents)} inputs")
+    for i, ig in enumerate(in_grads):
+        if ig is not None and node.parents[i] is not None:
+            _check_shape(node, i, ig)
+    return in_grads
+
+
+def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
+    """Iterative, deterministic backward walk: a node runs once all its consumers have.
+
+    ``held`` counts, per array id, the pending node gradients that are (views of) it, and
+    ``shared`` holds the ids of arrays given to leaves or passed in by the user: a leaf copies
+    a gradient only when it finds it there (see :func:`_accumulate_leaf`)."""
+    pending = _pending_counts(root)
     grads: dict[Context, np.ndarray] = {root: grad}
     owned: set[Context] = set()  # nodes whose accumulated grad is our own array
+    shared, held = {id(grad), id(_root(grad))}, {}
     ready = [root]
     while ready:
         node = ready.pop()
         g = grads.pop(node, None)
         in_grads = ()
         if g is not None:
-            if node._entries is None:
-                raise node.freed_error()
-            node.check_versions()
-            in_grads = node.fn.backward(node, g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            if len(in_grads) != len(node.parents):
-                raise RuntimeError(f"{node.fn.name}.backward returned {len(in_grads)} gradients "
-                                   f"for {len(node.parents)} inputs")
+            _hold(held, g, -1)
+            in_grads = _run_node(node, g)
         if not retain_graph:
             node.release()
         owned.discard(node)
@@ -609,21 +716,34 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
             ig = in_grads[i] if in_grads else None
             if isinstance(p, Tensor):
                 if ig is not None:
-                    _accumulate_leaf(p, ig)
+                    _accumulate_leaf(p, ig, shared, held)
                 continue
             if ig is not None:
                 ig = _as_grad(ig, node.input_dtypes[i])
                 acc = grads.get(p)
                 if acc is None:
                     grads[p] = ig
+                    _hold(held, ig, 1)
                 elif p in owned:
                     acc += ig
                 else:
+                    _hold(held, acc, -1)
                     grads[p] = acc + ig
+                    _hold(held, grads[p], 1)
                     owned.add(p)
             pending[p] -= 1
             if pending[p] == 0:
                 ready.append(p)
+
+
+def _hold(held: dict, a: np.ndarray, step: int) -> None:
+    """Count (``step`` 1) or uncount (-1) a pending node gradient and the array it views."""
+    for key in {id(a), id(_root(a))}:
+        n = held.get(key, 0) + step
+        if n > 0:
+            held[key] = n
+        else:
+            held.pop(key, None)
 
 
 from . import functional as F  # noqa: E402  (the operators above call into it)

@@ -10,7 +10,7 @@ from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
 from ..stash.store import uses_lossless
 from . import gelu_inverse
-from ._util import as_tensor
+from ._util import as_tensor, torch_keywords
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -123,12 +123,16 @@ def _gelu_grad(x, g, approximate):
 
 
 class Softmax(Function):
+    """Softmax along ``axis``; with a boolean ``mask`` (True = attend), the masked entries are
+    exact zeros and the rest sum to 1 (a row with nothing to attend is all zeros).  The mask is
+    a forward-only constant: backward reads only the saved output, which is zero where masked."""
+
     arg_names = ("x",)
 
     @staticmethod
-    def forward(ctx, x, axis):
+    def forward(ctx, x, axis, mask=None):
         ctx.axis = axis
-        e = softmax_array(x, axis)
+        e = softmax_array(x, axis, mask)
         ctx.save(e, role=EXACT)
         return e
 
@@ -138,11 +142,20 @@ class Softmax(Function):
         return softmax_grad(g, y, ctx.axis)
 
 
-def softmax_array(x, axis):
-    """The softmax of an ndarray along ``axis`` (one fresh buffer)."""
-    e = x - x.max(axis=axis, keepdims=True)
+def softmax_array(x, axis, mask=None):
+    """The softmax of an ndarray along ``axis`` (one fresh buffer); where the boolean ``mask`` is
+    false, exact zeros (a row with nothing to attend is all zeros)."""
+    if mask is not None:
+        x = np.where(mask, x, x.dtype.type(-np.inf))
+    top = x.max(axis=axis, keepdims=True)
+    if mask is not None:
+        top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere
+    e = np.subtract(x, top)
     np.exp(e, out=e)
-    e /= e.sum(axis=axis, keepdims=True)
+    total = e.sum(axis=axis, keepdims=True)
+    if mask is not None:
+        total[total == 0] = 1.0
+    e /= total
     return e
 
 
@@ -220,11 +233,31 @@ def gelu(x, approximate="tanh"):
     return GELU.apply(as_tensor(x), approximate=approximate)
 
 
-def softmax(x, axis=-1):
+@torch_keywords
+def softmax(x, axis=-1, mask=None):
+    """Softmax along ``axis``.  ``mask`` (optional): booleans broadcastable to ``x``, True where
+    an entry takes part (attention's padding or causal mask); the others get probability 0."""
     x = as_tensor(x)
-    return Softmax.apply(x, axis=_axis(x, axis, "softmax"))
+    axis = _axis(x, axis, "softmax")
+    if mask is None:
+        return Softmax.apply(x, axis=axis)
+    return Softmax.apply(x, axis=axis, mask=check_mask(mask, x, "softmax"))
 
 
+def check_mask(mask, x, who: str) -> np.ndarray:
+    """``mask`` as a boolean ndarray that broadcasts to ``x``'s shape (else a clear error)."""
+    mask = np.asarray(getattr(mask, "data", mask))
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{who}: mask must be a boolean array (True = keep), got dtype {mask.dtype}")
+    try:
+        if np.broadcast_shapes(mask.shape, x.shape) != x.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{who}: mask of shape {mask.shape} does not broadcast to x of shape {x.shape}") from None
+    return mask
+
+
+@torch_keywords
 def log_softmax(x, axis=-1):
     x = as_tensor(x)
     return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))

@@ -16,7 +16,7 @@ import numpy as np
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor
-from .activation import dropout_mask, softmax_array, softmax_grad
+from .activation import check_mask, dropout_mask, softmax_array, softmax_grad
 from .linalg import MatMul
 
 
@@ -35,12 +35,12 @@ class AttentionContext(Function):
     arg_names = ("scores", "v")
 
     @staticmethod
-    def forward(ctx, scores, v, p, rng):
+    def forward(ctx, scores, v, p, rng, mask=None):
         if scores.ndim < 2 or v.ndim != scores.ndim or scores.shape[:-2] != v.shape[:-2] \
                 or scores.shape[-1] != v.shape[-2]:
             raise ValueError(f"attention_context: scores (..., T, S) and v (..., S, dh) must share "
                              f"their leading dims and S, got {scores.shape} and {v.shape}")
-        probs = softmax_array(scores, -1)
+        probs = softmax_array(scores, -1, mask)
         ctx.p, ctx.shape = p, probs.shape
         a = probs
         if p > 0:
@@ -78,17 +78,20 @@ class AttentionContext(Function):
         return gs, gv
 
 
-def attention_context(scores, v, p=0.0, rng=None, training=True):
-    """``dropout(softmax(scores), p) @ v`` with the compact stash (see the module docstring);
-    ``p`` and ``rng`` as :func:`~minidd.functional.dropout`'s (no dropout when not
-    ``training``)."""
+def attention_context(scores, v, p=0.0, rng=None, training=True, mask=None):
+    """``dropout(softmax(scores, mask=mask), p) @ v`` with the compact stash (see the module
+    docstring); ``p`` and ``rng`` as :func:`~minidd.functional.dropout`'s (no dropout when not
+    ``training``), ``mask`` as :func:`~minidd.functional.softmax`'s."""
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
         raise ValueError(f"attention_context: p must be a number in [0, 1), got {p!r}")
     p = float(p) if training else 0.0
     if p > 0 and not isinstance(rng, np.random.Generator):
         raise TypeError(f"attention_context: rng must be a numpy.random.Generator, "
                         f"got {type(rng).__name__}")
-    return AttentionContext.apply(as_tensor(scores), as_tensor(v), p=p, rng=rng)
+    scores = as_tensor(scores)
+    if mask is not None:
+        mask = check_mask(mask, scores, "attention_context")
+    return AttentionContext.apply(scores, as_tensor(v), p=p, rng=rng, mask=mask)
 
 
 def attention_scores(q, kt):

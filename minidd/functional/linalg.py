@@ -1,18 +1,45 @@
 """Matrix products: batched ``matmul`` and the ``linear`` layer op (where deferred dropout acts)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..autograd import Function
 from ..stash.roles import EXACT, PARAMETER, WEIGHT_GRAD_INPUT
 from ..stash.weight_grad import sparse_weight_grad
 from ._util import as_tensor, unbroadcast
+from .shape import Transpose
+
+
+def is_weight(t) -> bool:
+    """True for a :class:`~minidd.nn.Parameter` (a leaf marked ``is_parameter``) or its
+    transpose ``W.T``: the ``b`` of ``x @ W`` that makes ``x`` a weight-gradient input."""
+    node = getattr(t, "_node", None)
+    if node is not None and node.fn is Transpose and len(node.parents) == 1:
+        t = node.parents[0]
+    return getattr(t, "is_parameter", False) and getattr(t, "_node", True) is None
+
+
+def _note_left_weight(a, b) -> None:
+    """``W @ x`` by a parameter: its ``x`` stays exact; say so once (stash.md explains)."""
+    global _warned_left
+    if not _warned_left and is_weight(a) and not is_weight(b):
+        _warned_left = True
+        warnings.warn("matmul: W @ x with a parameter W on the left gives the stash no "
+                      "weight-gradient input (x is kept exact, deferred dropout cannot act on "
+                      "it); write x @ W, x @ W.T or F.linear(x, W) (see docs/stash.md)",
+                      UserWarning, stacklevel=3)
+
+
+_warned_left = False
 
 
 class MatMul(Function):
     """``a @ b`` as NumPy does it: leading (batch) dims broadcast; a 1-D ``a`` is a row vector
     and a 1-D ``b`` a column vector, their added axis dropped from the result (so vector @
-    vector is a 0-d dot product)."""
+    vector is a 0-d dot product).  ``x @ W`` by a 2-D parameter ``W`` (or ``W.T``) saves ``x``
+    as a weight-gradient input, as :class:`Linear` does."""
 
     arg_names = ("a", "b")
 
@@ -34,7 +61,11 @@ class MatMul(Function):
         if need[0]:
             ctx.save(b, role=EXACT)
         if need[1]:
-            ctx.save(a, role=EXACT)
+            if b.ndim == 2 and is_weight(ctx._inputs[1]):
+                # x @ W by a parameter: x is read only by dW = x^T dY, as linear's input
+                ctx.save(a, role=WEIGHT_GRAD_INPUT, row_size=b.shape[0])
+            else:
+                ctx.save(a, role=EXACT)
         return np.matmul(a, b)
 
     @staticmethod
@@ -102,8 +133,13 @@ class Linear(Function):
 
 
 def matmul(a, b):
-    """Matrix product as :func:`numpy.matmul`: broadcasting batch dims, 1-D operands as vectors."""
-    return MatMul.apply(as_tensor(a), as_tensor(b))
+    """Matrix product as :func:`numpy.matmul`: broadcasting batch dims, 1-D operands as vectors.
+
+    ``x @ W`` by a 2-D parameter (or ``x @ W.T``) is a linear layer for the stash: ``x`` is a
+    weight-gradient input; ``W @ x`` warns once that it is not."""
+    a, b = as_tensor(a), as_tensor(b)
+    _note_left_weight(a, b)
+    return MatMul.apply(a, b)
 
 
 def linear(x, weight, bias=None):

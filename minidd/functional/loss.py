@@ -169,7 +169,9 @@ def _labels(labels, n, c, ignore_index, op):
     y = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     if y.dtype.kind not in "iu" or y.shape != (n,):
         raise ValueError(f"{op}: labels must be integers of shape ({n},), got "
-                         f"dtype {y.dtype} with shape {y.shape}")
+                         f"dtype {y.dtype} with shape {y.shape}"
+                         + ("; Tensor(list) is float32: pass an integer ndarray (np.array([...]))"
+                            if isinstance(labels, Tensor) and y.dtype == np.float32 else ""))
     kept = y[y != ignore_index]
     if kept.size and (kept.min() < 0 or kept.max() >= c):
         raise ValueError(f"{op}: labels must be in [0, {c}) or equal to ignore_index "

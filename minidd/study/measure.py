@@ -53,6 +53,13 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
                      curves=history, timings=timings, **measured)
 
 
+def run_curves(task: str, policy, seed: int, epochs: int | None = None, train_limit: int | None = None,
+               hp: dict | None = None) -> RunResult:
+    """:func:`run` without the measurements (learning curve and final scores only): the runner
+    of studies that compare training quality (``runner="minidd.study.measure:run_curves"``)."""
+    return run(task, policy, seed, epochs, train_limit, hp=hp, measure_run=False)
+
+
 def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 7) -> dict:
     """Stash footprint, gradient fidelity, step overhead against Dense and the hardware model's
     view of ``net`` on one fixed batch (``loss_fn(net)`` builds its loss) under ``policy``.

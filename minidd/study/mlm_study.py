@@ -3,7 +3,7 @@
 For every step budget:
 
 1. **Tune dense**: a small grid of peak learning rates x warm-up fractions, dense, on a tuning
-   seed that the comparison does not use; the lowest final held-out MLM loss picks the budget's
+   seed that the comparison does not use; the lowest final validation MLM loss (a slice of the training e-mails) picks the budget's
    learning rate and warm-up, which every arm below then uses.
 2. **Compare**, on seeds 0, 1, 2 (paired: a seed fixes initialisation, batch order and masking):
    dense; deferred dropout at 0.5 and 0.9; random-k at 0.9 (the same number of kept elements in
@@ -68,12 +68,12 @@ def tuning_runs(budget: int, study=STUDY) -> list[dict]:
 
 
 def best_setting(runs: list[dict], budget: int) -> dict:
-    """The tuned ``hp`` of ``budget``: the tuning run with the lowest final held-out loss."""
+    """The tuned ``hp`` of ``budget``: the tuning run with the lowest final validation loss."""
     tuned = [r for r in runs if r.settings["study"]["stage"] == "tune"
              and r.settings["study"]["budget"] == budget and r.ok]
     if not tuned:
         raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
-    best = min(tuned, key=lambda r: r.metrics["test_loss"])
+    best = min(tuned, key=lambda r: r.metrics["val_loss"])   # the validation slice, never the test e-mails
     return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps", "eval_every")}
 
 

@@ -337,14 +337,15 @@ def mlm_study_markdown(runs, study: dict, figures: list[str], figure_note: str, 
         comp = [r for r in ok if _study(r)["stage"] == "compare" and _study(r)["budget"] == budget]
         if not tune:
             continue
-        best = min(tune, key=lambda r: r.metrics["test_loss"])
+        best = min(tune, key=lambda r: r.metrics["val_loss"])
         lines += [f"## Budget {budget} steps", "",
                   f"**Tuning** (dense, seed {study['tune_seed']}, not one of the compared seeds): final "
-                  "held-out loss per peak learning rate and warm-up; the best (bold) is used by every arm.", "",
-                  "| lr | warm-up steps | held-out loss |", "|---|---|---|"]
+                  "validation loss (a slice of the training e-mails, never the test e-mails) per peak "
+                  "learning rate and warm-up; the best (bold) is used by every arm.", "",
+                  "| lr | warm-up steps | validation loss |", "|---|---|---|"]
         for r in tune:
             hp = r.settings["hp"]
-            cell = f"{r.metrics['test_loss']:.4f}"
+            cell = f"{r.metrics['val_loss']:.4f}"
             lines.append(f"| {hp['lr']:g} | {hp['warmup_steps']} | {f'**{cell}**' if r is best else cell} |")
         dense = {r.seed: r.metrics["test_loss"] for r in comp if _study(r)["arm"] == "dense"}
         lines += ["", f"**Comparison** (lr {best.settings['hp']['lr']:g}, warm-up {best.settings['hp']['warmup_steps']} "

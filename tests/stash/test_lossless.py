@@ -90,11 +90,13 @@ def test_gelu_left_tail_and_extremes_invert():
 
 
 @pytest.mark.parametrize("p", [0.0, 0.25])
-def test_fused_attention_is_bit_identical_to_the_chain(p, rng):
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_attention_is_bit_identical_to_the_chain(p, causal, rng):
     s = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     v = rng.standard_normal((2, 3, 6, 4)).astype(np.float32)
-    chain = lambda a, b: F.matmul(F.dropout(F.softmax(a), p, np.random.default_rng(3)), b)
-    fused = lambda a, b: F.attention_context(a, b, p, np.random.default_rng(3))
+    keep = np.tri(6, dtype=bool)[None, None] if causal else None
+    chain = lambda a, b: F.matmul(F.dropout(F.softmax(a, mask=keep), p, np.random.default_rng(3)), b)
+    fused = lambda a, b: F.attention_context(a, b, p, np.random.default_rng(3), mask=keep)
     y0, g0 = _grads(chain, [s, v], Dense())
     y1, g1 = _grads(fused, [s, v], Dense())
     assert np.array_equal(y0, y1) and all(np.array_equal(a, b) for a, b in zip(g0, g1))

@@ -15,7 +15,7 @@ def test_tiny_study_tunes_dense_then_compares_every_arm_with_the_tuned_setting(t
     stages = [r.settings["study"]["stage"] for r in runs]
     assert stages.count("tune") == 2 and stages.count("compare") == 5 * 2 and stages.count("flat") == 1
     tune = [r for r in runs if r.settings["study"]["stage"] == "tune"]
-    best = min(tune, key=lambda r: r.metrics["test_loss"]).settings["hp"]
+    best = min(tune, key=lambda r: r.metrics["val_loss"]).settings["hp"]
     for r in runs:
         study = r.settings["study"]
         if study["stage"] == "compare":
