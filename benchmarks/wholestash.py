@@ -5,7 +5,7 @@ task's fixed probe batch measure the stash three ways (the ledger per role and p
 ``tracemalloc`` sees retained by the forward pass, and the gradient-fidelity probe's dW and dX
 against Dense).  One JSON record per run goes to ``--out`` (skipped when it exists)::
 
-    nice -n 5 python benchmarks/wholestash.py --tasks bert mlm --seeds 0 1 --out docs/results/wholestash
+    nice -n 5 python benchmarks/wholestash.py --tasks mlm bert charlm --seeds 0 1 --out docs/results/wholestash
 
 ``--table`` prints the summary table (mean over seeds) from the records in ``--out``.
 """
@@ -33,8 +33,11 @@ VARIANTS = {  # name -> policy spec; the baseline is zero-value compression (the
     "dd_wgi+lossless": "dd:0.9,lossless=all",
     "dd_every": "dd:0.9,exact_ops=all",
     "dd_every+lossless": "dd:0.9,exact_ops=all,lossless=all",
+    "dd_every@0.75": "dd:0.75,exact_ops=all",  # where on the drop axis does every-stash DD hold?
+    "dd_every@0.5": "dd:0.5,exact_ops=all",
 }
-BUDGET = {"bert": {"epochs": 1}, "mlm": {"steps": 400, "eval_every": 200}}
+BUDGET = {"bert": {"epochs": 1}, "mlm": {"steps": 400, "eval_every": 200},
+          "charlm": {"steps": 400, "eval_every": 200}}
 
 
 def _fixed_dropout(net, loss_fn):
@@ -136,7 +139,7 @@ def table(records: list[dict]) -> list[str]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", nargs="+", default=["bert", "mlm"])
+    ap.add_argument("--tasks", nargs="+", default=["bert", "mlm", "charlm"], choices=list(BUDGET))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--out", type=Path, default=Path("docs/results/wholestash"))

@@ -82,3 +82,11 @@ def test_bad_accounting_is_refused():
         A.reduction(bert("base", S), "dd_wgi", 0.9, "both")
     with pytest.raises(ValueError, match="variant"):
         A.stash_bytes(bert("base", S), "dd_some", 0.9, 2)
+
+
+def test_drop_table_rows_follow_the_bitmap_formula():
+    w = bert("base", S)
+    lines = A.drop_table(w, (0.75,), {"dd_every@0.75": "mlm -1.0 pt"})
+    eligible = 2 / (0.125 + 0.25 * 2)   # 3.2x: the same per-tensor figure as above
+    assert lines[-1].startswith("| 0.75 | ") and f"{eligible:.2f}x in" in lines[-1]
+    assert lines[-1].endswith("| mlm -1.0 pt |")
