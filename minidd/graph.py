@@ -54,7 +54,7 @@ def to_dot(tensor: Tensor, values: bool = False, names=None) -> str:
             if ctx._entries is None:
                 lines.append("(saved arrays freed by backward)")
             else:
-                for e in ctx._entries:
+                for e in (e for e in ctx._entries if e is not None):  # None: a placeholder
                     if id(e) not in entry_ids:
                         entry_ids[id(e)] = f"e{len(entry_ids)}"
                         total += e.nbytes

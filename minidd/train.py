@@ -15,15 +15,17 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import functional as F, stash
+from . import _check, functional as F, stash
 from .autograd import Tensor, no_grad
 from .checkpoint import Checkpoint
 from .data.loader import BatchIterator
 from .nn.module import Module
-from .optim import Optimizer, _positive, clip_grad_norm
+from .optim import Optimizer, clip_grad_norm
 
 
-def _inputs(arrays):
+def model_inputs(arrays) -> list:
+    """A batch's input arrays as the model takes them: float arrays wrapped in a
+    :class:`~minidd.Tensor`, integer and boolean arrays (tokens, masks) as they are."""
     return [Tensor(a) if a.dtype.kind == "f" else a for a in arrays]
 
 
@@ -51,12 +53,6 @@ def _check_data(data, name, labels=True):
                          f"got {data[-1].dtype} of shape {data[-1].shape}")
 
 
-def _positive_int(v, name):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"fit: {name} must be a positive int, got {v!r}")
-    return int(v)
-
-
 def _check_model(model, who):
     if not isinstance(model, Module):
         raise TypeError(f"{who}: model must be a minidd.nn.Module, got {type(model).__name__}")
@@ -66,9 +62,7 @@ def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy
     """Mean loss and accuracy over ``data`` in eval mode, without a graph."""
     _check_model(model, "evaluate")
     _check_data(data, "evaluate: data")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
-    batch_size = int(batch_size)
+    batch_size = _check.positive_int(batch_size, "evaluate: batch_size")
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0
@@ -76,7 +70,7 @@ def evaluate(model: Module, data, batch_size: int = 256, loss_fn=F.cross_entropy
         with no_grad():
             for batch in BatchIterator(data, batch_size, shuffle=False):
                 *xs, y = batch
-                logits = model(*_inputs(xs))
+                logits = model(*model_inputs(xs))
                 total_loss += float(loss_fn(logits, y).data) * len(y)
                 correct += int((logits.data.argmax(axis=1) == y).sum())
                 n += len(y)
@@ -168,8 +162,7 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
     ``seconds``; per step ``step_loss``; ``curve`` (the ``eval_fn`` results).
     """
     _check_model(model, "fit")
-    if not isinstance(resume, (bool, np.bool_)):
-        raise TypeError(f"fit: resume must be True or False, got {resume!r}")
+    resume = _check.flag(resume, "fit: resume")
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"fit: loss_fn must be callable (model, batch_arrays, rng) -> Tensor, "
                         f"got {type(loss_fn).__name__}")
@@ -186,23 +179,22 @@ def fit(model: Module, train_data, *, optimizer: Optimizer, epochs: int | None =
                              "both are (inputs..., labels) for the same model")
     if (epochs is None) == (steps is None):
         raise ValueError(f"fit: give exactly one of epochs= and steps=, got epochs={epochs!r}, steps={steps!r}")
-    epochs = None if epochs is None else _positive_int(epochs, "epochs")
-    steps = None if steps is None else _positive_int(steps, "steps")
-    batch_size = _positive_int(batch_size, "batch_size")
+    epochs = None if epochs is None else _check.positive_int(epochs, "fit: epochs")
+    steps = None if steps is None else _check.positive_int(steps, "fit: steps")
+    batch_size = _check.positive_int(batch_size, "fit: batch_size")
     if eval_every is not None:
-        eval_every = _positive_int(eval_every, "eval_every")
+        eval_every = _check.positive_int(eval_every, "fit: eval_every")
         if eval_fn is None:
             raise ValueError("fit: eval_every needs eval_fn(model) -> dict")
     if eval_fn is not None and not callable(eval_fn):
         raise TypeError(f"fit: eval_fn must be callable model -> dict, got {type(eval_fn).__name__}")
     if checkpoint_every is not None:
-        checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
+        checkpoint_every = _check.positive_int(checkpoint_every, "fit: checkpoint_every")
         if checkpoint is None:
             raise ValueError("fit: checkpoint_every needs checkpoint=<path>")
     if clip_norm is not None:
-        clip_norm = _positive(clip_norm, "clip_norm", "fit")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        clip_norm = _check.positive(clip_norm, "fit: clip_norm")
+    _check.rng(rng, "fit: rng")
     if isinstance(policy, type) and issubclass(policy, stash.StashPolicy):
         raise TypeError(f"fit: policy is the class {policy.__name__}; pass an instance: {policy.__name__}(...)")
     if policy is not None and not isinstance(policy, stash.StashPolicy):
@@ -288,7 +280,7 @@ def _train_step(model, batch, loss_fn, rng, optimizer, clip_norm, step, where, c
     """One forward, backward and update; returns (loss value, correct predictions)."""
     if loss_fn is None:
         *xs, y = batch
-        logits = model(*_inputs(xs))
+        logits = model(*model_inputs(xs))
         loss = F.cross_entropy(logits, y)
         correct = int((logits.data.argmax(axis=1) == y).sum())
         del logits

@@ -6,6 +6,7 @@ import math
 import numpy as np
 from scipy import special
 
+from .. import _check
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor, torch_keywords
@@ -221,11 +222,8 @@ def log_softmax(x, axis=-1):
 def dropout(x, p, rng, training=True):
     """Zero each element with probability ``p`` (drawn from ``rng``) and scale the rest by
     ``1/(1-p)``; the identity when ``training`` is false or ``p == 0``."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be a number in [0, 1), got {p!r}")
+    p = _check.fraction(p, "dropout: p")
     x = as_tensor(x)
     if not training or p == 0:
         return x
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"dropout: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return Dropout.apply(x, p=float(p), rng=rng)
+    return Dropout.apply(x, p=p, rng=_check.rng(rng, "dropout: rng"))

@@ -10,13 +10,13 @@
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _check
 from . import roles as R
 from . import structures as S
 from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, negative_zeros, pack_blocks,
@@ -233,20 +233,19 @@ class DeferredDropout(StashPolicy):
                  value_dtype: str = "float32", selection: str = "exact", sample_size: int = 4096,
                  seed: int = 0, warmup_steps: int = 0, ramp_steps: int = 0,
                  layers: dict | None = None, keep_marked_dense: bool = True):
-        self.granularity = _choice("granularity", granularity, ("tensor", "row"))
-        self.structure = _choice("structure", structure, STRUCTURES)
-        self.value_dtype = _choice("value_dtype", value_dtype, VALUE_DTYPES)
-        self.selection = _choice("selection", selection, ("exact", "sample"))
-        self.block = _check_int("block", block, 1, MAX_BLOCK)
-        self.n, self.m = _check_int("n", n, 1), _check_int("m", m, 2)
-        self.sample_size = _check_int("sample_size", sample_size, 1)
-        self.seed = _check_int("seed", seed, 0)
-        self.warmup_steps = _check_int("warmup_steps", warmup_steps, 0)
-        self.ramp_steps = _check_int("ramp_steps", ramp_steps, 0)
-        if not isinstance(keep_marked_dense, (bool, np.bool_)):
-            raise TypeError(f"DeferredDropout: keep_marked_dense must be True or False, "
-                            f"got {keep_marked_dense!r}")
-        self.keep_marked_dense = bool(keep_marked_dense)
+        self.granularity = _check.choice(granularity, "DeferredDropout: granularity", ("tensor", "row"))
+        self.structure = _check.choice(structure, "DeferredDropout: structure", STRUCTURES)
+        self.value_dtype = _check.choice(value_dtype, "DeferredDropout: value_dtype", VALUE_DTYPES)
+        self.selection = _check.choice(selection, "DeferredDropout: selection", ("exact", "sample"))
+        self.block = _check.integer(block, "DeferredDropout: block (limit: minidd.stash.policies.MAX_BLOCK)",
+                                    least=1, most=MAX_BLOCK)
+        self.n = _check.integer(n, "DeferredDropout: n", least=1)
+        self.m = _check.integer(m, "DeferredDropout: m", least=2)
+        self.sample_size = _check.integer(sample_size, "DeferredDropout: sample_size", least=1)
+        self.seed = _check.integer(seed, "DeferredDropout: seed", least=0)
+        self.warmup_steps = _check.integer(warmup_steps, "DeferredDropout: warmup_steps", least=0)
+        self.ramp_steps = _check.integer(ramp_steps, "DeferredDropout: ramp_steps", least=0)
+        self.keep_marked_dense = _check.flag(keep_marked_dense, "DeferredDropout: keep_marked_dense")
         if layers is not None and not isinstance(layers, dict):
             raise TypeError(f"DeferredDropout: layers must be a dict {{pattern: drop}}, "
                             f"got {type(layers).__name__}")
@@ -255,10 +254,10 @@ class DeferredDropout(StashPolicy):
         for pattern, d in (layers or {}).items():
             if not isinstance(pattern, str):
                 raise TypeError(f"DeferredDropout: layers keys must be str patterns, got {pattern!r}")
-            self.layers[pattern] = _check_drop(d, f"layers[{pattern!r}]")
+            self.layers[pattern] = _check.fraction(d, f"DeferredDropout: layers[{pattern!r}]")
         self.drop = 0.9 if drop is None and self.structure != "nm" else drop
         self._check_structure()
-        self.drop = _check_drop(self.drop, "drop")
+        self.drop = _check.fraction(self.drop, "DeferredDropout: drop")
         self.step = 0
         self.rng = np.random.default_rng(self.seed)
 
@@ -294,7 +293,7 @@ class DeferredDropout(StashPolicy):
             self.layers[pattern] = self._nm_drop(f"layers[{pattern!r}]", d, nm_drop, zero_ok=True)
 
     def _nm_drop(self, name, drop, nm_drop, zero_ok=False):
-        drop = _check_drop(drop, name)
+        drop = _check.fraction(drop, f"DeferredDropout: {name}")
         if math.isclose(drop, nm_drop, rel_tol=1e-9):
             return nm_drop
         if zero_ok and drop == 0.0:
@@ -327,11 +326,10 @@ class DeferredDropout(StashPolicy):
     def set_step(self, step: int) -> None:
         """Follow the training step; after a first forward, check ``layers=`` against the layers
         seen (when :meth:`check_layers` has not been called with the model)."""
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"DeferredDropout.set_step: step must be a non-negative int, got {step!r}")
+        step = _check.integer(step, "DeferredDropout.set_step: step", least=0, form="a non-negative int")
         if self.layers and not self._checked and self._seen:
             self.check_layers(self._seen)
-        self.step = int(step)
+        self.step = step
 
     def scheduled_drop(self, step: int | None = None) -> float:
         """The drop rate the schedule gives at ``step`` (default: the current step)."""
@@ -451,29 +449,5 @@ class DeferredDropout(StashPolicy):
         return entry
 
 
-def _choice(name, value, choices):
-    if value in choices:
-        return value
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"DeferredDropout: {name} must be one of {choices}, got {value!r}{hint}")
-
-
 #: Largest ``block=`` (rows per block) accepted: a larger one is refused, not allocated.
 MAX_BLOCK = 1 << 20
-
-
-def _check_int(name, value, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"DeferredDropout: {name} must be an int >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"DeferredDropout: {name} must be at most {maximum} "
-                         f"(minidd.stash.policies.MAX_BLOCK), got {value!r}")
-    return int(value)
-
-
-def _check_drop(drop, name):
-    if isinstance(drop, bool) or not isinstance(drop, (int, float, np.integer, np.floating)) \
-            or not (0.0 <= float(drop) < 1.0):
-        raise ValueError(f"DeferredDropout: {name} must be a number in [0, 1), got {drop!r}")
-    return float(drop)

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import _check
 from .entries import DenseEntry, pack_sparse
 from .policies import StashPolicy, zero_value_pack
 from .roles import PARAMETER, WEIGHT_GRAD_INPUT
@@ -28,11 +29,8 @@ class RandomK(StashPolicy):
     name = "random_k"
 
     def __init__(self, drop: float = 0.9, seed: int = 0):
-        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
-            raise ValueError(f"RandomK: drop must be a number in [0, 1), got {drop!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"RandomK: seed must be a non-negative int, got {seed!r}")
-        self.drop, self.seed = float(drop), seed
+        self.drop = _check.fraction(drop, "RandomK: drop")
+        self.seed = _check.integer(seed, "RandomK: seed", least=0)
         self.rng = np.random.default_rng(seed)
 
     def config(self) -> dict:

@@ -12,6 +12,7 @@ import weakref
 
 import numpy as np
 
+from .. import _check
 from . import roles as R
 from .entries import StashEntry
 from .ledger import Ledger
@@ -102,10 +103,10 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
         raise ValueError(f"{op}: unknown stash role {role!r}; expected one of {R.ROLES}")
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{op}: ctx.save takes a numpy.ndarray, got {type(array).__name__}")
-    if isinstance(feature_axis, bool) or not isinstance(feature_axis, (int, np.integer)) \
-            or not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
-        raise ValueError(f"{op}: ctx.save feature_axis must be -1 (features last) or an axis of the "
-                         f"{array.ndim}-d array, got {feature_axis!r}")
+    form = f"-1 (features last) or an axis of the {array.ndim}-d array"
+    feature_axis = _check.integer(feature_axis, f"{op}: ctx.save feature_axis", form=form)
+    if not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
+        raise ValueError(f"{op}: ctx.save feature_axis must be {form}, got {feature_axis!r}")
     if role == R.PARAMETER:
         return _ParameterRef(array)
     key = (id(array), role)
@@ -114,7 +115,7 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
         entry.refs += 1
         return entry
     scope = R.current_scope()
-    entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, int(feature_axis)))
+    entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, feature_axis))
     entry.layer = scope.name or op
     entry.role, entry.key, entry.source, entry.refs = role, key, weakref.ref(array), 1
     _State.table[key] = entry

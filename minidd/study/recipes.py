@@ -22,7 +22,7 @@ from ..data import load_mnist, load_spam
 from . import charlm, mlm
 from ..nn import CNN, MLP, MiniBERT
 from ..optim import SGD, AdamW, warmup_cosine
-from ..train import _inputs, fit
+from ..train import fit, model_inputs
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -58,7 +58,7 @@ def _train_classifier(task, hp, policy, seed, train_limit, progress) -> Trained:
                   batch_size=hp["batch_size"], rng=rng, policy=policy, test_data=test,
                   clip_norm=hp.get("clip_norm"), progress=progress, desc=f"{task} s{seed}")
     *xs, y = (a[:hp["batch_size"]] for a in train_set)
-    return Trained(net, history, lambda m: F.cross_entropy(m(*_inputs(xs)), y), len(y),
+    return Trained(net, history, lambda m: F.cross_entropy(m(*model_inputs(xs)), y), len(y),
                    {"test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1]})
 
 

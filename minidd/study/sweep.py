@@ -22,7 +22,6 @@ import errno
 import fcntl
 import json
 import logging
-import numbers
 import os
 import socket
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import __version__, atomic, stash
+from .. import __version__, _check, atomic, stash
 from . import recipes
 from .results import ResultsFileError, RunResult, run_key
 from .worker import Processes, execute
@@ -45,17 +44,6 @@ DASK_CONNECT_TIMEOUT = "10s"
 #: Wall-clock bound on the connection and handshake probe of a scheduler (see _probe_scheduler).
 DASK_HANDSHAKE_SECONDS = 10.0
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
-
-def _int(value, what: str, least: int) -> int:
-    """``value`` as a plain int (NumPy integers accepted) of at least ``least``, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        rule = "a positive int" if least == 1 else "a non-negative int"
-        raise ValueError(f"{what} must be {rule}, got {value!r}")
-    return int(value)
-
-
-def _positive_int(value, what: str) -> int:
-    return _int(value, what, 1)
 
 
 @dataclass(frozen=True)
@@ -97,7 +85,7 @@ class SweepConfig:
             by_key[k] = text
             canonical.append(k)
         set_("policies", tuple(canonical))
-        set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
+        set_("seeds", tuple(_check.integer(s, "each seed", least=0, form="a non-negative int") for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds are listed twice: {list(self.seeds)}")
         for name in ("epochs", "train_limit"):
@@ -107,7 +95,7 @@ class SweepConfig:
             for m in value:
                 if m not in self.models:
                     raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
-            set_(name, {m: _positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
+            set_(name, {m: _check.positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
 
     def runs(self) -> list[tuple]:
         """Every run as ``(model, spec, seed)``, in a fixed order."""
@@ -412,13 +400,13 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if executor == "local":
-        _positive_int(jobs, "jobs")
+        _check.positive_int(jobs, "jobs")
         if scheduler is not None:
             raise ValueError("a scheduler address is for executor 'dask'")
     elif not isinstance(scheduler, str) or not scheduler:
         raise ValueError("executor 'dask' needs the scheduler's address, e.g. tcp://host:8786")
     if max_runs is not None:
-        _positive_int(max_runs, "max_runs")
+        _check.positive_int(max_runs, "max_runs")
     if not isinstance(runner, str) or ":" not in runner:
         raise ValueError(f"runner must be 'module:function', got {runner!r}")
     client = _connect(scheduler) if executor == "dask" else None
