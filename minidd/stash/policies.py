@@ -131,6 +131,10 @@ class StashPolicy:
     def set_step(self, step: int) -> None:
         """Tell the policy which training step the next forward pass belongs to."""
 
+    def check_layers(self, layer_names) -> None:
+        """Raise if the policy names layers (patterns) that none of ``layer_names`` (or a
+        module's module names) matches."""
+
     def config(self) -> dict:
         """Every option as plain data: ``{"policy": name, option: value, ...}`` (``lossless``
         only when on)."""
@@ -265,7 +269,11 @@ class DeferredDropout(StashPolicy):
     layers:
         ``{pattern: drop}`` per-layer overrides, matched with :func:`fnmatch.fnmatch` against
         the dotted layer name (for example ``{"encoder.0.*": 0.5, "head": 0.0}``); the structure
-        is the policy's (for ``"nm"`` an override is 0 or ``1 - n/m``).
+        is the policy's (for ``"nm"`` an override is 0 or ``1 - n/m``).  The first matching
+        pattern decides, so two policies whose patterns differ only in order are not equal.
+        Patterns are checked against the layers the first forward ran in (at the next
+        ``set_step``, which ``fit`` calls every step) or against a model's layer names by
+        :meth:`check_layers`: a pattern that matches none raises, naming close layer names.
     exact_ops:
         Also sparsify the exact stashes these ops save (``"none"``, default; ``"all"``; or op
         names joined by ``+``: ``"gelu"``, ``"layer_norm"``, ``"softmax"`` (attention
@@ -314,6 +322,7 @@ class DeferredDropout(StashPolicy):
             raise TypeError(f"DeferredDropout: layers must be a dict {{pattern: drop}}, "
                             f"got {type(layers).__name__}")
         self.layers = {}
+        self._seen, self._checked = set(), False
         for pattern, d in (layers or {}).items():
             if not isinstance(pattern, str):
                 raise TypeError(f"DeferredDropout: layers keys must be str patterns, got {pattern!r}")
@@ -389,7 +398,12 @@ class DeferredDropout(StashPolicy):
                              f"{type(self.rng.bit_generator).__name__} state: {e}") from None
 
     def set_step(self, step: int) -> None:
-        self.step = _check.integer(step, "DeferredDropout.set_step: step", least=0, form="a non-negative int")
+        """Follow the training step; after a first forward, check ``layers=`` against the layers
+        seen (when :meth:`check_layers` has not been called with the model)."""
+        step = _check.integer(step, "DeferredDropout.set_step: step", least=0, form="a non-negative int")
+        if self.layers and not self._checked and self._seen:
+            self.check_layers(self._seen)
+        self.step = step
 
     def scheduled_drop(self, step: int | None = None) -> float:
         """The drop rate the schedule gives at ``step`` (default: the current step)."""
@@ -399,6 +413,27 @@ class DeferredDropout(StashPolicy):
         if self.ramp_steps and step < self.warmup_steps + self.ramp_steps:
             return self.drop * (step - self.warmup_steps + 1) / self.ramp_steps
         return self.drop
+
+    def __eq__(self, other):
+        # the first matching pattern decides: layers in another order is another policy
+        return super().__eq__(other) is True and list(self.layers) == list(other.layers)
+
+    __hash__ = StashPolicy.__hash__
+
+    def check_layers(self, layer_names) -> None:
+        """Raise a ValueError naming each ``layers=`` pattern that matches none of
+        ``layer_names`` (a module gives its module names), with the closest names: a typo must
+        not train as the default drop under the typo's label."""
+        if hasattr(layer_names, "named_modules"):
+            layer_names = [n for n, _ in layer_names.named_modules()]
+        names = sorted({str(n) for n in layer_names if n} | self._seen)
+        for pattern in self.layers:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                close = difflib.get_close_matches(pattern, names, n=4, cutoff=0.5) or names[:6]
+                raise ValueError(f"DeferredDropout: layers pattern {pattern!r} matches no layer of "
+                                 f"the model; close layer names: {', '.join(close) or '(none)'} "
+                                 "(patterns use fnmatch: 'encoder.*.ff*')")
+        self._checked = True
 
     def drop_for(self, scope: R.Scope) -> float:
         """The drop rate for a weight-gradient input saved in ``scope``."""
@@ -421,6 +456,8 @@ class DeferredDropout(StashPolicy):
             self.exact_ops == "all" or info.op in self._exact_set)
 
     def pack(self, array, info):
+        if self.layers and not self._checked:
+            self._seen.add(info.scope.name)  # the layers a forward ran, for check_layers
         if info.role == R.PARAMETER:
             return DenseEntry(array)
         if not self.sparsifies(info, array):
