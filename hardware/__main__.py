@@ -4,14 +4,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
-from .calibration import calibration_report
+from .accounting import accounting_section
+from .calibration import calibration_report, fitted_ranges
 from .compression import SELECTIONS, STRUCTURES, Policy
 from .config import TPUV3, config_to_dict, load_config
-from .report import (layer_csv, markdown_table, policy_from_args, reproduction, scenario_lines, scenarios,
-                     step_summary)
-from .simulate import RECOMPUTE, simulate_step
+from .energy import TDP_WATTS_PER_CORE, step_energy
+from .report import (layer_csv, markdown_table, memory_csv, memory_figure, policy_from_args, reproduction,
+                     scenario_lines, scenarios, step_summary)
+from .sensitivity import sensitivity, sensitivity_lines
+from .simulate import RECOMPUTE, max_batch, simulate_step
 from .systolic import DATAFLOWS, TIMING_MODELS
 from .workload import PAPER_MODELS, load_workload, paper_model
 
@@ -66,6 +70,8 @@ def main(argv=None) -> int:
                     help="models of the scenario tables (comma-separated; empty for none)")
     rp.add_argument("--timing", default="tpu", choices=TIMING_MODELS)
     rp.add_argument("--config", help="chip file (.json or .ini)")
+    rp.add_argument("--figures", metavar="DIR", help="write each scenario model's memory-over-time "
+                    "curves to DIR (memory_<model>.csv; memory_<model>.png with matplotlib)")
     args = ap.parse_args(argv)
 
     try:
@@ -97,23 +103,51 @@ def _reproduce(chip, args):
     """Calibration, the scenario tables, the paper-scale summary."""
     cal, lines = calibration_report(chip)
     print("\n".join(lines))
-    print("The scenario tables below use the uncalibrated chip (the calibration's validation error "
-          "says how far to trust a calibrated one); the last table repeats the summary on the "
-          "calibrated chip.\n")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    print("\n## Headline ratios (calibrated chip, drop 0.9) and their sensitivity\n")
+    central, rows = sensitivity(cal.chip, models, fitted_ranges(chip, cal))
+    print("\n".join(sensitivity_lines(central, rows)))
+    print("\n" + _energy_anchor(cal.chip))
+    print("\nThe scenario tables below use the calibrated chip (their energy column: per-operation "
+          "energies assumed in hardware/energy.py); the summary is printed on both.\n")
     policies = [Policy("deferred_dropout", 0.9, args.selection),
                 Policy("deferred_dropout", 0.9, args.selection, structure="block", block=chip.mxu_rows),
                 Policy("deferred_dropout", 0.9, args.selection, structure="row")]
     for name in [m.strip() for m in args.scenario_models.split(",") if m.strip()]:
         w = paper_model(name, args.relu_sparsity)
-        print(f"## Scenarios: {w.name} (TPUv3 core, {args.timing} timing, drop 0.9)\n")
-        print("\n".join(scenario_lines(scenarios(chip, w, policies, timing_model=args.timing))))
+        print(f"## Scenarios: {w.name} (calibrated TPUv3 core, {args.timing} timing, drop 0.9)\n")
+        scens = scenarios(cal.chip, w, policies, timing_model=args.timing)
+        print("\n".join(scenario_lines(scens)))
         print()
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+        if args.figures:
+            _write_memory(scens, args.figures, w.name, cal.chip.hbm_bytes)
+    print("\n".join(accounting_section()))
     for label, c in (("uncalibrated", chip), ("calibrated", cal.chip)):
         print(f"## Summary by drop rate ({label} chip)\n")
         print(markdown_table(reproduction(c, models, args.drops, args.relu_sparsity, args.selection,
                                           args.timing)))
         print()
+
+
+def _energy_anchor(chip) -> str:
+    """The modelled power of a compute-bound paper step against TPUv3's published TDP."""
+    w = paper_model("bert-base-128")
+    r = simulate_step(chip, w, Policy("zero_value"), max_batch(chip, w, Policy("zero_value")))
+    e = step_energy(r, chip)
+    return (f"Energy anchor: {w.name}, zero-value at batch {r.batch}: {e.total:.1f} J per step "
+            f"({e.total / r.batch * 1e3:.1f} mJ per sample; MXU {e.mxu / e.total:.0%}, HBM {e.hbm / e.total:.0%}, "
+            f"VMEM {e.vmem / e.total:.0%}, vector {e.vector / e.total:.0%}, static {e.static / e.total:.0%}), "
+            f"{e.total / r.seconds:.0f} W per core against the {TDP_WATTS_PER_CORE:.0f} W per core of TPUv3's "
+            "450 W chip TDP (Jouppi et al., CACM 2020)")
+
+
+def _write_memory(scens, folder: str, name: str, capacity: int) -> None:
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"memory_{name}")
+    with open(path + ".csv", "w") as f:
+        f.write(memory_csv(scens))
+    drawn = memory_figure(scens, path + ".png", capacity, f"{name}: HBM over one step")
+    print(f"memory curves: {path}.csv" + (f", {path}.png" if drawn else " (no matplotlib: no figure)") + "\n")
 
 
 if __name__ == "__main__":

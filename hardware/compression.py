@@ -155,6 +155,7 @@ class StashCost:
     encoded: bool            #: written through the engine (compressed format)
     kept_fraction: float = 1.0   #: of the selection units (elements, rows, blocks) stored
     structure: str = "element"   #: the selection structure of a sparsified dW input
+    zero_bitmap: bool = False    #: the stored form holds the exact zero pattern (every non-zero kept)
 
 
 def _bitmap_or_index(n: int, kept: int, value_bytes: int) -> int:
@@ -204,17 +205,22 @@ def stash_cost(elements: int, role: str, natural_sparsity: float, bits: int | No
         passes = 1 if one_pass else 2
         extra = dense if (not one_pass and dense > chip.vmem_bytes // 2) else 0
         if stored < dense:
-            return StashCost(dense, stored, kept, passes, extra, True, fraction, policy.structure)
+            every_nonzero = policy.structure == "element" and kept >= nnz  # the zero pattern survives
+            return StashCost(dense, stored, kept, passes, extra, True, fraction, policy.structure,
+                             zero_bitmap=every_nonzero)
         return StashCost(dense, dense, elements, 0, 0, False)
     zv = math.ceil(elements / 8) + nnz * act
     if zv < dense:
-        return StashCost(dense, zv, nnz, 1, 0, True, nnz / elements)
+        return StashCost(dense, zv, nnz, 1, 0, True, nnz / elements, zero_bitmap=True)
     return StashCost(dense, dense, elements, 0, 0, False)
 
 
-def engine_cycles(cost: StashCost, chip: ChipConfig) -> float:
-    """Engine cycles to encode (forward) and decode (backward) one stashed tensor."""
+def engine_phases(cost: StashCost, chip: ChipConfig) -> tuple[float, float]:
+    """Engine cycles to encode one stashed tensor (forward: its selection and encoding passes)
+    and to decode it (backward: one pass), each with the pipeline latency."""
     if not cost.encoded:
-        return 0.0
+        return 0.0, 0.0
     per_pass = cost.dense_bytes / chip.engine_bytes_per_cycle
-    return (cost.encode_passes + 1) * per_pass + 2 * chip.engine_latency_cycles
+    return (cost.encode_passes * per_pass + chip.engine_latency_cycles,
+            per_pass + chip.engine_latency_cycles)
+

@@ -20,6 +20,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import difflib
+import math
 import os
 from dataclasses import dataclass
 
@@ -59,6 +60,9 @@ class ChipConfig:
     vector_efficiency: float = 1.0
     #: calibrated: fixed cycles per kernel launched (three per layer and step)
     op_overhead_cycles: float = 0.0
+    #: calibrated: fixed cycles per training step, whatever the batch (the host loop's
+    #: per-step synchronisation, infeed handshakes, all-reduce latency, small kernels)
+    step_overhead_cycles: float = 0.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -73,6 +77,8 @@ class ChipConfig:
                     raise ValueError(f"ChipConfig.{f.name} must be true or false, got {v!r}")
                 continue
             want = float if f.type in ("float", float) else int
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
+                raise ValueError(f"ChipConfig.{f.name} must be a finite number, got {v!r}")
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and int(v) != v):
                 raise ValueError(f"ChipConfig.{f.name} must be a {'number' if want is float else 'whole number'}, got {v!r}")
             if kind == "fraction" and not 0 < v <= 1:
@@ -100,7 +106,8 @@ class ChipConfig:
 
 
 _KINDS = {"dw_skips_zero_vectors": "bool", "mxu_efficiency": "fraction",
-          "vector_efficiency": "fraction", "op_overhead_cycles": "non-negative"}
+          "vector_efficiency": "fraction", "op_overhead_cycles": "non-negative",
+          "step_overhead_cycles": "non-negative"}
 TPUV3 = ChipConfig()
 #: The proposed co-designed array: a TPUv3 core whose weight-gradient GEMM skips all-zero
 #: streamed vectors (see :mod:`hardware.codesign`).

@@ -25,23 +25,29 @@ from dataclasses import dataclass
 
 from .compression import BASELINE, Policy, policy_from_config
 from .config import ChipConfig
+from .energy import fitted_energy
 from .fallback import FALLBACKS, FittedStep, fit_step
-from .simulate import LayerReport, StepReport, footprint, max_batch
+from .simulate import PHASES, LayerReport, StepReport, footprint, max_batch
 from .workload import Workload, paper_model, workload_from_dict
 
 #: The paper's reported ranges (Park, Han and Kim, ICCAD 2021), against the ReLU-zero baseline.
 PAPER_FOOTPRINT_RANGE = (1.21, 3.60)
 PAPER_SPEEDUP_RANGE = (1.06, 1.43)
-LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerReport)]
+LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerReport) if f.name != "phases"] + \
+    [f"{p}_{x}" for p in PHASES for x in ("compute", "hbm", "engine", "time", "bound")]
 
 
 def layer_csv(report: StepReport) -> str:
-    """One row per layer, in the spirit of SCALE-Sim's COMPUTE_REPORT.csv."""
+    """One row per layer, in the spirit of SCALE-Sim's COMPUTE_REPORT.csv, with every phase's
+    roofline: ``<phase>_compute``, ``_hbm``, ``_engine`` (cycles), ``_time`` (their maximum)
+    and ``_bound`` (which one it is)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(LAYER_FIELDS)
     for r in report.layers:
-        w.writerow([f"{v:.1f}" if isinstance(v, float) else v for v in dataclasses.astuple(r)])
+        cells = [getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "phases"]
+        cells += [v for t in r.phases for v in dataclasses.astuple(t)]
+        w.writerow([f"{v:.1f}" if isinstance(v, float) else v for v in cells])
     return buf.getvalue()
 
 
@@ -53,9 +59,11 @@ def step_summary(report: StepReport) -> str:
     fp = report.footprint
     bounds = {}
     for r in report.layers:
-        bounds[r.bound] = bounds.get(r.bound, 0) + r.cycles
+        for p, t in zip(PHASES, r.phases):
+            key = f"{p} {t.bound}"
+            bounds[key] = bounds.get(key, 0) + t.cycles
     bounds["optimizer"] = report.optimizer_cycles
-    share = ", ".join(f"{k} {v / report.cycles:.0%}" for k, v in sorted(bounds.items()))
+    share = ", ".join(f"{k} {v / report.cycles:.0%}" for k, v in sorted(bounds.items()) if v)
     return "\n".join([
         f"{report.workload} on {report.chip}, policy {report.policy}, batch {report.batch} "
         f"({report.timing_model} timing, {report.dataflow} dataflow)",
@@ -64,9 +72,52 @@ def step_summary(report: StepReport) -> str:
         f"  HBM traffic {report.hbm_bytes / 1e9:.2f} GB, compression engine {report.engine_cycles:,.0f} cycles, "
         f"weight-gradient GEMMs {report.dw_cycles:,} cycles",
         f"  footprint {_gib(fp.total):.2f} GiB = weights {_gib(fp.weights):.2f} + gradients "
-        f"{_gib(fp.gradients):.2f} + optimizer {_gib(fp.optimizer):.2f} + stash {_gib(fp.stash):.2f} "
-        f"+ workspace {_gib(fp.workspace):.2f}" + ("" if report.fits else "  (DOES NOT FIT)"),
+        f"{_gib(fp.gradients):.2f} + optimizer {_gib(fp.optimizer):.2f} + stash kept {_gib(fp.stash):.2f} "
+        f"+ live tensors {_gib(fp.live):.2f} at the peak ({fp.peak_at}; whole stash "
+        f"{_gib(fp.stash_total):.2f})" + ("" if report.fits else "  (DOES NOT FIT)"),
     ])
+
+
+def memory_csv(scens: list) -> str:
+    """The memory-over-time curve of every row of every scenario: one line per event (each
+    layer's forward, each layer's backward, the optimizer) with the stash kept, the live
+    tensors and the total, in bytes (:mod:`hardware.liveness`)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scenario", "policy", "batch", "event", "phase", "layer", "stash_bytes", "live_bytes",
+                "total_bytes"])
+    for s in scens:
+        for r in s.rows:
+            for i, p in enumerate(r.step.report.memory):
+                w.writerow([f"({s.key}) {s.title}", r.policy, r.step.report.batch, i, p.phase, p.layer,
+                            p.stash, p.live, p.total])
+    return buf.getvalue()
+
+
+def memory_figure(scens: list, path: str, capacity: int, title: str) -> bool:
+    """Plot the total HBM bytes over the step's events of scenarios (a) and (b) to ``path``;
+    False (and nothing written) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for s in scens[:2]:
+        for r in s.rows:
+            mem = r.step.report.memory
+            ax.plot(range(len(mem)), [p.total / 2**30 for p in mem],
+                    label=f"({s.key}) {r.policy}, batch {r.step.report.batch}")
+    ax.axhline(capacity / 2**30, color="k", linestyle=":", label="HBM capacity")
+    ax.set_xlabel("event (forward layers, backward layers, optimizer)")
+    ax.set_ylabel("HBM GiB")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
 
 
 # ------------------------------------------------------------------------------- scenarios
@@ -81,6 +132,7 @@ class Row:
     footprint_reduction: float   #: baseline bytes / this policy's bytes, same scenario
     speedup: float               #: this policy's throughput / the baseline's, same scenario
     dw_removed: float            #: fraction of the baseline's weight-gradient cycles removed
+    energy_per_sample: float = 0.0  #: joules (:mod:`hardware.energy`, assumed per-operation energies)
 
 
 @dataclass(frozen=True)
@@ -101,8 +153,7 @@ def _why(base: FittedStep, prop: FittedStep) -> str:
     micro-batch steps, host-link time beyond the modelled step)."""
     def parts(f: FittedStep):
         r = f.report
-        rerun = sum(x.fwd_cycles / 2 if x.kind != "vector" else x.vector_cycles / 4
-                    for x in r.layers if x.recomputed)
+        rerun = sum(x.phases[PHASES.index("recompute")].cycles for x in r.layers)
         return {"weight-gradient GEMMs": r.dw_cycles / r.batch, "recomputation": rerun / r.batch,
                 "the way to fit itself": f.seconds * _clock(f) / f.batch - r.cycles / r.batch}
     pb, pp = parts(base), parts(prop)
@@ -120,7 +171,7 @@ def _row(key, chip, workload, policy, step, base_step, base_fp, base_dw) -> Row:
     dw = step.report.dw_cycles / step.report.batch
     fp = footprint(chip, workload, policy, base_step.batch).total
     return Row(key, step.policy, chip.name, step, base_fp / fp, step.throughput / base_step.throughput,
-               1 - dw / base_dw if base_dw else 0.0)
+               1 - dw / base_dw if base_dw else 0.0, fitted_energy(step, chip).total / step.batch)
 
 
 def _scenario(key, title, chip, workload, baseline, base: FittedStep, policies, props: list[FittedStep],
@@ -133,7 +184,8 @@ def _scenario(key, title, chip, workload, baseline, base: FittedStep, policies, 
         [_row(key, chip, workload, pol, p, base, base_fp, base_dw) for pol, p in zip(policies, props)]
     lo, hi = PAPER_SPEEDUP_RANGE
     flo, fhi = PAPER_FOOTPRINT_RANGE
-    compute = sum(x.cycles for x in base.report.layers if x.bound == "compute") / base.report.cycles
+    compute = sum(t.cycles for x in base.report.layers for t in x.phases
+                  if t.bound == "compute") / base.report.cycles
     parts = [f"the baseline's step is {compute:.0%} compute-bound"]
     for r in rows[1:]:
         parts.append(f"{r.policy}: speedup {r.speedup:.3f}x is {_in_range(r.speedup, lo, hi)} the paper's "
@@ -204,7 +256,7 @@ def _offload_note(chip, workload, baseline, policies, batch, base: FittedStep, p
 
 
 SCENARIO_HEADER = ("| scenario | policy | fits by | batch | footprint GiB | footprint reduction | "
-                   "speedup | dW cycles removed |")
+                   "speedup | dW cycles removed | energy per sample mJ |")
 
 
 def scenario_lines(scens: list[Scenario], accuracy: dict | None = None) -> list[str]:
@@ -217,13 +269,13 @@ def scenario_lines(scens: list[Scenario], accuracy: dict | None = None) -> list[
             f = r.step
             cells = [f"({s.key}) {s.title}", r.policy, f.method + (f": {f.detail}" if f.detail else ""),
                      str(f.batch), f"{_gib(f.footprint_bytes):.2f}", f"{r.footprint_reduction:.2f}x",
-                     f"{r.speedup:.3f}x", f"{r.dw_removed:.0%}"]
+                     f"{r.speedup:.3f}x", f"{r.dw_removed:.0%}", f"{r.energy_per_sample * 1e3:.1f}"]
             if accuracy:
                 cells.append(accuracy.get(r.policy, ""))
             lines.append("| " + " | ".join(cells) + " |")
     lo, hi = PAPER_SPEEDUP_RANGE
     flo, fhi = PAPER_FOOTPRINT_RANGE
-    lines.append(f"| paper (ICCAD 2021, TPUv3) | | | | | {flo}-{fhi}x | {lo}-{hi}x | |"
+    lines.append(f"| paper (ICCAD 2021, TPUv3) | | | | | {flo}-{fhi}x | {lo}-{hi}x | | |"
                  + (" |" if accuracy else ""))
     lines.append("")
     for s in scens:
@@ -279,11 +331,11 @@ def reproduction(chip: ChipConfig, models, drops, relu_sparsity=0.5, selection="
             fixed = max(b_dd, b_base + 1)
             base_fixed = fit_step(chip, w, BASELINE, fixed, timing_model=timing_model)
             dd_fixed = fit_step(chip, w, elem, fixed, timing_model=timing_model)
-            cd = fit_step(codesign, w, block, b_base, ("none",), timing_model)
+            cd = fit_step(codesign, w, block, b_base, timing_model=timing_model)  # may not fit as it is
             rows.append({
                 "model": w.name, "drop": d, "baseline_batch": b_base, "proposed_batch": b_dd,
-                "stash_reduction": base_own.report.footprint.stash / fit_step(
-                    chip, w, elem, b_base, ("none",), timing_model).report.footprint.stash,
+                "stash_reduction": base_own.report.footprint.stash_total / fit_step(
+                    chip, w, elem, b_base, ("none",), timing_model).report.footprint.stash_total,
                 "footprint_reduction": base_own.footprint_bytes / fit_step(
                     chip, w, elem, b_base, ("none",), timing_model).footprint_bytes,
                 "speedup_own_batch": dd_own.throughput / base_own.throughput,

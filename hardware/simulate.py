@@ -15,23 +15,26 @@ the stash write (only where the engine writes a compressed copy; an uncompressed
 where the forward pass put it) and any re-read for an exact selection pass; backward reads of
 the output gradient, the weights and the stash, writes of the input and weight gradients (with
 gradient accumulation also a read of the running sum).  The optimizer phase reads the fp32
-weight, gradient and two Adam moments and writes weight and moments (28 bytes per parameter).
+weight, gradient and two Adam moments and writes weight and moments (28 bytes per parameter;
+30 with the bf16 copy of mixed precision).
 
 ``recompute`` leaves tagged stash items unstored and reruns their layers' forward work during
 backward (:mod:`hardware.workload` tags; ``"block"``: full per-block checkpointing).
 
-The footprint is taken at the forward/backward boundary: weights, gradients, optimizer state,
-the stash of every layer (with per-block checkpointing: every block's input plus one block's
-recomputed stash) and, as workspace, the largest dense layer output of the batch.
+The footprint is the peak over the step's forward, backward and optimizer events
+(:mod:`hardware.liveness`): weights, gradients and optimizer state, the stash kept so far, and
+the live activations, activation gradients and recomputed tensors.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
-from .codesign import dw_gemm
-from .compression import BASELINE, Policy, StashCost, engine_cycles, stash_cost
+from .codesign import dw_gemm, row_gather_bytes
+from .compression import BASELINE, Policy, StashCost, engine_phases, stash_cost
 from .config import ChipConfig
+from .liveness import Footprint, memory_events
 from .memory import bound, gemm_hbm_bytes
 from .systolic import DATAFLOWS, TIMING_MODELS, core_gemm_cycles
 from .workload import Layer, Workload
@@ -41,39 +44,42 @@ RECOMPUTE = ("attention", "pointwise", "block")
 ADAM_FLOPS_PER_PARAM = 12
 
 
+PHASES = ("fwd", "dx", "dw", "recompute")
+
+
+@dataclass(frozen=True)
+class PhaseTime:
+    """One phase of one layer: its own roofline ``max(compute, HBM, engine)``."""
+
+    compute: float
+    hbm: float           #: cycles of its HBM traffic
+    engine: float
+    cycles: float
+    bound: str
+
+
 @dataclass(frozen=True)
 class LayerReport:
     name: str
     kind: str
-    fwd_cycles: int
-    dx_cycles: int
-    dw_cycles: int
-    vector_cycles: float
+    fwd_cycles: int          #: matrix-unit cycles of the forward GEMM
+    dx_cycles: int           #: ... of the input-gradient GEMM(s)
+    dw_cycles: int           #: ... of the weight-gradient GEMM
+    vector_cycles: float     #: vector-unit cycles, every phase
     compute_cycles: float
     hbm_bytes: int
     stash_write_bytes: int
     stash_read_bytes: int
     hbm_cycles: float
     engine_cycles: float
-    cycles: float
-    bound: str
+    cycles: float            #: the sum of the phases' times
+    bound: str               #: what bounds the layer's longest phase
     utilization: float       #: MAC utilisation of the matrix units over this layer's time
     stash_dense_bytes: int
     stash_bytes: int
     recomputed: bool         #: its forward runs again during backward
-
-
-@dataclass(frozen=True)
-class Footprint:
-    weights: int
-    gradients: int
-    optimizer: int
-    stash: int
-    workspace: int
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.stash + self.workspace
+    phases: tuple = ()       #: PhaseTime per name in :data:`PHASES`
+    mapping: str = ""        #: the mapper's split per GEMM phase, e.g. "fwd:m dx:n dw:n"
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class StepReport:
     footprint: Footprint
     fits: bool
     recompute: tuple = ()
+    memory: tuple = ()       #: MemoryPoint per event (forward, backward, optimizer)
 
     @property
     def throughput(self) -> float:
@@ -127,7 +134,7 @@ class _Step:
     def gemm(self, m, k, n, groups=1):
         c = self.chip
         return core_gemm_cycles(m, k, n, groups, c.mxus, c.mxu_rows, c.mxu_cols, self.dataflow,
-                                self.timing).cycles
+                                self.timing)
 
     def reruns(self, layer: Layer) -> bool:
         return bool(layer.recompute and layer.recompute in self.recompute
@@ -178,16 +185,17 @@ def _input_elements(layer: Layer, layers: dict) -> int:
 
 
 @dataclass(frozen=True)
-class _Work:
-    fwd: int = 0
-    dx: int = 0
-    dw: int = 0
+class _Phase:
+    """The work of one phase: matrix-unit and vector cycles, HBM bytes, kernels launched."""
+
+    mxu: int = 0
     vector: float = 0.0
     hbm: int = 0
     kernels: int = 0
+    mapping: str = ""
 
 
-def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
+def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
     """A layer with a weight: forward, input gradient, weight gradient (reading the stashed
     input, its own or the one it shares: ``stash_read`` is already in ``step.dw_inputs``)."""
     chip, act, batch = step.chip, step.chip.act_bytes, step.batch
@@ -196,11 +204,12 @@ def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
     x_bytes = _input_elements(layer, step.layers) * batch * act  # a conv reads its input, not im2col
     w_bytes, out_bytes, grad_bytes = k * n * act, m * n * act, k * n * chip.param_bytes
     fwd = step.gemm(m, k, n, groups)
-    hbm = gemm_hbm_bytes(m, n, groups, x_bytes, w_bytes, out_bytes, vmem, act)
-    dx = 0
+    work = {"fwd": _Phase(fwd.cycles, 0.0, gemm_hbm_bytes(m, n, groups, x_bytes, w_bytes, out_bytes,
+                                                          vmem, act), 1, fwd.mapping)}
     if layer.input_grad:
         dx = step.gemm(m, n, k, groups)
-        hbm += gemm_hbm_bytes(m, k, groups, out_bytes, w_bytes, x_bytes, vmem, act)
+        work["dx"] = _Phase(dx.cycles, 0.0, gemm_hbm_bytes(m, k, groups, out_bytes, w_bytes, x_bytes,
+                                                           vmem, act), 1, dx.mapping)
     owner = layer.shares_stash_with or layer.name
     stored, cost = step.dw_inputs.get(owner, (x_bytes, None))
     if cost is None:  # recomputed or never stashed: the dW GEMM reads a dense input
@@ -209,17 +218,19 @@ def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
     else:
         kept, structure = cost.kept_fraction, cost.structure
     dw = dw_gemm(m, k, n, groups, kept, structure, step.policy.block, chip, step.timing,
-                 step.dataflow, layer.conv).cycles
-    hbm += gemm_hbm_bytes(k, n, groups, stored, out_bytes, grad_bytes, vmem, act)
+                 step.dataflow, layer.conv)
+    hbm = gemm_hbm_bytes(k, n, groups, stored, out_bytes, grad_bytes, vmem, act)
+    if structure == "row":
+        hbm += row_gather_bytes(m, n, groups, kept, layer.conv, act)
     if step.accumulate:
         hbm += groups * grad_bytes  # read the running gradient sum before adding to it
+    work["dw"] = _Phase(dw.cycles, 0.0, hbm, 1, dw.mapping)
     if step.reruns(layer):
-        fwd *= 2
-        hbm += gemm_hbm_bytes(m, n, groups, x_bytes, w_bytes, out_bytes, vmem, act)
-    return _Work(fwd, dx, dw, 0.0, hbm, 2 + layer.input_grad + step.reruns(layer))
+        work["recompute"] = dataclasses.replace(work["fwd"], mapping="")
+    return work
 
 
-def _bmm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
+def _bmm_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
     """A product of two activations (attention scores, context): no weight, two gradients."""
     act, batch = step.chip.act_bytes, step.batch
     m, k, n, groups = layer.m, layer.k, layer.n, layer.groups * batch
@@ -227,57 +238,80 @@ def _bmm_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
     out_bytes = m * n * act
     fwd = step.gemm(m, k, n, groups)
     fwd_hbm = gemm_hbm_bytes(m, n, groups, a_bytes, b_bytes, out_bytes, step.chip.vmem_bytes, act)
-    dx = 2 * step.gemm(m, n, k, groups)  # the gradients of both operands
-    hbm = fwd_hbm + groups * 2 * out_bytes + stash_read + groups * (a_bytes + b_bytes)
+    dx = step.gemm(m, n, k, groups)  # the gradients of both operands, two GEMMs
+    work = {"fwd": _Phase(fwd.cycles, 0.0, fwd_hbm, 1, fwd.mapping),
+            "dx": _Phase(2 * dx.cycles, 0.0, groups * (2 * out_bytes + a_bytes + b_bytes) + stash_read,
+                         2, dx.mapping)}
     if step.reruns(layer):
-        fwd *= 2
-        hbm += fwd_hbm
-    return _Work(fwd, dx, 0, 0.0, hbm, 3 + step.reruns(layer))
+        work["recompute"] = dataclasses.replace(work["fwd"], mapping="")
+    return work
 
 
-def _vector_layer(layer: Layer, step: _Step, stash_read: int) -> _Work:
-    """Elementwise and normalisation work on the vector unit (forward and backward together:
-    ``vector_flops``); a rerun adds a third of it (the forward) and its traffic again.  The
-    chip's ``vector_efficiency`` (the fusion efficiency) divides both the vector cycles (in
-    :func:`_layer_report`) and the activation traffic."""
+def _vector_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
+    """Elementwise and normalisation work on the vector unit: ``vector_flops`` covers forward
+    and backward, a third forward (**assumption**), two thirds backward (in the dX phase); a
+    rerun is the forward again.  Forward reads the inputs and writes the output; backward reads
+    dY and the stash and writes dX.  The chip's ``vector_efficiency`` (the fusion efficiency)
+    divides both the vector cycles (in :func:`_layer_report`) and the activation traffic:
+    unfused elementwise chains move their operands more than once (calibrated)."""
     act, batch = step.chip.act_bytes, step.batch
     vector = layer.vector_flops * batch / step.chip.vector_flops_per_cycle
-    ins = sum(layer.in_elements) * batch * act
-    out = layer.out_elements * batch * act
-    hbm = 2 * ins + 2 * out  # forward: read, write; backward: read dY, write dX
+    traffic = round((sum(layer.in_elements) + layer.out_elements) * batch * act / step.chip.vector_efficiency)
+    work = {"fwd": _Phase(0, vector / 3, traffic, 1), "dx": _Phase(0, 2 * vector / 3, traffic + stash_read, 1)}
     if step.reruns(layer):
-        vector *= 4 / 3
-        hbm += ins + out
-    # unfused elementwise chains move their operands more than once (calibrated)
-    hbm = round(hbm / step.chip.vector_efficiency) + stash_read
-    return _Work(0, 0, 0, vector, hbm, 2 + step.reruns(layer))
+        work["recompute"] = work["fwd"]
+    return work
 
 
 _KIND = {"gemm": _gemm_layer, "bmm": _bmm_layer, "vector": _vector_layer}
 
 
+_NO_WORK = _Phase()
+_IDLE = PhaseTime(0.0, 0.0, 0.0, 0.0, "compute")  #: the time of a phase with no work
+
+
+def _phase_time(work: _Phase, chip: ChipConfig, engine: float) -> PhaseTime:
+    compute = (work.mxu / chip.mxu_efficiency + work.vector / chip.vector_efficiency
+               + work.kernels * chip.op_overhead_cycles)
+    hbm = work.hbm / chip.hbm_bytes_per_cycle
+    cycles, what = bound(compute, hbm, engine)
+    return PhaseTime(compute, hbm, engine, cycles, what)
+
+
 def _layer_report(layer: Layer, step: _Step, costs: list[tuple]) -> LayerReport:
+    """Each phase's roofline (the stash written in forward; the engine encodes in forward and
+    decodes in the phase that reads the stash: dW for a GEMM, dX otherwise); the layer is
+    their sum."""
     chip = step.chip
     stash_write = sum(c.stored_bytes + c.extra_hbm_read for _, c in costs if c.encoded)
     stash_read = sum(c.stored_bytes for _, c in costs)
     work = _KIND[layer.kind](layer, step, stash_read)
-    eng = sum(engine_cycles(c, chip) for _, c in costs)
-    compute = ((work.fwd + work.dx + work.dw) / chip.mxu_efficiency
-               + work.vector / chip.vector_efficiency + work.kernels * chip.op_overhead_cycles)
-    hbm = work.hbm + stash_write
-    hbm_cycles = hbm / chip.hbm_bytes_per_cycle
-    cycles, what = bound(compute, hbm_cycles, eng)
+    work["fwd"] = dataclasses.replace(work["fwd"], hbm=work["fwd"].hbm + stash_write)
+    coded = [engine_phases(c, chip) for _, c in costs]
+    engine = {"fwd": sum(e for e, _ in coded), "dw" if layer.kind == "gemm" else "dx": sum(d for _, d in coded)}
+    times = {p: _phase_time(work.get(p, _NO_WORK), chip, engine.get(p, 0.0)) if p in work or engine.get(p)
+             else _IDLE for p in PHASES}
+    cycles = sum(t.cycles for t in times.values())
     macs = layer.macs * step.batch * 3
     util = macs / (cycles * chip.mxu_rows * chip.mxu_cols * chip.mxus) if cycles and macs else 0.0
-    return LayerReport(layer.name, layer.kind, work.fwd, work.dx, work.dw, work.vector, compute, hbm,
-                       stash_write, stash_read, hbm_cycles, eng, cycles, what, min(util, 1.0),
+    mxu = {p: work[p].mxu if p in work else 0 for p in PHASES}
+    return LayerReport(layer.name, layer.kind, mxu["fwd"], mxu["dx"], mxu["dw"],
+                       sum(w.vector for w in work.values()), sum(t.compute for t in times.values()),
+                       sum(w.hbm for w in work.values()), stash_write, stash_read,
+                       sum(t.hbm for t in times.values()), sum(engine.values()), cycles,
+                       max(times.values(), key=lambda t: t.cycles).bound, min(util, 1.0),
                        sum(c.dense_bytes for _, c in costs), sum(c.stored_bytes for _, c in costs),
-                       step.reruns(layer))
+                       step.reruns(layer), tuple(times[p] for p in PHASES),
+                       " ".join(f"{p}:{w.mapping}" for p, w in work.items() if w.mapping))
 
 
 def optimizer_cycles(chip: ChipConfig, params: int) -> float:
-    """The Adam update after backward: 28 HBM bytes per parameter against the vector unit."""
-    hbm = params * (3 * chip.param_bytes + 2 * chip.optimizer_bytes_per_param) / chip.hbm_bytes_per_cycle
+    """The Adam update after backward: 28 HBM bytes per parameter against the vector unit; with
+    activations narrower than the master weights (bf16 against fp32) the update also writes the
+    low-precision copy the next step's GEMMs read (2 bytes more per parameter: mixed precision
+    as TensorFlow's bf16 policy keeps it, fp32 variables cast once per step)."""
+    cast = chip.act_bytes if chip.act_bytes < chip.param_bytes else 0
+    hbm = params * (3 * chip.param_bytes + 2 * chip.optimizer_bytes_per_param + cast) / chip.hbm_bytes_per_cycle
     vector = params * ADAM_FLOPS_PER_PARAM / (chip.vector_flops_per_cycle * chip.vector_efficiency)
     return max(hbm, vector) + chip.op_overhead_cycles
 
@@ -288,41 +322,76 @@ def _make_step(chip, workload, policy, batch, timing, dataflow, recompute, accum
 
 
 def _all_costs(workload: Workload, step: _Step) -> dict:
-    """Phase 1: each layer's stored stash, and each dW input's stored form."""
+    """Phase 1: each layer's stored stash, and each dW input's stored form.  A ReLU mask
+    (``zero_mask``) is not stored when a consumer keeps the layer's output as a zero-value
+    bitmap (the mask is that bitmap); under deferred dropout's selection it is."""
     costs = {}
     for layer in workload.layers:
         costs[layer.name] = _stash_costs(layer, step)
         for item, cost in costs[layer.name]:
             if item.role == "weight_grad_input":
                 step.dw_inputs[layer.name] = (cost.stored_bytes, cost)
+    bitmaps = _bitmap_sources(workload, costs)
+    for layer in workload.layers:
+        if layer.name in bitmaps:
+            costs[layer.name] = [(item, c) for item, c in costs[layer.name] if not item.zero_mask]
     return costs
+
+
+def _bitmap_sources(workload: Workload, costs: dict) -> set:
+    """Layers whose output some reader stashes as a zero-value bitmap (a layer without
+    ``inputs`` reads the previous one)."""
+    out = set()
+    for j, x in enumerate(workload.layers):
+        if any(item.role == "weight_grad_input" and c.zero_bitmap for item, c in costs[x.name]):
+            out.update(x.inputs or ((workload.layers[j - 1].name,) if j else ()))
+    return out
 
 
 def footprint(chip: ChipConfig, workload: Workload, policy: Policy, batch: int,
               recompute=()) -> Footprint:
-    """Bytes in HBM at the forward/backward boundary."""
+    """Bytes in HBM at the step's peak (:mod:`hardware.liveness`)."""
     step = _make_step(chip, workload, policy, batch, "tpu", "ws", recompute, False)
-    return _footprint(workload, step, _all_costs(workload, step))
+    return _memory(workload, step, _all_costs(workload, step))[0]
 
 
-def _footprint(workload: Workload, step: _Step, costs: dict) -> Footprint:
-    chip, params = step.chip, workload.params
-    stash = sum(c.stored_bytes for layer_costs in costs.values() for _, c in layer_costs)
-    if "block" in step.recompute:
-        blocks: dict[str, list] = {}
-        for layer in workload.layers:
-            if layer.block:
-                blocks.setdefault(layer.block, []).append(layer)
-        full = _make_step(chip, workload, step.policy, step.batch, step.timing, step.dataflow,
-                          step.recompute - {"block"}, False)
-        live = max((sum(c.stored_bytes for layer in ls for _, c in _stash_costs(layer, full))
-                    for ls in blocks.values()), default=0)
-        checkpoints = sum((ls[0].in_elements[0] if ls[0].in_elements else ls[0].m * ls[0].k)
-                          for ls in blocks.values()) * step.batch * chip.act_bytes
-        stash += checkpoints + live
-    work = max(layer.out_elements for layer in workload.layers) * step.batch * chip.act_bytes
+def _memory(workload: Workload, step: _Step, costs: dict) -> tuple[Footprint, list]:
+    """The step's memory events (:mod:`hardware.liveness`) and the footprint at the peak."""
+    chip, params, layers = step.chip, workload.params, workload.layers
+    stored = [sum(c.stored_bytes for _, c in costs[layer.name]) for layer in layers]
+    total_stash = sum(stored)
+    if "block" in step.recompute:  # each block keeps its input from its first layer on
+        first = {}
+        for i, layer in enumerate(layers):
+            if layer.block and layer.block not in first:
+                first[layer.block] = i
+                stored[i] += (layer.in_elements[0] if layer.in_elements else layer.m * layer.k) \
+                    * step.batch * chip.act_bytes
+        total_stash = sum(stored)
+    persistent = params * (2 * chip.param_bytes + chip.optimizer_bytes_per_param)
+    events = memory_events(layers, step.batch, chip.act_bytes, persistent, stored,
+                           _recomputed(layers, step))
+    peak = max(events, key=lambda p: p.total)
     return Footprint(params * chip.param_bytes, params * chip.param_bytes,
-                     params * chip.optimizer_bytes_per_param, stash, work)
+                     params * chip.optimizer_bytes_per_param, peak.stash, peak.live, total_stash,
+                     f"{peak.phase} {peak.layer}".strip()), events
+
+
+def _recomputed(layers, step: _Step) -> list[tuple[int, int]]:
+    """Per layer: (dense bytes of its stash items rerun for backward, index of the layer whose
+    backward reruns them: the last layer of their group, a recomputation class in a block)."""
+    items, trigger = [], {}
+    for i, layer in enumerate(layers):
+        size, group = 0, None
+        for item in layer.stash:
+            if step.drops(layer, item):
+                cls = item.recompute if item.recompute in step.recompute else "block"
+                group = (cls, layer.block)
+                trigger[group] = i
+                size += (-(-item.elements * step.batch * item.bits // 8) if item.bits
+                         else item.elements * step.batch * step.chip.act_bytes)
+        items.append((size, group))
+    return [(size, trigger[group] if group else i) for i, (size, group) in enumerate(items)]
 
 
 def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELINE, batch: int = 32,
@@ -337,11 +406,11 @@ def simulate_step(chip: ChipConfig, workload: Workload, policy: Policy = BASELIN
     costs = _all_costs(workload, step)
     reports = tuple(_layer_report(layer, step, costs[layer.name]) for layer in workload.layers)
     opt = optimizer_cycles(chip, workload.params)
-    cycles = sum(r.cycles for r in reports) + opt
-    fp = _footprint(workload, step, costs)
+    cycles = sum(r.cycles for r in reports) + opt + chip.step_overhead_cycles
+    fp, events = _memory(workload, step, costs)
     return StepReport(chip.name, workload.name, policy.label, batch, timing_model, dataflow,
                       reports, opt, cycles, cycles / chip.clock_hz, fp, fp.total <= chip.hbm_bytes,
-                      tuple(sorted(step.recompute)))
+                      tuple(sorted(step.recompute)), tuple(events))
 
 
 def max_batch(chip: ChipConfig, workload: Workload, policy: Policy, limit: int = 1 << 26,
@@ -386,7 +455,7 @@ class Comparison:
 
     @property
     def stash_reduction(self) -> float:
-        return self.baseline.footprint.stash / self.proposed.footprint.stash
+        return self.baseline.footprint.stash_total / self.proposed.footprint.stash_total
 
     @property
     def speedup_same_batch(self) -> float:

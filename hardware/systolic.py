@@ -49,6 +49,7 @@ class GemmTiming:
     folds: int
     macs: int
     utilization: float  #: MACs / (cycles x R x C)
+    mapping: str = ""   #: how a core spread the work over its arrays (:func:`map_gemm`)
 
 
 def _check_dims(**dims):
@@ -85,28 +86,49 @@ def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "w
 
 def core_gemm_cycles(m: int, k: int, n: int, groups: int, mxus: int, rows: int, cols: int,
                      dataflow: str = "ws", model: str = "tpu", skipped: float = 0.0) -> GemmTiming:
-    """``groups`` independent GEMMs on a core with ``mxus`` arrays.
+    """``groups`` independent GEMMs on a core with ``mxus`` arrays, mapped by :func:`map_gemm`."""
+    return map_gemm(m, k, n, groups, mxus, rows, cols, dataflow, model, skipped)
 
-    Independent GEMMs (attention heads, samples of a batched product) are spread over the
-    arrays; a single GEMM is split across them by output columns ``n``.  In ``tpu`` timing the
-    GEMMs an array runs back to back form one pipeline (the next one's operands load while the
-    current one streams), so fill and drain are paid once per array; ``scalesim`` runs each
-    GEMM as its own layer, paying them every time.
+
+SUBLANES = 8  #: a TPU tile is (8, 128): 8 sublanes of 128 lanes
+
+
+def map_gemm(m: int, k: int, n: int, groups: int, mxus: int, rows: int, cols: int,
+             dataflow: str = "ws", model: str = "tpu", skipped: float = 0.0) -> GemmTiming:
+    """A small mapper (in the spirit of Timeloop): how ``groups`` GEMMs are spread over ``mxus``
+    arrays, and the cycles of the best choice (``GemmTiming.mapping`` names it).
+
+    Independent GEMMs (attention heads, samples of a batched product) go to the arrays in turn
+    (``"groups"``).  Fewer GEMMs than arrays: each one is split across the arrays either by
+    output columns (``"n"``: every array holds ``ceil(n / mxus)`` columns of the stationary
+    operand) or by rows of ``m`` (``"m"``: every array holds all ``n`` columns and streams
+    ``ceil(m / mxus)`` rows); the mapper takes the faster (ties: ``"n"``).  A GEMM with
+    ``n <= 128`` split by columns leaves half of each array idle; split by rows it does not.
+
+    ``tpu`` timing pads every dimension to the (8, 128) tile layout: the 128 side is the
+    array's own fold, so only the streamed dimension changes (rounded up to 8 sublanes, or to
+    the array's rows if it has fewer); the
+    GEMMs an array runs back to back form one pipeline (fill and drain paid once per array).
+    ``scalesim`` timing keeps SCALE-Sim's single-array layers: no padding, each GEMM of a
+    group a layer of its own, a single GEMM split by output columns only.
     """
+    macs, area = groups * m * k * n, rows * cols * mxus
+    if model == "tpu":
+        pad = min(SUBLANES, rows)
+        m, k, n = (-(-d // pad) * pad for d in (m, k, n))
     if groups >= mxus:
         one = gemm_cycles(m, k, n, rows, cols, dataflow, model, skipped)
-        rounds = math.ceil(groups / mxus)
-        folds = groups * one.folds
-        if model == "tpu":
-            cycles = rounds * (one.cycles - (rows + cols - 2)) + rows + cols - 2
-        else:
-            cycles = rounds * one.cycles
-    else:  # each GEMM in turn, split across the arrays by output columns
-        one = gemm_cycles(m, k, math.ceil(n / mxus), rows, cols, dataflow, model, skipped)
-        folds = groups * one.folds * mxus
-        if model == "tpu":
-            cycles = groups * (one.cycles - (rows + cols - 2)) + rows + cols - 2
-        else:
-            cycles = groups * one.cycles
-    macs = groups * m * k * n
-    return GemmTiming(cycles, folds, macs, macs / (cycles * rows * cols * mxus))
+        return _spread(one, groups, math.ceil(groups / mxus), model, rows + cols - 2, "groups", macs, area)
+    options = [("n", gemm_cycles(m, k, math.ceil(n / mxus), rows, cols, dataflow, model, skipped))]
+    if model == "tpu" and m > 1:
+        options.append(("m", gemm_cycles(math.ceil(m / mxus), k, n, rows, cols, dataflow, model, skipped)))
+    split, one = min(options, key=lambda o: o[1].cycles)
+    return _spread(one, groups * mxus, groups, model, rows + cols - 2, split, macs, area)
+
+
+def _spread(one: GemmTiming, pieces: int, rounds: int, model: str, fill: int, split: str,
+            macs: int, area: int) -> GemmTiming:
+    """``rounds`` of ``one`` per array, ``pieces`` array-GEMMs in all; ``area``: MACs per cycle
+    of the core."""
+    cycles = rounds * (one.cycles - fill) + fill if model == "tpu" else rounds * one.cycles
+    return GemmTiming(cycles, pieces * one.folds, macs, macs / (cycles * area), split)

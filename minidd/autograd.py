@@ -32,6 +32,8 @@ import weakref
 
 import numpy as np
 
+from . import _check
+from .stash import guard as _guard
 from .stash import roles as _roles
 from .stash import store as _store
 
@@ -61,14 +63,14 @@ class Context:
     op's backward which gradients anyone will read; ``layer`` is the module scope it ran in.
     """
 
-    def __init__(self, fn, parents, needs_input_grad, input_dtypes, layer=""):
+    def __init__(self, fn, parents, needs_input_grad, input_dtypes, layer="", input_shapes=()):
         d = self.__dict__
         d["fn"], d["parents"], d["needs_input_grad"] = fn, parents, needs_input_grad
-        d["input_dtypes"], d["layer"] = input_dtypes, layer
+        d["input_dtypes"], d["layer"], d["input_shapes"] = input_dtypes, layer, input_shapes
         d["_entries"] = []
         d["_inputs"] = ()     # the op's arguments, during forward only
         d["_versions"] = []   # (weakref to Tensor, version at save, position): checked by backward
-        d["_guarded"] = []    # (entry, weakref to array, was writeable, bases made read-only)
+        d["_guarded"] = []    # guard.Guarded records: arrays saved by reference, bases read-only
 
     def __setattr__(self, name, value):
         if isinstance(value, np.ndarray):
@@ -76,30 +78,33 @@ class Context:
                             f"not as the attribute ctx.{name}")
         self.__dict__[name] = value
 
-    def save(self, array: np.ndarray, role: str, row_size: int | None = None,
+    def save(self, array: np.ndarray | None, role: str, row_size: int | None = None,
              feature_axis: int = -1) -> None:
         """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
 
         ``row_size`` is the length of one row (a token's features) for per-row policies;
         ``feature_axis`` is where a weight-gradient input keeps its features (1 for NCHW).  A NumPy
-        scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.
+        scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.  ``None`` keeps a
+        placeholder (an array this call's gradients do not need), so that backward unpacks
+        :attr:`saved` by position whatever ``needs_input_grad`` is, as in PyTorch.
         """
+        if array is None:
+            self._entries.append(None)
+            return
         array = _as_array(array)
         writeable = isinstance(array, np.ndarray) and array.flags.writeable
         entry = _store.save(array, role, self.fn.name, row_size, feature_axis)  # refuses a non-array
         self._entries.append(entry)
-        root = _root(array)
+        root = _guard.root(array)
         for i, t in enumerate(self._inputs):
             # the array is (a view of) an input tensor's: watch that tensor's version
-            if isinstance(t, Tensor) and _root(t._data) is root \
+            if isinstance(t, Tensor) and _guard.root(t._data) is root \
                     and all(j != i for _, _, j in self._versions):
                 self._versions.append((weakref.ref(t), t._version, i))
                 break
-        if role != _roles.PARAMETER and entry.kind == "dense" and entry.unpack() is array:
-            # kept by reference: its bases become read-only too (a write through them would change it)
-            bases = _bases(array)[1:]
-            _guard(bases)
-            self._guarded.append((entry, weakref.ref(array), writeable, bases))
+        guarded = _guard.guard_saved(entry, array, writeable)  # kept by reference: bases read-only
+        if guarded is not None:
+            self._guarded.append(guarded)
 
     def check_versions(self) -> None:
         """Raise if a tensor whose array this op saved was modified in place since."""
@@ -116,15 +121,17 @@ class Context:
 
     @property
     def saved(self) -> tuple:
-        """The saved arrays, in the order they were saved, as backward should read them."""
+        """The saved arrays, in the order they were saved (``None`` where ``None`` was saved), as
+        backward should read them: ``x, w = ctx.saved``."""
         if self._entries is None:
             raise self.freed_error()
-        return tuple(e.unpack() for e in self._entries)
+        return tuple(None if e is None else e.unpack() for e in self._entries)
 
     @property
     def saved_entries(self) -> tuple:
-        """The saved entries as packed (``entry.unpack()`` gives each array): for a backward that
-        can use a packed form itself, such as a weight gradient from a sparse stash."""
+        """The saved entries as packed (``entry.unpack()`` gives each array; ``None`` placeholders
+        as in :attr:`saved`): for a backward that can use a packed form itself, such as a weight
+        gradient from a sparse stash."""
         if self._entries is None:
             raise self.freed_error()
         return tuple(self._entries)
@@ -139,14 +146,11 @@ class Context:
         saving them made read-only (bases first, then the arrays themselves)."""
         entries, self.__dict__["_entries"] = self._entries, None
         guarded, self.__dict__["_guarded"] = self._guarded, []
-        for _, _, _, bases in guarded:
-            _unguard(bases)
+        _guard.unguard_bases(guarded)
         for e in entries or ():
-            _store.release(e)
-        for entry, ref, writeable, bases in guarded:
-            a = ref()
-            if a is not None and writeable and entry.refs <= 0 and not a.flags.writeable:
-                _guard_pending(a)  # a base is still guarded by another graph: restore it later
+            if e is not None:
+                _store.release(e)
+        _guard.restore_arrays(guarded)
 
     def __del__(self):
         try:
@@ -185,6 +189,7 @@ class Function:
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
         Function.registry[cls.name] = cls
+        _roles.OP_NAMES.add(cls.name)  # what stash policies may name an op by (exact_ops)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -213,7 +218,9 @@ class Function:
                 needs.append(False)
                 parents.append(None)
         if _grad_enabled and any(needs):
-            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes), _roles.current_scope().name)
+            shapes = tuple(a.shape if isinstance(a, np.ndarray) else None for a in raw)
+            ctx = Context(cls, tuple(parents), tuple(needs), tuple(dtypes),
+                          _roles.current_scope().name, shapes)
             ctx.__dict__["_inputs"] = args
             try:
                 y = cls.forward(ctx, *raw, **kwargs)
@@ -236,12 +243,15 @@ class Tensor:
     """An ndarray with an optional gradient.
 
     ``Tensor(data)`` wraps ``data`` without copying an ndarray (its dtype is kept, and so is a
-    NumPy scalar's, which becomes a 0-d array); Python numbers and lists become float32.  0-d
+    NumPy scalar's, which becomes a 0-d array); Python numbers and lists of numbers become
+    float32, integers included (``Tensor([1, 2, 3])`` and ``Tensor(2)`` are float32, unlike
+    ``torch.tensor``): integer data (labels, indices) comes as an integer ndarray or with
+    ``dtype=``; lists of True/False stay bool.  0-d
     tensors (``Tensor(2.0)``) work with every op.  ``requires_grad=True`` makes it a leaf whose ``.grad``
     receives gradients.  Arrays an op saves for backward are read-only until backward has run.
     """
 
-    __slots__ = ("_data", "_version", "requires_grad", "grad", "_node", "__weakref__")
+    __slots__ = ("_data", "_version", "requires_grad", "_grad", "_node", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to the Tensor's reflected method
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -261,7 +271,7 @@ class Tensor:
         self._data = data
         self._version = 0
         self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._node = None
 
     # -- plain properties ------------------------------------------------------------------
@@ -280,12 +290,26 @@ class Tensor:
         self._data = value
         self._version += 1
 
+    @property
+    def grad(self):
+        """The accumulated gradient: None, or a :class:`Grad` (an ndarray of this tensor's
+        shape that this tensor alone holds, with PyTorch's ``zero_()``)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None and not isinstance(value, Grad):
+            value = np.asarray(value).view(Grad)
+        self._grad = value
+
     version = property(lambda self: self._version,
                        doc="How many in-place changes this tensor has had (see backward's check).")
 
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    size = property(lambda self: _Size(self.data.size, self.data.shape),
+                    doc="The element count, as NumPy's ``a.size``; called, PyTorch's "
+                        "``x.size()`` (the shape) or ``x.size(dim)`` (one length).")
     dtype = property(lambda self: self.data.dtype)
 
     is_leaf = property(lambda self: self._node is None,
@@ -379,7 +403,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         if self._node is None:
-            _accumulate_leaf(self, grad)
+            _accumulate_leaf(self, grad, {id(grad), id(_guard.root(grad))})
             return
         _walk(self._node, grad, retain_graph)
 
@@ -423,18 +447,28 @@ class Tensor:
     def __rmatmul__(self, o): return F.matmul(o, self)
     def __getitem__(self, index): return F.getitem(self, index)
 
-    def sum(self, axis=None, keepdims=False): return F.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return F.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return F.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return F.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return F.argmax(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, ddof=0): return F.var(self, axis, keepdims, ddof)
+    # PyTorch's dim=/keepdim= are accepted as axis=/keepdims= (max/min refuse dim=: PyTorch's
+    # returns (values, indices)); see minidd.functional._util.TORCH_KEYWORDS.
+    def sum(self, *args, **kw): return F.sum(self, *args, **kw)
+    def mean(self, *args, **kw): return F.mean(self, *args, **kw)
+    def max(self, *args, **kw): return F.max(self, *args, **kw)
+    def min(self, *args, **kw): return F.min(self, *args, **kw)
+    def argmax(self, *args, **kw): return F.argmax(self, *args, **kw)
+    def var(self, *args, **kw): return F.var(self, *args, **kw)
+    def softmax(self, *args, **kw): return F.softmax(self, *args, **kw)
     def reshape(self, *shape): return F.reshape(self, shape[0] if len(shape) == 1 else shape)
+    view = reshape  # PyTorch's view: a reshape (a view of the data whenever NumPy can make one)
     def transpose(self, *axes): return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
     permute = transpose
-    def squeeze(self, axis=None): return F.squeeze(self, axis)
-    def unsqueeze(self, axis): return F.unsqueeze(self, axis)
-    def flatten(self, start_axis=0, end_axis=-1): return F.flatten(self, start_axis, end_axis)
+    def squeeze(self, *args, **kw): return F.squeeze(self, *args, **kw)
+    def unsqueeze(self, *args, **kw): return F.unsqueeze(self, *args, **kw)
+    def flatten(self, *args, **kw): return F.flatten(self, *args, **kw)
+    def clone(self): return F.clone(self)
+    def astype(self, dtype): return F.astype(self, dtype)
+    def float(self): return F.astype(self, np.float32)
+    def double(self): return F.astype(self, np.float64)
+    def half(self): return F.astype(self, np.float16)
+    def numel(self): return self.data.size
     def abs(self): return F.abs(self)
     def clamp(self, min=None, max=None): return F.clamp(self, min, max)
     T = property(lambda self: F.transpose(self))
@@ -446,6 +480,40 @@ class Tensor:
     def relu(self): return F.relu(self)
 
 
+class Grad(np.ndarray):
+    """A leaf's ``.grad``: a plain ndarray plus PyTorch's in-place ``zero_()``.  Arithmetic on
+    it gives plain ndarrays."""
+
+    def zero_(self) -> "Grad":
+        """Set every element to 0, in place (this leaf's own array: no other leaf sees it)."""
+        self.fill(0)
+        return self
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        plain = tuple(a.view(np.ndarray) if isinstance(a, Grad) else a for a in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(a.view(np.ndarray) if isinstance(a, Grad) else a
+                                  for a in kwargs["out"])
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+class _Size(int):
+    """``t.size``: the element count (NumPy's meaning), callable as PyTorch's ``t.size()``."""
+
+    def __new__(cls, count, shape):
+        self = super().__new__(cls, count)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        """The shape, or the length of axis ``dim``."""
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= _check.integer(dim, "size: dim") < len(self.shape):
+            raise ValueError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
+        return self.shape[dim]
+
+
 def _check_dtype(dtype) -> np.dtype:
     try:
         return np.dtype(dtype)
@@ -455,7 +523,8 @@ def _check_dtype(dtype) -> np.dtype:
 
 def _to_array(data, dtype) -> np.ndarray:
     """``Tensor(data)`` for anything but an ndarray: a NumPy scalar keeps its dtype; Python
-    numbers and lists become float32 (or ``dtype``); text and ragged lists are refused."""
+    numbers and lists of numbers, integers included, become float32 (or ``dtype``); True/False
+    stay bool; text and ragged lists are refused."""
     if isinstance(data, (str, bytes)):
         raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
                         f"ndarray, got {type(data).__name__} {data[:20]!r}")
@@ -471,80 +540,9 @@ def _to_array(data, dtype) -> np.ndarray:
     except TypeError as e:
         raise TypeError(f"Tensor: data must be a number, a nested list of numbers or a numeric "
                         f"ndarray, got {type(data).__name__} ({e})") from None
-    if dtype is None and not isinstance(data, np.generic) and arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
+    if dtype is None and not isinstance(data, np.generic) and arr.dtype.kind in "iuf":
+        arr = arr.astype(np.float32)  # Python ints too: integer data comes as an ndarray
     return arr
-
-
-# -- read-only guards on the bases of arrays saved by reference --------------------------------
-# A stash entry that keeps an array by reference makes the array itself read-only; a write
-# through its base (the array it is a view of) would still change it.  So while it is saved,
-# its bases are read-only too, counted per array (several saved views may share a base) and
-# made writeable again, outermost first, when the last graph saving through them is freed.
-_guards: dict[int, list] = {}   # id(array) -> [weakref to array, count, made read-only by us]
-_idle: set[int] = set()         # keys of _guards whose count is 0: to restore
-
-
-def _bases(a: np.ndarray) -> list:
-    """``a`` and the chain of ndarrays it is a view of, innermost first."""
-    chain = [a]
-    while isinstance(chain[-1].base, np.ndarray):
-        chain.append(chain[-1].base)
-    return chain
-
-
-def _root(a: np.ndarray) -> np.ndarray:
-    """The ndarray that owns ``a``'s memory (``a`` itself unless it is a view)."""
-    return _bases(a)[-1]
-
-
-def _guard(arrays) -> None:
-    for a in arrays:
-        rec = _guards.get(id(a))
-        if rec is None or rec[0]() is not a:
-            rec = _guards[id(a)] = [weakref.ref(a), 0, False]
-        if a.flags.writeable:
-            a.flags.writeable = False
-            rec[2] = True
-        rec[1] += 1
-        _idle.discard(id(a))
-
-
-def _guard_pending(a: np.ndarray) -> None:
-    """``a`` was writeable before it was saved but could not be restored yet (a base of it is
-    still guarded): restore it together with that base."""
-    rec = _guards.get(id(a))
-    if rec is None or rec[0]() is not a:
-        _guards[id(a)] = [weakref.ref(a), 0, True]
-        _idle.add(id(a))
-    _restore()
-
-
-def _unguard(arrays) -> None:
-    for a in arrays:
-        rec = _guards[id(a)]
-        rec[1] -= 1
-        if not rec[1]:
-            _idle.add(id(a))
-    _restore()
-
-
-def _restore() -> None:
-    progress = True
-    while progress:
-        progress = False
-        for key in list(_idle):
-            ref, count, ours = _guards[key]
-            a = ref()
-            if a is not None and ours:
-                try:
-                    a.flags.writeable = True
-                except ValueError:  # its base is still read-only
-                    if isinstance(a.base, np.ndarray) and id(a.base) in _guards:
-                        continue    # guarded by another live graph: retry when that one is freed
-            del _guards[key]
-            _idle.discard(key)
-            progress = True
 
 
 def _raw(x):
@@ -563,15 +561,36 @@ def _as_grad(g, dtype) -> np.ndarray:
     return g if dtype is None or g.dtype == dtype else g.astype(dtype)
 
 
-def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
-    # Out of place: gradients handed to several leaves may share memory, so .grad is never
-    # written into (optimizers and clipping replace it instead).
-    g = _as_grad(g, t.dtype)
-    t.grad = g if t.grad is None else np.asarray(t.grad + g)
+def _accumulate_leaf(t: Tensor, g: np.ndarray, shared: set, held=frozenset()) -> None:
+    """Add ``g`` to ``t.grad``.  A first gradient is kept as it is only when no one else can see
+    it (``shared`` and ``held`` hold the ids of arrays the walk has handed out or the user passed
+    in): every leaf owns its ``.grad``, so ``a.grad.fill(0)`` never changes ``b.grad``."""
+    if t.grad is not None:
+        t.grad = np.asarray(t.grad + _as_grad(g, t.dtype))  # out of place: t.grad may be held
+        return
+    g = np.asarray(g)
+    root = _guard.root(g)
+    if g.dtype != t.dtype:
+        g = g.astype(t.dtype)            # a fresh array: ours
+    elif not g.flags.writeable or any(k in shared or k in held for k in (id(g), id(root))):
+        g = g.copy()                     # a broadcast view, or an array someone else holds
+    shared.update((id(g), id(_guard.root(g))))
+    t.grad = g
 
 
-def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
-    """Iterative, deterministic backward walk: a node runs once all its consumers have."""
+def _check_shape(node: Context, i: int, g) -> None:
+    """Raise when backward's gradient for argument ``i`` is not shaped like that argument."""
+    want = node.input_shapes[i] if i < len(node.input_shapes) else None
+    if want is not None and np.shape(g) != want:
+        where = f" in layer '{node.layer}'" if node.layer else ""
+        raise RuntimeError(
+            f"{node.fn.name}.backward{where} returned a gradient of shape {np.shape(g)} for its "
+            f"argument {node.fn._arg(i)!r} of shape {want}: each gradient must have its "
+            "argument's shape (sum over broadcast axes: minidd.functional._util.unbroadcast)")
+
+
+def _pending_counts(root: Context) -> dict:
+    """How many consumers each node of the graph below ``root`` has."""
     pending: dict[Context, int] = {}
     stack, seen = [root], {root}
     while stack:
@@ -582,23 +601,44 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
                 if p not in seen:
                     seen.add(p)
                     stack.append(p)
+    return pending
+
+
+def _run_node(node: Context, g) -> tuple:
+    """Run one node's backward, checking what it returns."""
+    if node._entries is None:
+        raise node.freed_error()
+    node.check_versions()
+    in_grads = node.fn.backward(node, g)
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.parents):
+        raise RuntimeError(f"{node.fn.name}.backward returned {len(in_grads)} gradients "
+                           f"for {len(node.parents)} inputs")
+    for i, ig in enumerate(in_grads):
+        if ig is not None and node.parents[i] is not None:
+            _check_shape(node, i, ig)
+    return in_grads
+
+
+def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
+    """Iterative, deterministic backward walk: a node runs once all its consumers have.
+
+    ``held`` counts, per array id, the pending node gradients that are (views of) it, and
+    ``shared`` holds the ids of arrays given to leaves or passed in by the user: a leaf copies
+    a gradient only when it finds it there (see :func:`_accumulate_leaf`)."""
+    pending = _pending_counts(root)
     grads: dict[Context, np.ndarray] = {root: grad}
     owned: set[Context] = set()  # nodes whose accumulated grad is our own array
+    shared, held = {id(grad), id(_guard.root(grad))}, {}
     ready = [root]
     while ready:
         node = ready.pop()
         g = grads.pop(node, None)
         in_grads = ()
         if g is not None:
-            if node._entries is None:
-                raise node.freed_error()
-            node.check_versions()
-            in_grads = node.fn.backward(node, g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            if len(in_grads) != len(node.parents):
-                raise RuntimeError(f"{node.fn.name}.backward returned {len(in_grads)} gradients "
-                                   f"for {len(node.parents)} inputs")
+            _hold(held, g, -1)
+            in_grads = _run_node(node, g)
         if not retain_graph:
             node.release()
         owned.discard(node)
@@ -608,21 +648,34 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
             ig = in_grads[i] if in_grads else None
             if isinstance(p, Tensor):
                 if ig is not None:
-                    _accumulate_leaf(p, ig)
+                    _accumulate_leaf(p, ig, shared, held)
                 continue
             if ig is not None:
                 ig = _as_grad(ig, node.input_dtypes[i])
                 acc = grads.get(p)
                 if acc is None:
                     grads[p] = ig
+                    _hold(held, ig, 1)
                 elif p in owned:
                     acc += ig
                 else:
+                    _hold(held, acc, -1)
                     grads[p] = acc + ig
+                    _hold(held, grads[p], 1)
                     owned.add(p)
             pending[p] -= 1
             if pending[p] == 0:
                 ready.append(p)
+
+
+def _hold(held: dict, a: np.ndarray, step: int) -> None:
+    """Count (``step`` 1) or uncount (-1) a pending node gradient and the array it views."""
+    for key in {id(a), id(_guard.root(a))}:
+        n = held.get(key, 0) + step
+        if n > 0:
+            held[key] = n
+        else:
+            held.pop(key, None)
 
 
 from . import functional as F  # noqa: E402  (the operators above call into it)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import stash
+from . import _check, stash
 from .nn.layers import Conv1d, Conv2d, Linear
 from .nn.module import Module
 
@@ -34,8 +34,7 @@ def trace(model: Module, loss_fn, batch: int, name: str = "minidd-model",
     their width).  The measured ledger (bytes per layer under ``policy``) is kept under
     ``"measured"``.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"trace: batch must be a positive int, got {batch!r}")
+    _check.positive_int(batch, "trace: batch")
     policy = policy or stash.ZeroValue()
     gemms = {n: m for n, m in model.named_modules() if isinstance(m, (Linear, Conv1d, Conv2d))}
     dense = _keep_dense(model)

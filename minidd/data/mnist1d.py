@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_file, check_int
+from .. import _check
+from .checks import check_file
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -26,8 +27,8 @@ def load_mnist1d(validation: int = 0, seed: int = 0):
     for tuning and ``((x_train, y_train), (x_val, y_val), (x_test, y_test))`` is returned; the
     test signals are the same either way and are never part of the validation set.
     """
-    validation = check_int(validation, "validation", "load_mnist1d", 0)
-    seed = check_int(seed, "seed", "load_mnist1d", 0)
+    validation = _check.integer(validation, "load_mnist1d: validation", least=0)
+    seed = _check.integer(seed, "load_mnist1d: seed", least=0)
     arrays = read_mnist1d(find("mnist1d.npz"))
     x, y = arrays["x"].astype(np.float32), arrays["y"]
     test = (arrays["x_test"].astype(np.float32), arrays["y_test"])

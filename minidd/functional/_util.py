@@ -1,6 +1,9 @@
 """Helpers shared by the op modules (broadcast bookkeeping, constant operands)."""
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 
 from ..autograd import Tensor
@@ -63,3 +66,27 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple:
 def shape_error(op: str, **shapes) -> ValueError:
     desc = ", ".join(f"{k} of shape {tuple(v)}" for k, v in shapes.items())
     return ValueError(f"{op}: incompatible shapes: {desc}")
+
+
+#: PyTorch keyword spellings with the same meaning here: ``dim=`` is ``axis=``, ``keepdim=`` is
+#: ``keepdims=`` (``start_dim``/``end_dim`` of ``flatten`` are ``start_axis``/``end_axis``).
+TORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis",
+                  "end_dim": "end_axis"}
+
+
+def torch_keywords(fn):
+    """Let ``fn`` take PyTorch's ``dim=``/``keepdim=`` spellings for its ``axis=``/``keepdims=``
+    (giving both spellings of one argument is refused); other keywords pass through."""
+    accepted = set(inspect.signature(fn).parameters)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for torch_name, name in TORCH_KEYWORDS.items():
+            if torch_name in kwargs and name in accepted:
+                if name in kwargs:
+                    raise TypeError(f"{fn.__name__}: give {name}= or PyTorch's {torch_name}=, "
+                                    "not both")
+                kwargs[name] = kwargs.pop(torch_name)
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,18 +1,45 @@
 """Matrix products: batched ``matmul`` and the ``linear`` layer op (where deferred dropout acts)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..autograd import Function
 from ..stash.roles import EXACT, PARAMETER, WEIGHT_GRAD_INPUT
 from ..stash.weight_grad import sparse_weight_grad
 from ._util import as_tensor, unbroadcast
+from .shape import Transpose
+
+
+def is_weight(t) -> bool:
+    """True for a :class:`~minidd.nn.Parameter` (a leaf marked ``is_parameter``) or its
+    transpose ``W.T``: the ``b`` of ``x @ W`` that makes ``x`` a weight-gradient input."""
+    node = getattr(t, "_node", None)
+    if node is not None and node.fn is Transpose and len(node.parents) == 1:
+        t = node.parents[0]
+    return getattr(t, "is_parameter", False) and getattr(t, "_node", True) is None
+
+
+def _note_left_weight(a, b) -> None:
+    """``W @ x`` by a parameter: its ``x`` stays exact; say so once (stash.md explains)."""
+    global _warned_left
+    if not _warned_left and is_weight(a) and not is_weight(b):
+        _warned_left = True
+        warnings.warn("matmul: W @ x with a parameter W on the left gives the stash no "
+                      "weight-gradient input (x is kept exact, deferred dropout cannot act on "
+                      "it); write x @ W, x @ W.T or F.linear(x, W) (see docs/stash.md)",
+                      UserWarning, stacklevel=3)
+
+
+_warned_left = False
 
 
 class MatMul(Function):
     """``a @ b`` as NumPy does it: leading (batch) dims broadcast; a 1-D ``a`` is a row vector
     and a 1-D ``b`` a column vector, their added axis dropped from the result (so vector @
-    vector is a 0-d dot product)."""
+    vector is a 0-d dot product).  ``x @ W`` by a 2-D parameter ``W`` (or ``W.T``) saves ``x``
+    as a weight-gradient input, as :class:`Linear` does."""
 
     arg_names = ("a", "b")
 
@@ -31,10 +58,12 @@ class MatMul(Function):
                              "do not broadcast") from None
         need = ctx.needs_input_grad
         ctx.shapes = (a.shape, b.shape, a2.shape, b2.shape)
-        if need[0]:
-            ctx.save(b, role=EXACT)
-        if need[1]:
-            ctx.save(a, role=EXACT)
+        ctx.save(b if need[0] else None, role=EXACT)
+        if need[1] and b.ndim == 2 and is_weight(ctx._inputs[1]):
+            # x @ W by a parameter: x is read only by dW = x^T dY, as linear's input
+            ctx.save(a, role=WEIGHT_GRAD_INPUT, row_size=b.shape[0])
+        else:
+            ctx.save(a if need[1] else None, role=EXACT)
         return np.matmul(a, b)
 
     @staticmethod
@@ -44,13 +73,13 @@ class MatMul(Function):
             g = np.expand_dims(g, -1)
         if len(sa) == 1:
             g = np.expand_dims(g, -2)
-        saved = list(ctx.saved)
+        b, a = ctx.saved
         ga = gb = None
         if need[0]:
-            b2 = saved.pop(0).reshape(sb2)
+            b2 = b.reshape(sb2)
             ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), sa2).reshape(sa)
         if need[1]:
-            a2 = saved.pop(0).reshape(sa2)
+            a2 = a.reshape(sa2)
             gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), sb2).reshape(sb)
         return ga, gb
 
@@ -72,10 +101,8 @@ class Linear(Function):
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
         need = ctx.needs_input_grad
-        if need[1]:
-            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=w.shape[1])
-        if need[0]:
-            ctx.save(w, role=PARAMETER)
+        ctx.save(x if need[1] else None, role=WEIGHT_GRAD_INPUT, row_size=w.shape[1])
+        ctx.save(w if need[0] else None, role=PARAMETER)
         ctx.x_shape = x.shape
         y = np.matmul(x.reshape(-1, w.shape[1]), w.T)
         if b is not None:
@@ -85,25 +112,29 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        saved = list(ctx.saved_entries)
+        entry, w_entry = ctx.saved_entries
         g2 = g.reshape(-1, g.shape[-1])
         gx = gw = gb = None
         if need[1]:
-            entry = saved.pop(0)
             gw = sparse_weight_grad(entry, g2)  # from the sparse form when that is faster
             if gw is None:
                 x = entry.unpack()
                 gw = g2.T @ x.reshape(-1, x.shape[-1])
         if need[0]:
-            gx = (g2 @ saved.pop(0).unpack()).reshape(ctx.x_shape)
+            gx = (g2 @ w_entry.unpack()).reshape(ctx.x_shape)
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return (gx, gw, gb) if len(need) > 2 else (gx, gw)
 
 
 def matmul(a, b):
-    """Matrix product as :func:`numpy.matmul`: broadcasting batch dims, 1-D operands as vectors."""
-    return MatMul.apply(as_tensor(a), as_tensor(b))
+    """Matrix product as :func:`numpy.matmul`: broadcasting batch dims, 1-D operands as vectors.
+
+    ``x @ W`` by a 2-D parameter (or ``x @ W.T``) is a linear layer for the stash: ``x`` is a
+    weight-gradient input; ``W @ x`` warns once that it is not."""
+    a, b = as_tensor(a), as_tensor(b)
+    _note_left_weight(a, b)
+    return MatMul.apply(a, b)
 
 
 def linear(x, weight, bias=None):

@@ -6,7 +6,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 from ..stash.entries import narrowest_uint
 from ..stash.roles import EXACT, INDEX
-from ._util import as_tensor, normalize_axes
+from ._util import as_tensor, normalize_axes, torch_keywords
 
 
 def _kept_shape(shape, axes):
@@ -117,26 +117,45 @@ def _reduce(cls, x, axis, keepdims, **extra):
     return cls.apply(x, axes=normalize_axes(axis, x.ndim, cls.name), keepdims=bool(keepdims), **extra)
 
 
+@torch_keywords
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (None: all)."""
     return _reduce(Sum, x, axis, keepdims)
 
 
+@torch_keywords
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis`` (None: all)."""
     return _reduce(Mean, x, axis, keepdims)
 
 
-def max(x, axis=None, keepdims=False):
-    """Maximum over ``axis`` (None: all)."""
+def _no_torch_pair(op, torch, axis, keepdims):
+    """PyTorch's ``x.max(dim=1)`` returns (values, indices): refuse it, naming the two calls
+    that give them here; ``keepdim=`` alone is ``keepdims=``."""
+    if "dim" in torch:
+        dim, keep = torch["dim"], torch.get("keepdim", keepdims)
+        raise TypeError(f"{op}: dim= is PyTorch's spelling, where {op}(dim=) returns (values, "
+                        f"indices); here write x.{op}(axis={dim!r}, keepdims={keep!r}) for the "
+                        f"values and {'x' if op == 'max' else '(-x)'}.argmax(axis={dim!r}) for "
+                        "the indices")
+    return _renamed(op, torch, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False, **torch):
+    """Maximum over ``axis`` (None: all); PyTorch's ``dim=`` is refused (see :func:`_no_torch_pair`)."""
+    if torch:
+        axis, keepdims = _no_torch_pair("max", torch, axis, keepdims)
     return _reduce(Max, x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False):
-    """Minimum over ``axis`` (None: all)."""
+def min(x, axis=None, keepdims=False, **torch):
+    """Minimum over ``axis`` (None: all); PyTorch's ``dim=`` is refused, as for :func:`max`."""
+    if torch:
+        axis, keepdims = _no_torch_pair("min", torch, axis, keepdims)
     return _reduce(Min, x, axis, keepdims)
 
 
+@torch_keywords
 def argmax(x, axis=None, keepdims=False):
     """Index of the first maximum over ``axis`` (None: of the flattened tensor), as an integer
     Tensor without grad (it is not differentiable)."""
@@ -150,9 +169,28 @@ def argmax(x, axis=None, keepdims=False):
     return Tensor(np.asarray(np.argmax(x.data, axis=axis, keepdims=bool(keepdims))))
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
+def var(x, axis=None, keepdims=False, ddof=None, **torch):
     """Variance over ``axis`` with ``ddof`` delta degrees of freedom.
 
     The default ``ddof=0`` is NumPy's (population variance); PyTorch's ``torch.var`` defaults to
-    the unbiased ``ddof=1`` (``correction=1``): pass ``ddof=1`` for PyTorch's number."""
-    return _reduce(Var, x, axis, keepdims, ddof=int(ddof))
+    the unbiased ``ddof=1`` (``correction=1``): pass ``ddof=1`` for PyTorch's number.  So
+    PyTorch's ``dim=`` is accepted only together with an explicit ``ddof``."""
+    if torch:
+        if "dim" in torch and ddof is None:
+            raise TypeError("var: dim= is PyTorch's spelling, and torch.var defaults to the "
+                            "unbiased ddof=1 where this var defaults to ddof=0: write "
+                            f"var(axis={torch['dim']!r}, ddof=1) for PyTorch's number")
+        axis, keepdims = _renamed("var", torch, axis, keepdims)
+    return _reduce(Var, x, axis, keepdims, ddof=int(ddof or 0))
+
+
+def _renamed(op, torch, axis, keepdims):
+    """``axis`` and ``keepdims`` from PyTorch's ``dim=``/``keepdim=`` in ``torch``."""
+    unknown = set(torch) - {"dim", "keepdim"}
+    if unknown:
+        raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(unknown)}")
+    if "dim" in torch:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis= or PyTorch's dim=, not both")
+        axis = torch["dim"]
+    return axis, torch.get("keepdim", keepdims)

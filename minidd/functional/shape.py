@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function, Tensor
 from ..stash.roles import INDEX
-from ._util import as_tensor, normalize_axes
+from ._util import as_tensor, normalize_axes, torch_keywords
 
 
 class Reshape(Function):
@@ -155,9 +156,12 @@ def transpose(x, axes=None):
     x = as_tensor(x)
     if axes is not None:
         axes = tuple(axes)
-        if not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes):
+        if not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes) \
+                or sorted(int(a) % x.ndim for a in axes) != list(range(x.ndim)):
+            swap = (" (PyTorch's transpose(dim0, dim1) swaps two axes; here give the whole "
+                    "permutation, as numpy.transpose)" if len(axes) == 2 and x.ndim > 2 else "")
             raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
-                             f"of a tensor of shape {x.shape}")
+                             f"of a tensor of shape {x.shape}{swap}")
     return Transpose.apply(x, axes=axes)
 
 
@@ -177,12 +181,14 @@ def _check_axis(xs, axis, op, extra=0):
     return int(axis) % nd
 
 
+@torch_keywords
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis."""
     xs = [as_tensor(t) for t in tensors]
     return Concatenate.apply(*xs, axis=_check_axis(xs, axis, "concatenate"))
 
 
+@torch_keywords
 def stack(tensors, axis=0):
     """Join tensors along a new axis."""
     xs = [as_tensor(t) for t in tensors]
@@ -196,6 +202,7 @@ def pad(x, pad_width, value=0.0):
     ``F.pad`` takes a flat tuple starting from the *last* axis: its ``(1, 2)`` on a 2-D tensor is
     ``((0, 0), (1, 2))`` here."""
     x = as_tensor(x)
+    _no_flat_torch_pad(x, pad_width)
     try:
         pw = np.asarray(pad_width)
         if pw.dtype.kind not in "iu":
@@ -209,6 +216,29 @@ def pad(x, pad_width, value=0.0):
     return Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)
 
 
+@torch_keywords
+def _no_flat_torch_pad(x, pad_width):
+    """Refuse a flat tuple of ints where it is ambiguous: PyTorch reads ``(1, 2)`` as the last
+    axis only, NumPy (and a pair here, on a 1-D tensor) as every axis."""
+    if not isinstance(pad_width, (tuple, list)) or not pad_width or x.ndim < 1 \
+            or not all(isinstance(p, (int, np.integer)) for p in pad_width):
+        return
+    if len(pad_width) == 2 and x.ndim == 1:
+        return  # one axis: both conventions agree
+    k = len(pad_width) // 2
+    numpy = (f"NumPy's np.pad gives the same pair to every axis, which here is "
+             f"pad(x, {tuple([tuple(pad_width)] * x.ndim)!r})" if len(pad_width) == 2
+             else "NumPy's np.pad takes one pair per axis")
+    torch_pairs = [(0, 0)] * max(x.ndim - k, 0) + [tuple(pad_width[2 * i:2 * i + 2])
+                                                    for i in reversed(range(k))]
+    raise ValueError(
+        f"pad: a flat pad_width {tuple(pad_width)!r} is ambiguous for a tensor of shape {x.shape}: "
+        f"PyTorch's F.pad reads it from the last axis backwards, which here is "
+        f"pad(x, {tuple(torch_pairs)!r}); {numpy}. Give one (before, after) pair per axis, "
+        "first axis first")
+
+
+@torch_keywords
 def squeeze(x, axis=None):
     """Drop axes of length 1: all of them, or the ``axis`` given (an int or a tuple), which
     must have length 1 (PyTorch silently keeps a longer one; this refuses it)."""
@@ -223,16 +253,19 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
+@torch_keywords
 def unsqueeze(x, axis):
     """Insert an axis of length 1 at position ``axis`` (in the result, -1 appends)."""
     x = as_tensor(x)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim - 1 <= axis <= x.ndim:
+    axis = _check.integer(axis, "unsqueeze: axis")
+    if not -x.ndim - 1 <= axis <= x.ndim:
         raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor with {x.ndim} dims "
                          f"(expected an int in [{-x.ndim - 1}, {x.ndim}])")
-    axis = int(axis) % (x.ndim + 1)
+    axis %= x.ndim + 1
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
+@torch_keywords
 def flatten(x, start_axis=0, end_axis=-1):
     """Merge axes ``start_axis`` to ``end_axis`` (inclusive) into one."""
     x = as_tensor(x)

@@ -6,8 +6,27 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..stash.store import uses_lossless
 from .layers import GELU, Dropout, LayerNorm, Linear
 from .module import Module
+
+
+def attention_mask(mask, t: int, causal: bool):
+    """The boolean (B or 1, 1, T, T) mask of who attends to whom (True = attends), or ``None``
+    for no mask: the keys' padding ``mask`` (B, T) and, if ``causal``, no key after the query.
+    A constant of booleans, never a float activation."""
+    if not isinstance(causal, bool):
+        raise TypeError(f"attention: causal must be a bool, got {type(causal).__name__}")
+    keep = None
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.ndim != 2 or mask.shape[1] != t:
+            raise ValueError(f"attention: mask must be (B, {t}) booleans, got shape {mask.shape}")
+        keep = mask[:, None, None, :]
+    if causal:
+        tri = np.tri(t, dtype=bool)[None, None]
+        keep = tri if keep is None else keep & tri
+    return keep
 
 
 class MultiHeadSelfAttention(Module):
@@ -25,8 +44,9 @@ class MultiHeadSelfAttention(Module):
         self.drop = Dropout(dropout, rng=rng)
         self.dim, self.heads = dim, heads
 
-    def forward(self, x, mask=None):
-        """``x`` (B, T, D); ``mask`` (B, T) booleans, True for real tokens (padding is ignored)."""
+    def forward(self, x, mask=None, causal=False):
+        """``x`` (B, T, D); ``mask`` (B, T) booleans, True for real tokens (padding is ignored);
+        ``causal=True``: position i attends to positions <= i only (a language model's mask)."""
         b, t, d = x.shape
         h, dh = self.heads, d // self.heads
 
@@ -36,12 +56,13 @@ class MultiHeadSelfAttention(Module):
         # the 1/sqrt(dh) scale goes on q, (T, dh) per head, not on the (T, T) scores
         q = split(self.q(x) * (1.0 / math.sqrt(dh)))
         k, v = split(self.k(x)), split(self.v(x))
-        scores = F.matmul(q, k.transpose(0, 1, 3, 2))
-        if mask is not None:
-            bias = np.where(mask, 0.0, -1e9).astype(x.dtype)[:, None, None, :]
-            scores = scores + bias
-        attn = self.drop(F.softmax(scores, axis=-1))
-        ctx = F.matmul(attn, v).transpose(0, 2, 1, 3).reshape(b, t, d)
+        scores = F.attention_scores(q, k.transpose(0, 1, 3, 2))
+        keep = attention_mask(mask, t, causal)
+        if uses_lossless("attention"):  # probabilities once, mask as bits (bit-identical)
+            ctx = F.attention_context(scores, v, self.drop.p, self.drop.rng, self.drop.training, mask=keep)
+        else:
+            ctx = F.matmul(self.drop(F.softmax(scores, axis=-1, mask=keep)), v)
+        ctx = ctx.transpose(0, 2, 1, 3).reshape(b, t, d)
         return self.out(ctx)
 
 
@@ -64,9 +85,10 @@ class TransformerEncoderBlock(Module):
         self.drop2 = Dropout(dropout, rng=rng)
         self.pre_ln = pre_ln
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, causal=False):
+        """``x`` (B, T, D); ``mask`` and ``causal`` as :meth:`MultiHeadSelfAttention.forward`'s."""
         if self.pre_ln:
-            x = x + self.drop1(self.attn(self.ln1(x), mask))
+            x = x + self.drop1(self.attn(self.ln1(x), mask, causal))
             return x + self.drop2(self.ff2(self.act(self.ff1(self.ln2(x)))))
-        x = self.ln1(x + self.drop1(self.attn(x, mask)))
+        x = self.ln1(x + self.drop1(self.attn(x, mask, causal)))
         return self.ln2(x + self.drop2(self.ff2(self.act(self.ff1(x)))))

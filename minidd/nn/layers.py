@@ -5,22 +5,10 @@ import math
 
 import numpy as np
 
+from .. import _check
 from .. import functional as F
-from ..functional.conv import _pair
+from ..functional.conv import pair
 from .module import Module, Parameter
-
-
-def _check_rng(rng, who):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator (for example "
-                        f"numpy.random.default_rng(0)), got {type(rng).__name__}")
-    return rng
-
-
-def _check_pos(v, name, who):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{who}: {name} must be a positive int, got {v!r}")
-    return int(v)
 
 
 class Linear(Module):
@@ -28,9 +16,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, *, rng, bias=True):
         super().__init__()
-        i = _check_pos(in_features, "in_features", "Linear")
-        o = _check_pos(out_features, "out_features", "Linear")
-        _check_rng(rng, "Linear")
+        i = _check.positive_int(in_features, "Linear: in_features")
+        o = _check.positive_int(out_features, "Linear: out_features")
+        _check.rng(rng, "Linear: rng")
         bound = 1.0 / math.sqrt(i)
         self.weight = Parameter(rng.uniform(-bound, bound, (o, i)))
         self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
@@ -56,13 +44,13 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
                  bias=True):
         super().__init__()
-        c = _check_pos(in_channels, "in_channels", "Conv2d")
-        o = _check_pos(out_channels, "out_channels", "Conv2d")
-        kh, kw = self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
-        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
-        _check_rng(rng, "Conv2d")
+        c = _check.positive_int(in_channels, "Conv2d: in_channels")
+        o = _check.positive_int(out_channels, "Conv2d: out_channels")
+        kh, kw = self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.padding = pair(padding, "padding", "Conv2d", 0)
+        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
+        _check.rng(rng, "Conv2d: rng")
         bound = 1.0 / math.sqrt(c * kh * kw)
         self.weight = Parameter(rng.uniform(-bound, bound, (o, c, kh, kw)))
         self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
@@ -153,7 +141,7 @@ class BatchNorm2d(Module):
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
         super().__init__()
-        c = _check_pos(num_features, "num_features", type(self).__name__)
+        c = _check.positive_int(num_features, f"{type(self).__name__}: num_features")
         self.weight = Parameter(np.ones(c))
         self.bias = Parameter(np.zeros(c))
         self.register_buffer("running_mean", np.zeros(c, dtype=np.float32))
@@ -181,7 +169,7 @@ class BatchNorm1d(BatchNorm2d):
 class LayerNorm(Module):
     def __init__(self, dim, eps=1e-5):
         super().__init__()
-        d = _check_pos(dim, "dim", "LayerNorm")
+        d = _check.positive_int(dim, "LayerNorm: dim")
         self.weight = Parameter(np.ones(d))
         self.bias = Parameter(np.zeros(d))
         self.eps = eps
@@ -240,10 +228,8 @@ class Dropout(Module):
 
     def __init__(self, p, *, rng):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
-        self.p = float(p)
-        self.rng = _check_rng(rng, "Dropout") if p > 0 else rng
+        self.p = _check.fraction(p, "Dropout: p")
+        self.rng = _check.rng(rng, "Dropout: rng") if p > 0 else rng
 
     def forward(self, x):
         return F.dropout(x, self.p, self.rng, training=self.training)
@@ -259,9 +245,9 @@ class Embedding(Module):
 
     def __init__(self, num, dim, *, rng):
         super().__init__()
-        n = _check_pos(num, "num", "Embedding")
-        d = _check_pos(dim, "dim", "Embedding")
-        self.weight = Parameter(_check_rng(rng, "Embedding").normal(0.0, 0.02, (n, d)))
+        n = _check.positive_int(num, "Embedding: num")
+        d = _check.positive_int(dim, "Embedding: dim")
+        self.weight = Parameter(_check.rng(rng, "Embedding: rng").normal(0.0, 0.02, (n, d)))
 
     def forward(self, indices):
         return F.embedding(indices, self.weight)

@@ -1,4 +1,5 @@
-"""The model families of the study: a ReLU-MLP, a VGG-style CNN, a mini-BERT and the MNIST-1D\nreference MLP and CNN.
+"""The model families of the study: a ReLU-MLP, a VGG-style CNN, a mini-BERT, a causal character LM
+and the MNIST-1D reference MLP and CNN.
 
 Each model marks its first layer, embeddings and classifier head ``stash_dense`` so that
 :class:`~minidd.stash.DeferredDropout` leaves them dense by default.
@@ -84,8 +85,9 @@ class BertEncoder(Module):
                                    for _ in range(layers)])
         self.vocab_size, self.max_len, self.dim = vocab_size, max_len, dim
 
-    def forward(self, tokens, mask=None):
-        """``tokens`` (B, T) integers; ``mask`` (B, T) booleans, True for real tokens."""
+    def forward(self, tokens, mask=None, causal=False):
+        """``tokens`` (B, T) integers; ``mask`` (B, T) booleans, True for real tokens;
+        ``causal=True``: each position sees only itself and the positions before it."""
         tokens = np.asarray(getattr(tokens, "data", tokens))
         if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
             raise ValueError(f"{type(self).__name__}: tokens must be integers of shape (B, T), "
@@ -96,8 +98,24 @@ class BertEncoder(Module):
                              f"table ({self.max_len})")
         x = self.ln(self.tok(tokens) + self.pos(np.arange(t)))
         for block in self.blocks:
-            x = block(x, mask)
+            x = block(x, mask, causal)
         return x
+
+
+class CharLM(Module):
+    """A causal (GPT-style) character language model: a pre-LN :class:`BertEncoder` under the
+    causal mask, a final LayerNorm and an untied output layer (``stash_dense``, like every
+    model's head), giving next-symbol logits (B, T, vocab) at every position."""
+
+    def __init__(self, vocab_size, context=64, dim=64, heads=4, layers=2, ff_dim=256, dropout=0.0, *, rng):
+        super().__init__()
+        self.encoder = BertEncoder(vocab_size, context, dim, heads, layers, ff_dim, dropout, pre_ln=True, rng=rng)
+        self.ln = LayerNorm(dim)
+        self.head = _dense(Linear(dim, vocab_size, rng=rng))
+
+    def forward(self, tokens):
+        """``tokens`` (B, T) integers, T at most ``context``."""
+        return self.head(self.ln(self.encoder(tokens, causal=True)))
 
 
 class MiniBERT(Module):

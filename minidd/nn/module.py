@@ -15,6 +15,7 @@ class Parameter(Tensor):
     """A leaf tensor that a :class:`Module` registers as trainable (float32 by default)."""
 
     __slots__ = ()
+    is_parameter = True  # x @ W by one makes x a weight-gradient input (functional.linalg)
 
     def __init__(self, data, dtype=np.float32):
         super().__init__(np.asarray(data, dtype=dtype, order="C"), requires_grad=True)  # 0-d stays 0-d

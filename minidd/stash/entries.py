@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import guard
 from . import structures as S
 from .structures import from_rows_view
 
@@ -71,14 +72,15 @@ def decode_values(stored: np.ndarray, value_dtype: str, dtype) -> np.ndarray:
 class StashEntry:
     """Base class.  Subclasses set ``kind`` and implement ``unpack`` and ``_payload_nbytes``.
 
-    Bookkeeping filled in by the store: ``layer``, ``role``, ``refs``, ``key``, ``source``.
+    Bookkeeping filled in by the store: ``layer``, ``role``, ``op`` (the op that saved it),
+    ``refs``, ``key``, ``source``.
     Statistics for the ledger: ``numel``, ``dense_nbytes``, ``nonzero`` (natural non-zeros, or
     ``None`` when the policy did not look), ``kept`` (elements stored) and ``target_kept``.
     """
 
     kind = "?"
     __slots__ = ("shape", "dtype", "numel", "dense_nbytes", "nonzero", "kept", "target_kept",
-                 "nbytes", "layer", "role", "refs", "key", "source", "__weakref__")
+                 "nbytes", "layer", "role", "op", "refs", "key", "source", "__weakref__")
 
     def __init__(self, shape, dtype, nonzero=None, kept=None, target_kept=None):
         self.shape = tuple(shape)
@@ -89,7 +91,7 @@ class StashEntry:
         self.kept = self.numel if kept is None else kept
         self.target_kept = self.kept if target_kept is None else target_kept
         self.nbytes = self._payload_nbytes() + meta_bytes(self.shape)
-        self.layer = self.role = self.key = self.source = None
+        self.layer = self.role = self.op = self.key = self.source = None
         self.refs = 0
 
     def _payload_nbytes(self) -> int:
@@ -101,6 +103,11 @@ class StashEntry:
     def drop(self) -> None:
         """Let go of the payload (called once the last op that saved it has run backward)."""
 
+    def keeps(self, array: np.ndarray) -> bool:
+        """Whether this entry keeps ``array`` itself by reference (and has pinned it read-only):
+        then the node that saved it guards its bases too (:mod:`minidd.stash.guard`)."""
+        return False
+
 
 class DenseEntry(StashEntry):
     """The array itself, by reference, made read-only while it is stashed."""
@@ -110,9 +117,7 @@ class DenseEntry(StashEntry):
 
     def __init__(self, array: np.ndarray, nonzero=None, kept=None, target_kept=None):
         self.array = array
-        self._flipped = bool(array.flags.writeable)
-        if self._flipped:
-            array.flags.writeable = False
+        self._flipped = guard.pin(array)
         super().__init__(array.shape, array.dtype, nonzero, kept, target_kept)
 
     def _payload_nbytes(self):
@@ -121,12 +126,11 @@ class DenseEntry(StashEntry):
     def unpack(self):
         return self.array
 
+    def keeps(self, array):
+        return self.array is array
+
     def drop(self):
-        if self._flipped:
-            try:
-                self.array.flags.writeable = True
-            except ValueError:  # its base became read-only meanwhile: leave it as it is
-                pass
+        guard.unpin(self.array, self._flipped)
         self.array = None
 
 

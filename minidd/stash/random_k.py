@@ -6,7 +6,9 @@ uniformly at random instead of by magnitude (kept values are not rescaled, as de
 does not rescale either).  A gain that random-k shares is not about *which* elements deferred
 dropout keeps.  With ``rescale=True`` the kept values are multiplied by ``n / k`` (the inverse of
 each element's chance of being kept, ``1 / (1 - drop)`` up to rounding), which makes the weight
-gradient an unbiased estimate of the dense one: the unbiased control.  Every other array is stored losslessly, as :class:`~minidd.stash.ZeroValue` does.
+gradient an unbiased estimate of the dense one: the unbiased control.  Every other array is
+stored losslessly, as :class:`~minidd.stash.ZeroValue` does.  It registers as ``random_k``:
+``stash.parse_spec("random_k:0.9")`` builds it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import math
 
 import numpy as np
 
+from .. import _check
 from .entries import DenseEntry, pack_sparse
 from .policies import StashPolicy, zero_value_pack
 from .roles import PARAMETER, WEIGHT_GRAD_INPUT
@@ -25,28 +28,31 @@ class RandomK(StashPolicy):
     Layers marked ``keep_dense`` (first layer, embeddings, heads) stay lossless, as under
     :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices;
     ``rescale`` multiplies the kept values by ``n / k`` (unbiased).
+    ``lossless`` as every policy's (:data:`~minidd.stash.policies.LOSSLESS_OPS`).
     """
 
     name = "random_k"
 
-    def __init__(self, drop: float = 0.9, seed: int = 0, rescale: bool = False):
-        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop < 1.0:
-            raise ValueError(f"RandomK: drop must be a number in [0, 1), got {drop!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"RandomK: seed must be a non-negative int, got {seed!r}")
-        if not isinstance(rescale, (bool, np.bool_)):
-            raise TypeError(f"RandomK: rescale must be True or False, got {rescale!r}")
-        self.drop, self.seed, self.rescale = float(drop), seed, bool(rescale)
+    def __init__(self, drop: float = 0.9, seed: int = 0, rescale: bool = False, *, lossless="none"):
+        super().__init__(lossless=lossless)
+        self.drop = _check.fraction(drop, "RandomK: drop")
+        self.seed = _check.integer(seed, "RandomK: seed", least=0)
+        self.rescale = _check.flag(rescale, "RandomK: rescale")
         self.rng = np.random.default_rng(seed)
 
     def config(self) -> dict:
-        return {"policy": self.name, "drop": self.drop, "seed": self.seed, "rescale": self.rescale}
+        return {"policy": self.name, "drop": self.drop, "seed": self.seed, "rescale": self.rescale,
+                **self._lossless_config()}
 
-    def pack(self, array, role, scope, row_size, feature_axis=-1):
-        if role == PARAMETER:
+    def storage_config(self) -> dict:
+        """Random-k stores what deferred dropout at the same drop rate stores."""
+        return {"policy": "deferred_dropout", "drop": self.drop, **self._lossless_config()}
+
+    def pack(self, array, info):
+        if info.role == PARAMETER:
             return DenseEntry(array)
-        if (role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
-                or scope.keep_dense or self.drop == 0.0):
+        if (info.role != WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0
+                or info.scope.keep_dense or self.drop == 0.0):
             return zero_value_pack(array)
         n = array.size
         k = math.ceil((1.0 - self.drop) * n)

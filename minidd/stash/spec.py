@@ -4,28 +4,34 @@ The dict is ``policy.config()``: ``{"policy": name, option: value, ...}`` with e
 The string is a view of the same dict::
 
     spec    := name [":" drop] ("," key "=" value)*
-    name    := "dense" | "zero_value" | "deferred_dropout" | "dd"  (short for deferred_dropout)
+    name    := a registered policy name or alias: "dense" | "zero_value" | "deferred_dropout"
+               | "dd" (short for deferred_dropout) | "random_k" | ...
     layers  := "layers=" pattern ":" drop (";" pattern ":" drop)*
 
 for example ``dense``, ``dd:0.9``,
 ``dd:0.9,granularity=row,value_dtype=bfloat16,selection=sample,seed=3``,
 ``dd:0.9,structure=block,block=128,layers=encoder.0.*:0.5;head:0``, ``dd,structure=nm,n=2,m=4``
-(the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``.  ``drop=`` may also be
-written as an option.
+``random_k:0.9,rescale`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``;
+a boolean option written bare is switched on (``rescale`` is ``rescale=true``), which is how the
+canonical string writes a boolean whose default is off.  ``drop=`` may also be
+written as an option.  Every built-in policy takes ``lossless=`` (``none``, ``all`` or op names
+joined by ``+``: ``dense,lossless=all``, ``dd:0.9,lossless=layer_norm+attention``; see
+:data:`~minidd.stash.policies.LOSSLESS_OPS`).
 
 :func:`format_spec` writes the canonical string: the full policy name, the drop rate, then only
 the options that differ from their defaults, in ``config()`` order.  :func:`spec_key` is that
 string, so ``dd:0.9`` and ``deferred_dropout:0.9,granularity=tensor`` key one run.
+
+The table of names is open: a :class:`~minidd.stash.StashPolicy` subclass that sets ``name``
+registers itself (``policies.REGISTRY``), and its ``config()`` options become its spec options.
 """
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Mapping
 
-from .policies import Dense, DeferredDropout, StashPolicy, ZeroValue
-
-POLICIES = {"dense": Dense, "zero_value": ZeroValue, "deferred_dropout": DeferredDropout}
-ALIASES = {"dd": "deferred_dropout"}
+from .policies import REGISTRY, StashPolicy
 
 
 def _hint(word: str, choices) -> str:
@@ -36,17 +42,31 @@ def _hint(word: str, choices) -> str:
 def _policy_class(name, where: str) -> type:
     if not isinstance(name, str):
         raise TypeError(f"{where}: the policy name must be a str, got {name!r}")
-    canonical = ALIASES.get(name, name)
-    if canonical not in POLICIES:
-        names = tuple(POLICIES) + tuple(ALIASES)
+    if name not in REGISTRY:
+        names = tuple(REGISTRY)
         raise ValueError(f"{where}: unknown policy {name!r}{_hint(name, names)}; "
                          f"expected one of {names}")
-    return POLICIES[canonical]
+    return REGISTRY[name]
+
+
+def _names() -> tuple:
+    """The registered policy names, aliases left out."""
+    return tuple(k for k, cls in REGISTRY.items() if k == cls.name)
 
 
 def _defaults(cls) -> dict:
-    """The options of a policy class and their defaults (its default instance's config)."""
-    return {k: v for k, v in cls().config().items() if k != "policy"}
+    """The options of a policy class and their defaults: its default instance's config, and
+    the options configs leave out while off (``lossless``, ``exact_ops``) with their defaults."""
+    options = {k: v for k, v in cls().config().items() if k != "policy"}
+    for name in OPTIONAL_OPTIONS:
+        param = inspect.signature(cls).parameters.get(name)
+        if param is not None:
+            options.setdefault(name, param.default)
+    return options
+
+
+#: Options a config carries only when they are on.
+OPTIONAL_OPTIONS = ("exact_ops", "lossless")
 
 
 def from_config(config: Mapping) -> StashPolicy:
@@ -60,7 +80,7 @@ def from_config(config: Mapping) -> StashPolicy:
                         f"got {type(config).__name__}")
     if "policy" not in config:
         raise ValueError(f"from_config: config {dict(config)!r} has no 'policy' key "
-                         f"(one of {tuple(POLICIES)})")
+                         f"(one of {_names()})")
     cls = _policy_class(config["policy"], "from_config")
     options = _defaults(cls)
     kwargs = {k: v for k, v in config.items() if k != "policy"}
@@ -132,6 +152,8 @@ def parse_spec(text: str) -> StashPolicy:
     for item in items:
         key, eq, value = item.partition("=")
         key = key.strip()
+        if not eq and isinstance(options.get(key), bool):
+            eq, value = "=", "true"   # a bare boolean option is switched on: "random_k:0.9,rescale"
         if not eq or not key:
             raise ValueError(f"policy spec {text!r}: {item!r} must be key=value")
         if key not in options:
@@ -169,7 +191,8 @@ def _format_value(value) -> str:
     return str(value)
 
 
-def _as_policy(spec) -> StashPolicy:
+def as_policy(spec) -> StashPolicy:
+    """The policy a spec string or a config dict describes; a policy is returned as it is."""
     if isinstance(spec, StashPolicy):
         return spec
     if isinstance(spec, Mapping):
@@ -181,8 +204,11 @@ def _as_policy(spec) -> StashPolicy:
 
 def format_spec(spec) -> str:
     """The canonical spec string of a policy, a config dict or a spec string."""
-    policy = _as_policy(spec)
+    policy = as_policy(spec)
     config = policy.config()
+    if config["policy"] not in REGISTRY:
+        raise ValueError(f"format_spec: {policy!r} is not a registered policy (it cannot be "
+                         "written as plain data); keep it as the object")
     defaults = _defaults(type(policy))
     out = config["policy"]
     if "drop" in config:
@@ -190,7 +216,7 @@ def format_spec(spec) -> str:
     for key, value in config.items():
         if key in ("policy", "drop") or value == defaults.get(key):
             continue
-        out += f",{key}={_format_value(value)}"
+        out += f",{key}" if value is True else f",{key}={_format_value(value)}"
     return out
 
 

@@ -1,7 +1,8 @@
 """The stash store: the active policy, the ledger, and the one ``save`` every op goes through.
 
 An array saved by several ops (a LayerNorm output read by the Q, K and V projections) is packed
-once and shared: the store keys live entries by the array's identity and role, checked through
+once and shared (a weight-gradient input also shares an exact entry of the same array, such as
+the output a lossless LayerNorm or GELU keeps: the exact copy serves both): the store keys live entries by the array's identity and role, checked through
 a weak reference so that a recycled ``id`` is never mistaken for the same array, and so that the
 store itself never keeps a dense array alive.
 """
@@ -12,10 +13,11 @@ import weakref
 
 import numpy as np
 
+from .. import _check
 from . import roles as R
 from .entries import StashEntry
 from .ledger import Ledger
-from .policies import Dense, StashPolicy
+from .policies import Dense, PackInfo, StashPolicy
 
 
 class _State:
@@ -66,11 +68,15 @@ def set_policy(policy: StashPolicy) -> None:
                         f"DeferredDropout, ...), got {type(policy).__name__}")
     live = len(_State.ledger)
     if live and policy is not _State.policy:
-        raise RuntimeError(
-            f"set_policy: a graph is still alive with {live} saved arrays packed by "
-            f"{_State.policy!r}; run backward() on it or drop every reference to its outputs "
-            "(for example `del loss`) before changing the policy")
+        raise RuntimeError(f"set_policy: a graph is still alive ({live} saved arrays), held "
+                           f"by {describe_live_graph() if describe_live_graph else 'a tensor'}: call "
+                           "backward() on it or `del` it first")
     _State.policy = policy
+
+
+#: Describes the live graphs' outputs for the error below; minidd.graph installs it (the store
+#: cannot import the engine: the engine imports the store).
+describe_live_graph = None
 
 
 @contextlib.contextmanager
@@ -86,32 +92,39 @@ def use(policy: StashPolicy):
     set_policy(previous)
 
 
+def uses_lossless(op: str) -> bool:
+    """Whether the active policy's ``lossless=`` option turns on op ``op``'s compact form."""
+    return _State.policy.uses_lossless(op)
+
+
 def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
          feature_axis: int = -1) -> StashEntry:
     """Pack ``array`` for ``op``'s backward under the active policy (or share a live entry).
 
     ``row_size`` is the length of one row for per-row policies; ``feature_axis`` the axis of a
-    weight-gradient input's features (-1 for linear, 1 for NCHW convolution input).
+    weight-gradient input's features (-1 for linear, 1 for NCHW convolution input).  The policy
+    is handed these, the role and the current layer scope as one :class:`PackInfo`.
     """
     if role not in R.ROLES:
         raise ValueError(f"{op}: unknown stash role {role!r}; expected one of {R.ROLES}")
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{op}: ctx.save takes a numpy.ndarray, got {type(array).__name__}")
-    if isinstance(feature_axis, bool) or not isinstance(feature_axis, (int, np.integer)) \
-            or not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
-        raise ValueError(f"{op}: ctx.save feature_axis must be -1 (features last) or an axis of the "
-                         f"{array.ndim}-d array, got {feature_axis!r}")
+    form = f"-1 (features last) or an axis of the {array.ndim}-d array"
+    feature_axis = _check.integer(feature_axis, f"{op}: ctx.save feature_axis", form=form)
+    if not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
+        raise ValueError(f"{op}: ctx.save feature_axis must be {form}, got {feature_axis!r}")
     if role == R.PARAMETER:
         return _ParameterRef(array)
     key = (id(array), role)
-    entry = _State.table.get(key)
-    if entry is not None and entry.source() is array:
-        entry.refs += 1
-        return entry
+    for k in (key, (id(array), R.EXACT)) if role == R.WEIGHT_GRAD_INPUT else (key,):
+        entry = _State.table.get(k)
+        if entry is not None and entry.source() is array:
+            entry.refs += 1  # an exact copy serves a weight gradient too (LayerNorm/GELU outputs)
+            return entry
     scope = R.current_scope()
-    entry = _State.policy.pack(array, role, scope, row_size, feature_axis)
+    entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, feature_axis))
     entry.layer = scope.name or op
-    entry.role, entry.key, entry.source, entry.refs = role, key, weakref.ref(array), 1
+    entry.role, entry.op, entry.key, entry.source, entry.refs = role, op, key, weakref.ref(array), 1
     _State.table[key] = entry
     _State.ledger.add(entry)
     return entry

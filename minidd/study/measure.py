@@ -17,38 +17,8 @@ import numpy as np
 from .. import __version__, stash
 from . import recipes
 from ..nn import Dropout
-from ..stash.random_k import RandomK
 from .results import RunResult, run_key
 from ..trace import trace
-
-
-def make_policy(spec) -> stash.StashPolicy:
-    """A policy from a spec string (:func:`minidd.stash.parse_spec`'s grammar, plus
-    ``"random_k:<drop>"`` for the random-k control and ``"random_k:<drop>,rescale"`` for its
-    unbiased form), a config dict, or a policy (returned as it is)."""
-    if isinstance(spec, stash.StashPolicy):
-        return spec
-    if isinstance(spec, dict):
-        if spec.get("policy") == RandomK.name:
-            return RandomK(spec["drop"], spec.get("seed", 0), spec.get("rescale", False))
-        return stash.from_config(spec)
-    if isinstance(spec, str) and spec.startswith(RandomK.name + ":"):
-        drop, _, option = spec.partition(":")[2].partition(",")
-        if option not in ("", "rescale"):
-            raise ValueError(f"policy {spec!r}: random_k takes only the option 'rescale', got {option!r}")
-        try:
-            return RandomK(float(drop), rescale=option == "rescale")
-        except ValueError as e:
-            raise ValueError(f"policy {spec!r}: {e}") from None
-    return stash.parse_spec(spec)
-
-
-def policy_label(policy) -> str:
-    """The canonical spec string of a policy or its config dict (:func:`minidd.stash.format_spec`)."""
-    config = policy if isinstance(policy, dict) else policy.config()
-    if config["policy"] == RandomK.name:
-        return f"{RandomK.name}:{config['drop']:g}" + (",rescale" if config.get("rescale") else "")
-    return stash.format_spec(config)
 
 
 def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: int | None = None,
@@ -63,7 +33,7 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     hp = recipes.config(task, **(hp or {}))
     if epochs:
         hp["steps" if "steps" in hp else "epochs"] = epochs
-    pol = make_policy(policy)
+    pol = stash.as_policy(policy)
     t0, cpu0 = time.perf_counter(), time.process_time()
     net, history, probe, batch, metrics = recipes.train(task, hp, pol, seed, train_limit, progress)
     train_seconds = time.perf_counter() - t0
@@ -77,17 +47,17 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
         timings.update(measured.pop("step_times"), measure_seconds=time.perf_counter() - t1)
     timings["total_seconds"] = time.perf_counter() - t0
     timings["cpu_seconds"] = time.process_time() - cpu0   # this process's CPU time: what a run costs
-    spec = policy_label(pol)
+    spec = stash.format_spec(pol)
     return RunResult(run_key(task, spec, seed), task, pol.config(), spec, seed, "ok", None,
                      {"hp": hp, "train_limit": train_limit, "version": __version__}, metrics,
                      curves=history, timings=timings, **measured)
 
 
-def _hardware_policy(config: dict):
-    import hardware
-    if config["policy"] == RandomK.name:   # random-k stores what deferred dropout stores
-        return hardware.policy_from_config({"policy": "deferred_dropout", "drop": config["drop"]})
-    return hardware.policy_from_config(config)
+def run_curves(task: str, policy, seed: int, epochs: int | None = None, train_limit: int | None = None,
+               hp: dict | None = None) -> RunResult:
+    """:func:`run` without the measurements (learning curve and final scores only): the runner
+    of studies that compare training quality (``runner="minidd.study.measure:run_curves"``)."""
+    return run(task, policy, seed, epochs, train_limit, hp=hp, measure_run=False)
 
 
 def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 7) -> dict:
@@ -121,7 +91,10 @@ def measure(net, loss_fn, batch: int, policy: stash.StashPolicy, repeats: int = 
     net.zero_grad()
     traced = trace(net, loss_fn, batch, name=type(net).__name__)
     workload = hardware.workload_from_dict(traced)
-    cmp = hardware.compare(hardware.TPUV3, workload, _hardware_policy(policy.config()), batch=batch)
+    # the TPU model's policies do not model the lossless reductions or the sparsified exact
+    # stashes (hardware/accounting.py does): its figures are those of the policy without them
+    storage = {k: v for k, v in policy.storage_config().items() if k not in ("lossless", "exact_ops")}
+    cmp = hardware.compare(hardware.TPUV3, workload, hardware.policy_from_config(storage), batch=batch)
     return {
         "stash": footprint, "fidelity": fidelity, "step_times": times,
         "hardware": {"stash_reduction": cmp.stash_reduction,

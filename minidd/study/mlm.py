@@ -4,8 +4,10 @@ BERT's recipe: 15% of the real tokens (never [CLS] or padding) are chosen; of th
 [MASK], 10% a random word and 10% stay as they are; the loss is the cross-entropy of the chosen
 positions only.  The output layer is tied to the token embedding (``logits = h E^T + b``), after
 BERT's transform (dense, GELU, LayerNorm).  Held-out MLM loss and masked-token accuracy are
-measured on the test split's bodies with a fixed masking (seed 1234), so every run is scored on
-the same positions.
+measured with a fixed masking (seed 1234), so every run is scored on the same positions: during
+training on a validation slice of the *training* e-mails (the last :data:`VAL_FRACTION` of them,
+which training never sees; every tuning decision reads it), at the end also on the test
+split's bodies (for the comparison only).
 
 :func:`pretrain` trains one model from a dict of hyperparameters (the ``mlm`` recipe's, see
 :mod:`minidd.study.recipes`); measuring the trained model is the harness's job (:mod:`minidd.study.measure`).
@@ -15,15 +17,17 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from .. import functional as F, stash
+from .. import _check, functional as F, stash
 from ..autograd import no_grad
 from ..data.text import CLS, MASK, PAD, SPECIALS, load_spam
 from ..nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
 from ..optim import AdamW, warmup_cosine
 from ..stash.roles import scope
 from ..train import fit
+from .freeze import touched_weights
 
 EVAL_MASK_SEED = 1234
+VAL_FRACTION = 0.1
 #: Hyperparameters :func:`pretrain` reads (the ``mlm`` recipe gives every one of them).
 HYPERPARAMETERS = ("vocab_size", "max_len", "dim", "heads", "layers", "ff_dim", "pre_ln", "dropout",
                    "mask_rate", "batch_size", "steps", "lr", "weight_decay", "warmup_steps",
@@ -42,10 +46,8 @@ def mask_tokens(tokens: np.ndarray, rng: np.random.Generator, rate: float = 0.15
     Returns ``(inputs, rows, cols, targets)``: the corrupted tokens and, for every chosen
     position, its batch row, column and original token.  At least one position is chosen.
     """
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate < 1.0:
-        raise ValueError(f"mask_tokens: rate must be in (0, 1), got {rate!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"mask_tokens: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    _check.number(rate, "mask_tokens: rate", 0, 1, low_open=True, high_open=True, form="in (0, 1)")
+    _check.rng(rng, "mask_tokens: rng")
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
         raise ValueError(f"mask_tokens: tokens must be integers of shape (B, T), got {tokens.dtype} {tokens.shape}")
@@ -111,13 +113,6 @@ def evaluate_mlm(model, tokens, mask, batch_size=64, rate=0.15) -> dict:
     return {"mlm_loss": total / n, "masked_accuracy": correct / n}
 
 
-def sparsified_weights(model: MaskedLM) -> list[str]:
-    """Names of the weights whose gradient deferred dropout computes from a sparsified stash:
-    every ``Linear`` of the encoder blocks (the layers not marked ``stash_dense``)."""
-    return [f"{name}.weight" for name, m in model.named_modules()
-            if isinstance(m, Linear) and name.startswith("encoder.blocks.") and not m.stash_dense]
-
-
 class ScaledAdamW(AdamW):
     """AdamW whose step (and decoupled weight decay) is multiplied by ``scales[i]`` for
     parameter ``i``: a learning rate per parameter, one schedule for all."""
@@ -139,7 +134,7 @@ def make_optimizer(model: MaskedLM, hp: dict) -> AdamW:
               "lr_schedule": warmup_cosine(hp["warmup_steps"], hp["steps"])}
     if hp["encoder_lr_scale"] == 1.0:
         return AdamW(model.parameters(), **kwargs)
-    scaled = set(sparsified_weights(model))
+    scaled = set(touched_weights(model))
     named = list(model.named_parameters())
     return ScaledAdamW([p for _, p in named], [hp["encoder_lr_scale"] if n in scaled else 1.0 for n, _ in named],
                        **kwargs)
@@ -151,20 +146,23 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     under ``policy``.
 
     The loop is :func:`minidd.train.fit` with the masked-LM loss.  Returns ``(model, history,
-    probe)``: ``history`` is fit's, with ``curve`` (held-out ``mlm_loss`` and ``masked_accuracy``
-    every ``eval_every`` steps and at the end) and ``step_loss``; ``probe(model)`` builds the
-    loss of one fixed training batch (for measurements).
+    probe, metrics)``: ``history`` is fit's, with ``curve`` (validation ``mlm_loss`` and
+    ``masked_accuracy`` every ``eval_every`` steps and at the end) and ``step_loss``;
+    ``probe(model)`` builds the loss of one fixed training batch (for measurements); ``metrics``
+    the final ``val_loss`` and the test split's ``test_loss`` and ``test_accuracy``.
     """
     missing = [k for k in HYPERPARAMETERS if k not in hp]
     if missing:
         raise ValueError(f"pretrain: hp is missing {missing}")
     steps = hp["steps"]
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"pretrain: steps must be a positive int, got {steps!r}")
+    _check.positive_int(steps, "pretrain: steps")
     (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = _corpus(hp["max_len"], hp["vocab_size"])
-    if train_limit:
-        tr_tok, tr_mask = tr_tok[:train_limit], tr_mask[:train_limit]
-        te_tok, te_mask = te_tok[:max(16, train_limit // 4)], te_mask[:max(16, train_limit // 4)]
+    n_val = max(16, int(round(VAL_FRACTION * len(tr_tok))))
+    if train_limit:   # the first train_limit e-mails to train on, a quarter of that to score
+        n_val = max(16, train_limit // 4)
+        tr_tok, tr_mask = tr_tok[:train_limit + n_val], tr_mask[:train_limit + n_val]
+        te_tok, te_mask = te_tok[:n_val], te_mask[:n_val]
+    va_tok, va_mask, tr_tok, tr_mask = tr_tok[-n_val:], tr_mask[-n_val:], tr_tok[:-n_val], tr_mask[:-n_val]
     rng = np.random.default_rng(seed)
     model = MaskedLM(len(tok), hp["max_len"], hp["dim"], hp["heads"], hp["layers"], hp["ff_dim"],
                      hp["dropout"], hp["pre_ln"], rng=rng)
@@ -172,11 +170,13 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     history = fit(model, (tr_tok, tr_mask), optimizer=make_optimizer(model, hp), steps=steps,
                   batch_size=hp["batch_size"], rng=rng, policy=policy,
                   loss_fn=lambda m, batch, r: mlm_loss(m, *batch, r, rate)[0],
-                  eval_fn=lambda m: evaluate_mlm(m, te_tok, te_mask, rate=rate), eval_every=hp["eval_every"],
+                  eval_fn=lambda m: evaluate_mlm(m, va_tok, va_mask, rate=rate), eval_every=hp["eval_every"],
                   progress=progress, desc=f"mlm {policy.name}")
     probe_tok, probe_mask = tr_tok[:hp["batch_size"]], tr_mask[:hp["batch_size"]]
 
     def probe(m):
         return mlm_loss(m, probe_tok, probe_mask, np.random.default_rng(0), rate)[0]
 
-    return model, history, probe
+    test = evaluate_mlm(model, te_tok, te_mask, rate=rate)
+    return model, history, probe, {"val_loss": history["curve"][-1]["mlm_loss"], "test_loss": test["mlm_loss"],
+                                   "test_accuracy": test["masked_accuracy"]}

@@ -7,7 +7,7 @@ published table: MLP 68%, CNN 94%).  Hyperparameters beyond the reference, for t
 
 ``weight_decay``  AdamW's decoupled weight decay (0: plain Adam, the reference);
 ``dropout``       dropout rate of the model (0: none, the reference);
-``freeze``        ``None``; ``"touched"``: the layers deferred dropout sparsifies by default
+``freeze``        (:func:`minidd.study.freeze.freeze`) ``None``; ``"touched"``: the layers deferred dropout sparsifies by default
                   (every Linear / Conv layer not marked ``stash_dense``) are frozen at their
                   initial values, weight *and* bias (not trained, not decayed, their inputs not
                   stashed): the floor of a policy that touches those layers; ``"touched_weights"``:
@@ -29,12 +29,11 @@ import numpy as np
 from .. import functional as F
 from ..autograd import Tensor
 from ..data import load_mnist1d
-from ..nn import CNN1d, Conv1d, Conv2d, Linear, ResidualMLP
+from ..nn import CNN1d, ResidualMLP
 from ..optim import AdamW
 from ..stash import Dense, gradient_noise
 from ..train import evaluate, fit
-
-FREEZE = (None, "touched", "touched_weights", "all")
+from .freeze import freeze
 
 HP = {"hidden": 100, "channels": 25, "steps": 8000, "batch_size": 100, "optimizer": "adamw", "schedule": "constant",
       "lr": 1e-2, "weight_decay": 0.0,
@@ -47,23 +46,6 @@ def build(task: str, hp: dict, rng):
     if task == "mnist1d_mlp":
         return ResidualMLP(40, hp["hidden"], 10, dropout=hp["dropout"], rng=rng)
     return CNN1d(40, hp["channels"], 10, dropout=hp["dropout"], rng=rng)
-
-
-def freeze(net, what) -> list[str]:
-    """Freeze the layers ``what`` names (see the module docstring); returns their names."""
-    if what not in FREEZE:
-        raise ValueError(f"freeze must be one of {FREEZE}, got {what!r}")
-    names = []
-    for name, mod in net.named_modules():
-        if what is None or not isinstance(mod, (Linear, Conv1d, Conv2d)):
-            continue
-        if what != "all" and mod.stash_dense:
-            continue
-        params = [mod.weight] if what == "touched_weights" else mod.parameters()
-        for p in params:
-            p.requires_grad_(False)
-        names.append(name)
-    return names
 
 
 def _loss(x, y):

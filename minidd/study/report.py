@@ -21,7 +21,7 @@ SUMMARY_FIELDS = ["task", "policy", "drop", "seeds", "accuracy_mean", "accuracy_
                   "wgi_reduction", "min_cosine", "mean_cosine", "step_overhead",
                   "hw_stash_reduction", "hw_footprint_reduction", "hw_speedup_same_batch",
                   "hw_speedup_own_batch"]
-#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (README, MLM study).
+#: The MLM study's longest budget: shorter MLM runs cannot tell policies apart (docs/results.md, MLM study).
 MLM_MIN_STEPS = 1500
 
 
@@ -131,7 +131,7 @@ def _mlm_note(runs) -> list[str]:
     return [f"**The `mlm` runs here train only {', '.join(map(str, short))} step(s): at that budget the "
             "held-out MLM loss is still falling fast and its differences between policies are not "
             "evidence for or against any policy** (the learning rate decides them). The masked-LM "
-            "study (`python -m minidd.study.mlm_study`, README) compares policies at longer budgets against "
+            "study (`python -m minidd.study.mlm_study`, docs/results.md) compares policies at longer budgets against "
             "a tuned dense baseline and two controls, paired over seeds.", ""]
 
 
@@ -173,7 +173,17 @@ def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figu
     for r in measured:
         lines.append(f"| {r['task']} | {r['policy']} | {r['stash_bytes'] / 1e6:.2f} | "
                      f"{r['stash_reduction']:.2f}x | {r['wgi_reduction']:.2f}x | {r['step_overhead']:+.1%} |")
-    lines += ["", "## Hardware model on these models' traces", "",
+    lines += _hardware_sections(measured, hardware_scenarios)
+    lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table, ""]
+    lines += _time_section(runs)
+    lines += ["## Figures", ""]
+    lines += [f"![{Path(f).stem}]({Path(f).name})" for f in figures] or [figure_note]
+    return "\n".join(lines) + "\n"
+
+
+def _hardware_sections(measured: list[dict], hardware_scenarios: str | None) -> list[str]:
+    """The hardware model's view of each measured run, and the scenarios when given."""
+    lines = ["", "## Hardware model on these models' traces", "",
               "Each trained model's trace (shapes, measured natural sparsity) on the TPUv3-core "
               "model, at the training batch, against the zero-value baseline "
               "(`hardware/README.md` says what is modelled).", "",
@@ -193,11 +203,7 @@ def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figu
                   "variant's measured accuracy (mean over seeds), the trade-off a designer chooses. "
                   "Small models fold into few 128-wide passes, so structure buys less here than at "
                   "paper scale.", "", hardware_scenarios]
-    lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table, ""]
-    lines += _time_section(runs)
-    lines += ["## Figures", ""]
-    lines += [f"![{Path(f).stem}]({Path(f).name})" for f in figures] or [figure_note]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _pyplot():
@@ -337,14 +343,15 @@ def mlm_study_markdown(runs, study: dict, figures: list[str], figure_note: str, 
         comp = [r for r in ok if _study(r)["stage"] == "compare" and _study(r)["budget"] == budget]
         if not tune:
             continue
-        best = min(tune, key=lambda r: r.metrics["test_loss"])
+        best = min(tune, key=lambda r: r.metrics["val_loss"])
         lines += [f"## Budget {budget} steps", "",
                   f"**Tuning** (dense, seed {study['tune_seed']}, not one of the compared seeds): final "
-                  "held-out loss per peak learning rate and warm-up; the best (bold) is used by every arm.", "",
-                  "| lr | warm-up steps | held-out loss |", "|---|---|---|"]
+                  "validation loss (a slice of the training e-mails, never the test e-mails) per peak "
+                  "learning rate and warm-up; the best (bold) is used by every arm.", "",
+                  "| lr | warm-up steps | validation loss |", "|---|---|---|"]
         for r in tune:
             hp = r.settings["hp"]
-            cell = f"{r.metrics['test_loss']:.4f}"
+            cell = f"{r.metrics['val_loss']:.4f}"
             lines.append(f"| {hp['lr']:g} | {hp['warmup_steps']} | {f'**{cell}**' if r is best else cell} |")
         dense = {r.seed: r.metrics["test_loss"] for r in comp if _study(r)["arm"] == "dense"}
         lines += ["", f"**Comparison** (lr {best.settings['hp']['lr']:g}, warm-up {best.settings['hp']['warmup_steps']} "

@@ -57,6 +57,7 @@ class Study:
     published: dict = field(default_factory=dict)
     runner: str = DEFAULT_RUNNER
     hp: dict = field(default_factory=dict)   #: overrides for every run (tests shrink the budget)
+    percent: bool = True   #: the metric is a fraction shown in % (differences in points); else as it is
 
     def _arm(self, name, task, spec, hp, floor="") -> Arm:
         return Arm(name, task, spec, {**self.hp, **hp}, floor)
@@ -192,7 +193,60 @@ MNIST1D = Study(
     published={"mnist1d_mlp": 0.68, "mnist1d_cnn": 0.94},
 )
 
-STUDIES = {s.name: s for s in (MNIST1D,)}
+
+# ------------------------------------------------------------------ the character-LM study
+# The budget ladder, fixed before the run and sized to the machine (benchmarks/bench_charlm.py: a
+# step costs 41 ms dense, 34 ms floor, 50-59 ms deferred dropout and random-k, CPU time; the 2
+# cores are shared, so the most telling arms run first and a study cut short keeps them): at
+# 1,000 steps dense, the floor, then deferred dropout element 0.9, random-k 0.9 unscaled and
+# rescaled, element 0.99 and 0.5, row and block-128 at 0.9, element 0.75 and 0.95 (the first grid
+# also had the floor of every layer and keep_marked_dense=false at 0.9; at load 14 on the 2 cores
+# they were cut after dense and the floor had run, before any policy arm: its config is kept as
+# docs/results/charlm/charlm_1000/runs/config.first-grid.json); at 2,000 steps dense, the floor and
+# element 0.9 (the ladder's second rung).  3 paired seeds.  Row = one position of one window
+# (2,048 rows per batch); block-128 = 128 consecutive positions within a feature column (smaller
+# than the column it groups).  The learning rate (recipe: 1e-2) is the winner of CHARLM_LR (dense,
+# seed 100, validation bits/char on a slice of the training e-mails), which
+# tests/study/test_charlm_study.py checks against its stored runs.  What "preserves quality"
+# means and when dense counts as converged: minidd.study.charlm_study.LADDER.
+CHARLM_BUDGETS = (1000, 2000)
+CHARLM_LRS = (3e-3, 1e-2, 3e-2)
+CURVES_RUNNER = "minidd.study.measure:run_curves"
+
+
+def _budget(steps: int) -> dict:
+    return {"steps": steps, "warmup_steps": steps // 10, "eval_every": steps // 10}
+
+
+def _charlm_arms(full: bool) -> list[Arm]:
+    dense, floor = _controls("charlm")[:2]
+    if not full:
+        return [dense, floor, _element("charlm", 0.9)]
+    return ([dense, floor, _element("charlm", 0.9)] + _random_k("charlm", 0.9)
+            + [_element("charlm", d) for d in (0.99, 0.5)]
+            + [_structured("charlm", "row", 0.9, "row"),
+               _structured("charlm", "block128", 0.9, "block", block=128)]
+            + [_element("charlm", d) for d in (0.75, 0.95)])
+
+
+CHARLM = tuple(Study(
+    name=f"charlm_{steps}",
+    description=(f"causal character LM (recipe `charlm`: 2 pre-LN blocks, d=64, untied head; 84% of its weights "
+                 f"in the layers deferred dropout touches) on the e-mail bodies, batch 32 x 64 symbols, AdamW "
+                 f"1e-2, {steps:,} steps; test bits/char (lower is better); 3 paired seeds"),
+    arms=tuple(_charlm_arms(full=steps == CHARLM_BUDGETS[0])), seeds=(0, 1, 2),
+    criterion=Criterion(threshold=0.95, min_seeds=3), metric="test_bits_per_char", higher_is_better=False,
+    runner=CURVES_RUNNER, hp=_budget(steps), percent=False)
+    for steps in CHARLM_BUDGETS)
+
+CHARLM_LR = Study(
+    name="charlm_lr", description=("the character LM's learning rate: dense at 1,000 steps, seed 100, scored on "
+                                   "the validation slice of the training e-mails (never the test e-mails)"),
+    arms=tuple(Arm(f"dense lr={lr:g}", "charlm", "dense", {"lr": lr}) for lr in CHARLM_LRS), seeds=(100,),
+    metric="val_bits_per_char", higher_is_better=False, runner=CURVES_RUNNER, hp=_budget(CHARLM_BUDGETS[0]),
+    percent=False)
+
+STUDIES = {s.name: s for s in (MNIST1D, CHARLM_LR) + CHARLM}
 
 
 def main(argv=None) -> int:

@@ -12,6 +12,7 @@ import math
 import statistics
 from pathlib import Path
 
+from .. import stash
 from .paired import paired, retained
 from .sweep import ResultsStore
 
@@ -39,10 +40,16 @@ def _by_arm(study, runs, task) -> dict:
 
 
 def _fmt(x, pct=True, sign=False) -> str:
+    """``x`` in % with 2 decimals (``pct``), else as it is with 3."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
-    v = 100 * x if pct else x
-    return f"{v:+.2f}" if sign else f"{v:.2f}"
+    v, d = (100 * x, 2) if pct else (x, 3)
+    return f"{v:+.{d}f}" if sign else f"{v:.{d}f}"
+
+
+def _units(study) -> tuple:
+    """``(score, difference)`` column units of ``study``'s metric."""
+    return ("accuracy %", "pts") if study.percent else (study.metric, study.metric)
 
 
 def arm_rows(study, tune, runs, task) -> list[dict]:
@@ -60,29 +67,29 @@ def arm_rows(study, tune, runs, task) -> list[dict]:
         rows.append({"arm": arm.name, "spec": arm.spec, "hp": arm.hp, "n": len(mine),
                      "mean": statistics.fmean(mine.values()),
                      "std": statistics.stdev(mine.values()) if len(mine) > 1 else math.nan,
-                     "paired": p, "R": r, "floor": arm.floor,
+                     "paired": p, "R": r, "floor": arm.floor, "pct": study.percent, "units": _units(study),
                      "verdict": study.criterion.verdict(r) if arm.floor else ""})
     return rows
 
 
 def arm_table(rows) -> list[str]:
-    out = ["| arm | policy / overrides | seeds | accuracy % (mean ± std) | paired diff vs dense (pts, ± std) "
+    score, unit = rows[0]["units"] if rows else ("accuracy %", "pts")
+    out = [f"| arm | policy / overrides | seeds | {score} (mean ± std) | paired diff vs dense ({unit}, ± std) "
            "| 95% interval | R mean (min) | criterion |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        p, r = row["paired"], row["R"]
+        p, r, pct = row["paired"], row["R"], row["pct"]
         over = ", ".join(f"{k}={v}" for k, v in row["hp"].items())
-        diff = f"{_fmt(p.mean, sign=True)} ± {_fmt(p.std)}" if p else ""
-        ci = f"[{_fmt(p.low, sign=True)}, {_fmt(p.high, sign=True)}]" if p else ""
+        diff = f"{_fmt(p.mean, pct, sign=True)} ± {_fmt(p.std, pct)}" if p else ""
+        ci = f"[{_fmt(p.low, pct, sign=True)}, {_fmt(p.high, pct, sign=True)}]" if p else ""
         rr = f"{statistics.fmean(r.values()):.3f} ({min(r.values()):.3f})" if r else ""
         out.append(f"| {row['arm']} | `{row['spec']}`{' ' + over if over else ''} | {row['n']} | "
-                   f"{_fmt(row['mean'])} ± {_fmt(row['std'])} | {diff} | {ci} | {rr} | {row['verdict']} |")
+                   f"{_fmt(row['mean'], pct)} ± {_fmt(row['std'], pct)} | {diff} | {ci} | {rr} | {row['verdict']} |")
     return out
 
 
 def structure_of(spec: str) -> tuple | None:
     """``(structure label, drop)`` of a deferred-dropout spec with the default layers, else None."""
-    from .measure import make_policy
-    c = make_policy(spec).config()
+    c = stash.as_policy(spec).config()
     if c["policy"] != "deferred_dropout" or not c["keep_marked_dense"]:
         return None
     s = c["structure"]
@@ -108,8 +115,8 @@ def headline(rows) -> list[str]:
             if row is None:
                 line.append("")
                 continue
-            p, r = row["paired"], row["R"]
-            line.append(f"{_fmt(p.mean, sign=True)} ± {_fmt(p.std)}, R {min(r.values()):.2f}, {row['verdict']}")
+            p, r, pct = row["paired"], row["R"], row["pct"]
+            line.append(f"{_fmt(p.mean, pct, sign=True)} ± {_fmt(p.std, pct)}, R {min(r.values()):.2f}, {row['verdict']}")
         out.append(f"| {d:g} | " + " | ".join(line) + " |")
     return out
 
@@ -160,8 +167,7 @@ def hardware_point(spec: str) -> dict:
     baseline's batch on the co-designed array (``hardware.CODESIGN``: it skips the zero vectors
     a structured selection leaves).  A workload that does not fit gives its error text."""
     import hardware as H
-    from .measure import make_policy
-    pol = H.policy_from_config(make_policy(spec).config())
+    pol = H.policy_from_config(stash.as_policy(spec).config())
     out = {}
     for name in WORKLOADS:
         w = H.paper_model(name)
@@ -242,9 +248,10 @@ def _dense_line(study, rows, task) -> str:
     dense = next((r for r in rows if r["arm"] == study.dense), None)
     if dense is None:
         return f"- {task}: no dense runs yet"
-    pub = study.published.get(task)
+    pub, pct = study.published.get(task), study.percent
+    unit = "%" if pct else " " + study.metric
     gap = f"; published {_fmt(pub)}%, difference {_fmt(dense['mean'] - pub, sign=True)} points" if pub else ""
-    return f"- {task}: dense {_fmt(dense['mean'])} ± {_fmt(dense['std'])}% over {dense['n']} seeds{gap}"
+    return f"- {task}: dense {_fmt(dense['mean'], pct)} ± {_fmt(dense['std'], pct)}{unit} over {dense['n']} seeds{gap}"
 
 
 def results_section(study, folder) -> str:
@@ -278,8 +285,9 @@ def report_markdown(study, folder, figure: str | None) -> str:
            "## Dense against the published table", ""]
     rows = {t: arm_rows(study, tune, runs, t) for t in tasks}
     out += [_dense_line(study, rows[t], t) for t in tasks]
-    out += ["", "## Tuning of the regularised dense arms (validation split, never the test set)", ""]
-    out += tuning_table(study, tune)
+    if study.tuning:
+        out += ["", "## Tuning of the regularised dense arms (validation split, never the test set)", ""]
+        out += tuning_table(study, tune)
     for t in tasks:
         out += ["", f"## {t}: every arm", ""] + arm_table(rows[t])
         out += ["", f"### {t}: drop x structure", ""] + headline(rows[t])
@@ -308,10 +316,15 @@ def write_report(study, folder) -> Path:
 
 def update_results_md(study, folder, results_md) -> None:
     """Replace (or append) the study's generated section of ``results_md``."""
+    replace_section(results_md, study.name, results_section(study, folder))
+
+
+def replace_section(results_md, name: str, section: str) -> None:
+    """Replace (or append) the generated section ``name`` (``section`` starts with its BEGIN
+    marker and ends with its END marker) of the file ``results_md``."""
     path = Path(results_md)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
-    begin, end = BEGIN.format(name=study.name), END.format(name=study.name)
-    section = results_section(study, folder)
+    begin, end = BEGIN.format(name=name), END.format(name=name)
     if begin in text:
         head, rest = text.split(begin, 1)
         text = head + section + rest.split(end, 1)[1].lstrip("\n")

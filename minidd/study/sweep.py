@@ -24,7 +24,6 @@ import errno
 import fcntl
 import json
 import logging
-import numbers
 import os
 import socket
 import time
@@ -33,9 +32,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import __version__, atomic
+from .. import __version__, _check, atomic, stash
 from . import recipes
-from .measure import make_policy, policy_label
 from .results import ResultsFileError, RunResult, run_key
 from .worker import Processes, execute
 
@@ -45,18 +43,9 @@ DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
 DEFAULT_RUNNER = "minidd.study.measure:run"
 EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
+#: Wall-clock bound on the connection and handshake probe of a scheduler (see _probe_scheduler).
+DASK_HANDSHAKE_SECONDS = 10.0
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
-
-def _int(value, what: str, least: int) -> int:
-    """``value`` as a plain int (NumPy integers accepted) of at least ``least``, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        rule = "a positive int" if least == 1 else "a non-negative int"
-        raise ValueError(f"{what} must be {rule}, got {value!r}")
-    return int(value)
-
-
-def _positive_int(value, what: str) -> int:
-    return _int(value, what, 1)
 
 
 @dataclass(frozen=True)
@@ -82,7 +71,7 @@ class Arm:
         if self.task not in recipes.RECIPES:
             raise ValueError(f"Arm {self.name!r}: unknown task {self.task!r}; choose from {', '.join(recipes.RECIPES)}")
         recipes.config(self.task, **self.hp)   # a clear error for an unknown hyperparameter
-        object.__setattr__(self, "spec", policy_label(make_policy(self.spec)))
+        object.__setattr__(self, "spec", stash.format_spec(self.spec))
 
 
 @dataclass(frozen=True)
@@ -91,8 +80,8 @@ class SweepConfig:
     every one of ``arms`` (:class:`Arm`) x ``seeds``; ``models`` must list every arm's task
     (:meth:`of_arms` builds a sweep of arms alone).
 
-    Policies are specs (``stash.parse_spec``'s grammar, plus ``random_k:<drop>``, the random-k
-    control), stored canonical (``measure.policy_label``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
+    Policies are specs (``stash.parse_spec``'s grammar, ``random_k:<drop>`` for the random-k
+    control among them), stored canonical (``stash.format_spec``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
     ``mlm``) and training subset; a model missing from them gets the recipe's default.
     """
     models: tuple
@@ -128,13 +117,13 @@ class SweepConfig:
             if not isinstance(text, str):
                 raise TypeError(f"SweepConfig: policies must be spec strings (stash.format_spec(policy) "
                                 f"gives a policy's), got {text!r}")
-            k = policy_label(make_policy(text))  # a clear error for a bad spec or option
+            k = stash.format_spec(text)  # a clear error for a bad spec or option
             if k in by_key:
                 raise ValueError(f"policies {by_key[k]!r} and {text!r} are the same policy; list it once")
             by_key[k] = text
             canonical.append(k)
         set_("policies", tuple(canonical))
-        set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
+        set_("seeds", tuple(_check.integer(s, "each seed", least=0, form="a non-negative int") for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds are listed twice: {list(self.seeds)}")
         for name in ("epochs", "train_limit"):
@@ -144,7 +133,7 @@ class SweepConfig:
             for m in value:
                 if m not in self.models:
                     raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
-            set_(name, {m: _positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
+            set_(name, {m: _check.positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
 
     def _check_arms(self):
         seen = set(self.policies)
@@ -171,12 +160,12 @@ class SweepConfig:
         for a in self.arms:
             if a.task == model and a.name == label:
                 return a
-        return Arm(policy_label(make_policy(label)), model, label)
+        return Arm(stash.format_spec(label), model, label)
 
     def key(self, model: str, label: str, seed: int) -> str:
         if any(a.task == model and a.name == label for a in self.arms):
             return run_key(model, label, seed)
-        return run_key(model, policy_label(make_policy(label)), seed)
+        return run_key(model, stash.format_spec(label), seed)
 
     def to_json(self) -> dict:
         d = json.loads(json.dumps(asdict(self)))
@@ -360,6 +349,10 @@ class ResultsStore:
                 r = RunResult.from_json(line.decode("utf-8"), source=f"{self.runs_path} line {n}")
                 if r.key not in keys:
                     raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} is not a run of this sweep")
+                foreign = _other_settings(r, self.config)
+                if foreign:
+                    raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} was run with "
+                                           f"{foreign}: a line from another sweep")
             except (ResultsFileError, UnicodeDecodeError) as e:
                 torn = " (a torn last line: the sweep was killed while writing it)" if n == len(lines) else ""
                 bad.append((line, f"{e}{torn}"))
@@ -383,15 +376,69 @@ class ResultsStore:
         atomic.append_line(self.runs_path, result.to_json())
 
 
+def _other_settings(r: RunResult, config: SweepConfig) -> str:
+    """What in ``r.settings`` disagrees with this sweep's budget for its model, or ''."""
+    want_epochs, want_limit = config.epochs.get(r.task), config.train_limit.get(r.task)
+    s = r.settings
+    if "train_limit" in s and s["train_limit"] != want_limit:
+        return f"train_limit {s['train_limit']!r}, not this sweep's {want_limit!r}"
+    if "epochs" in s and s["epochs"] != want_epochs:
+        return f"epochs {s['epochs']!r}, not this sweep's {want_epochs!r}"
+    hp = s.get("hp")
+    if isinstance(hp, dict) and r.task in recipes.RECIPES:
+        name = "steps" if "steps" in hp else "epochs"
+        arm_hp = config.arm(r.task, r.key.split("|")[1]).hp   # an arm may set its own budget
+        want = want_epochs or arm_hp.get(name) or recipes.config(r.task).get(name)
+        if name in hp and hp[name] != want:
+            return f"{name} {hp[name]!r}, not this sweep's {want!r}"
+    return ""
+
+
 def _connect(scheduler):
     try:
         from distributed import Client
     except ImportError:
         raise ValueError("executor 'dask' needs dask.distributed: pip install \"minidd[distributed]\"") from None
+    _probe_scheduler(scheduler)
     try:
         return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError, TypeError) as e:
-        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: {e}") from None
+    except (OSError, TimeoutError, ValueError, TypeError, MemoryError) as e:
+        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: "
+                         f"{type(e).__name__}: {e}") from None
+
+
+def _probe_scheduler(scheduler) -> None:
+    """Connect to a ``tcp://`` scheduler and read the first 8 bytes of its handshake (a Dask
+    scheduler sends it unasked: the message length), all within ``DASK_HANDSHAKE_SECONDS``; a
+    server that accepts and stays silent (an HTTP server waits for a request) or answers with
+    something else is refused with a ValueError instead of hanging or failing deep in Dask."""
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be an address string such as 'tcp://host:8786', got {scheduler!r}")
+    scheme, _, rest = scheduler.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return  # tls://, inproc://, ...: Dask's own timeout applies
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "8786")
+    if not port.isdigit():
+        raise ValueError(f"scheduler {scheduler!r}: expected tcp://host:port, the port a number")
+    where = f"the Dask scheduler {scheduler!r}"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=DASK_HANDSHAKE_SECONDS) as so:
+            so.settimeout(DASK_HANDSHAKE_SECONDS)
+            head = b""
+            while len(head) < 8:
+                chunk = so.recv(8 - len(head))
+                if not chunk:
+                    raise ValueError(f"{where} closed the connection before its handshake")
+                head += chunk
+    except (socket.timeout, TimeoutError):
+        raise ValueError(f"{where} accepted the connection but sent no Dask handshake within "
+                         f"{DASK_HANDSHAKE_SECONDS} s: is it a Dask scheduler (port 8786), not an "
+                         "HTTP server such as its dashboard (port 8787)?") from None
+    except OSError as e:
+        raise ValueError(f"cannot connect to {where}: {e.strerror or e}") from None
+    if head.startswith(b"HTTP") or int.from_bytes(head, "little") > 1 << 26:
+        raise ValueError(f"{where} answered {head!r}, which is not a Dask handshake: is it a Dask "
+                         "scheduler (port 8786), not an HTTP server (such as the dashboard, 8787)?")
 
 
 def _describe(result: RunResult) -> str:
@@ -420,13 +467,13 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if executor == "local":
-        _positive_int(jobs, "jobs")
+        _check.positive_int(jobs, "jobs")
         if scheduler is not None:
             raise ValueError("a scheduler address is for executor 'dask'")
     elif not isinstance(scheduler, str) or not scheduler:
         raise ValueError("executor 'dask' needs the scheduler's address, e.g. tcp://host:8786")
     if max_runs is not None:
-        _positive_int(max_runs, "max_runs")
+        _check.positive_int(max_runs, "max_runs")
     if not isinstance(runner, str) or ":" not in runner:
         raise ValueError(f"runner must be 'module:function', got {runner!r}")
     client = _connect(scheduler) if executor == "dask" else None
@@ -453,7 +500,7 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
         if arm.hp or arm.name != arm.spec:
             settings.update(hp=arm.hp, arm=arm.name)
         todo.append({"key": key, "task": model, "spec": arm.spec, "seed": seed,
-                     "policy": make_policy(arm.spec).config(), "settings": settings, "runner": runner,
+                     "policy": stash.as_policy(arm.spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]

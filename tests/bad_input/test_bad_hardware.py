@@ -140,3 +140,19 @@ def test_bad_conv_geometry_names_the_layer_and_field(conv):
     with pytest.raises(ValueError, match="layer 'c1': conv must be"):
         Layer("c1", "gemm", conv=conv)
 
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("field", ["hbm_bytes_per_s", "mxu_rows", "mxu_efficiency", "op_overhead_cycles"])
+def test_chip_nan_or_infinity_is_refused_naming_file_and_field(tmp_path, field, value):
+    # JSON as Python writes it (json.dumps(float("nan")) is NaN) and as an INI file
+    d = config_to_dict(TPUV3)
+    p = tmp_path / "chip.json"
+    p.write_text(json.dumps(d).replace(f'"{field}": {json.dumps(d[field])}', f'"{field}": {value}'))
+    with pytest.raises(InputFileError, match=rf"{p}: ChipConfig.{field} must be a finite number, got"):
+        load_config(p)
+    d[field] = value.lower().replace("infinity", "inf")
+    ini = tmp_path / "chip.ini"
+    ini.write_text("[chip]\n" + "\n".join(f"{k} = {v}" for k, v in d.items()))
+    with pytest.raises(InputFileError, match=rf"{ini}: ChipConfig.{field} must be a finite number"):
+        load_config(ini)

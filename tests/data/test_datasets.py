@@ -68,6 +68,25 @@ def test_synthetic_tasks_and_batches_are_seeded():
         data.BatchIterator((x, y), 4)
 
 
+def test_char_tokenizer_and_streams():
+    from minidd.data.chars import UNK_CHAR, CharTokenizer, load_char_streams
+    tok = CharTokenizer.fit(["abca", "bab"], vocab_size=3)   # a and b; c is unknown
+    assert tok.symbols == "ab" and len(tok) == 3
+    np.testing.assert_array_equal(tok.encode("abcz"), [1, 2, 0, 0])
+    assert tok.decode([1, 0, 2]) == "a" + UNK_CHAR + "b"
+    with pytest.raises(TypeError, match="text must be a str"):
+        tok.encode(["a"])
+    fit, val, test, tok = load_char_streams(vocab_size=96)
+    assert len(tok) == 96 and fit.dtype == np.int64 and fit.max() < 96
+    # the tokenizer saw the fit e-mails only; the three streams are disjoint e-mails
+    bodies, labels = data.read_spam_corpus()
+    _, test_ids = data.stratified_split(labels, 0.2, np.random.default_rng(0))   # load_spam's test e-mails
+    assert len(test) == sum(len(bodies[i]) + 1 for i in test_ids) - 1
+    assert len(fit) + len(val) + len(test) == sum(len(b) + 1 for b in bodies) - 3
+    assert 0.05 < len(val) / (len(fit) + len(val)) < 0.2
+    assert (fit == 0).mean() < 5e-3   # the 95 most frequent symbols cover all but 0.2%
+
+
 def test_mnist1d_is_the_standard_split_and_validation_is_carved_from_training():
     (x, y), (xt, yt) = data.load_mnist1d()
     assert x.shape == (4000, 40) and xt.shape == (1000, 40) and x.dtype == np.float32

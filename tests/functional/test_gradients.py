@@ -123,6 +123,8 @@ CASES = [
     ("stack", lambda a, b: F.stack([a, b]), [_normal(()), _normal(())]),
     ("pad", lambda a: F.pad(a, ((1, 0), (2, 1))), [_normal((2, 3))]),
     ("pad", lambda a: F.pad(a, 1), [_normal(())]),
+    ("clone", lambda a: F.clone(a) * 2.0, [_normal((2, 3))]),
+    ("astype", lambda a: F.astype(F.astype(a, np.longdouble), a.dtype), [_normal((2, 3))]),
     ("matmul", F.matmul, [_normal((3, 4)), _normal((4, 5))]),
     ("matmul", F.matmul, [_normal((2, 3, 4)), _normal((2, 4, 5))]),
     ("matmul", F.matmul, [_normal((2, 2, 3, 4)), _normal((4, 2))]),
@@ -142,6 +144,9 @@ CASES = [
     ("gelu", lambda a: F.gelu(a, approximate="none"), [_normal(())]),
     ("softmax", F.softmax, [_normal((3, 4))]),
     ("softmax", lambda a: F.softmax(a, axis=1), [_normal((2, 3, 4))]),
+    # the causal mask of attention (a boolean constant) and a row with nothing to attend
+    ("softmax", lambda a: F.softmax(a, mask=np.tri(4, dtype=bool)), [_normal((2, 4, 4))]),
+    ("softmax", lambda a: F.softmax(a, mask=np.array([[True, False, True], [False] * 3])), [_normal((2, 3))]),
     ("log_softmax", F.log_softmax, [_normal((3, 4))]),
     ("log_softmax", lambda a: F.log_softmax(a, axis=0), [_normal((3, 2, 2))]),
     ("cross_entropy", lambda a: F.cross_entropy(a, _LABELS), [_normal((5, 3))]),
@@ -172,6 +177,14 @@ CASES = [
     ("embedding", lambda w: F.embedding(_TOKENS, w), [_normal((6, 4))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal((4, 5))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal(())]),
+    ("tap", lambda a: F.tap(a * 2.0, lambda g: None), [_normal((3, 4))]),
+    ("attention_scores", F.attention_scores, [_normal((2, 3, 4, 2)), _normal((2, 3, 2, 4))]),
+    ("attention_context", F.attention_context, [_normal((2, 3, 4, 4)), _normal((2, 3, 4, 2))]),
+    ("attention_context", lambda s, v: F.attention_context(s, v, 0.2, np.random.default_rng(7),
+                                                           mask=np.tri(4, dtype=bool)),
+     [_normal((2, 4, 4)), _normal((2, 4, 3))]),
+    ("attention_context", lambda s, v: F.attention_context(s, v, 0.3, np.random.default_rng(7)),
+     [_normal((2, 5, 3)), _normal((2, 3, 4))]),
     # conv/pool options (PyTorch semantics): dilation, (height, width) stride and padding, on
     # the stride-1 path (widened col2im) and the strided path
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),

@@ -1,6 +1,8 @@
+import dataclasses
+
 import pytest
 
-from hardware import (TPUV3, Layer, Policy, Workload, bert, compare, footprint,
+from hardware import (TPUV3, Layer, Policy, StashItem, Workload, bert, compare, footprint,
                       max_batch, paper_model, resnet50, simulate_step, stash_cost, vgg16,
                       workload_from_dict)
 from hardware.simulate import optimizer_cycles
@@ -129,15 +131,41 @@ def test_bert_blocks_have_their_dropout_layers_and_masks():
     per_block = sum(i.elements * 2 if i.bits is None else i.elements / 8
                     for layer in w.layers if layer.block == "block0" for i in layer.stash)
     assert per_block == 32 * s * h + (4 + 1 / 8) * a * s * s + 2 * s * h / 8
-    assert fp.stash > 12 * per_block
+    assert fp.stash_total > 12 * per_block
 
 
 def test_optimizer_update_is_its_own_hbm_bound_phase():
     w = bert("base", 128)
     r = simulate_step(TPUV3, w, batch=8)
-    # 28 bytes per parameter (fp32 w, g, m, v read; w, m, v written) at 450 GB/s, 940 MHz
-    assert r.optimizer_cycles == pytest.approx(w.params * 28 / (450e9 / 940e6))
+    # 28 bytes per parameter (fp32 w, g, m, v read; w, m, v written) and the bf16 copy of the
+    # weights (2 bytes) at 450 GB/s, 940 MHz
+    assert r.optimizer_cycles == pytest.approx(w.params * 30 / (450e9 / 940e6))
     assert r.optimizer_cycles == optimizer_cycles(TPUV3, w.params)
+    fp32 = dataclasses.replace(TPUV3, act_bytes=4)  # no low-precision copy to write
+    assert optimizer_cycles(fp32, w.params) == pytest.approx(w.params * 28 / (450e9 / 940e6))
     assert r.cycles == pytest.approx(sum(layer.cycles for layer in r.layers) + r.optimizer_cycles)
+    # a fixed per-step cost adds once
+    slow = dataclasses.replace(TPUV3, step_overhead_cycles=1e6)
+    assert simulate_step(slow, w, batch=8).cycles == pytest.approx(r.cycles + 1e6)
     # the phase does not grow with the batch
     assert simulate_step(TPUV3, w, batch=16).optimizer_cycles == r.optimizer_cycles
+
+
+def test_each_phase_has_its_own_roofline():
+    # one 4x4 GEMM on the model input (no dX) on a 4x4 array, dense stash, batch 1, HBM 11 B/cycle.
+    # forward: 1 fold of 4 rows, max(4, 4) + 4 + 4 - 2 = 10 cycles; reads X and W (32 + 32 bytes)
+    # and writes Y (32): 96 / 11 = 8.7 cycles, compute-bound.  Weight gradient: 10 cycles; reads
+    # the stashed X and dY (32 + 32) and writes the fp32 dW (64): 128 / 11 = 11.6, HBM-bound.
+    # The layer is 10 + 128 / 11; one roofline over the layer would say max(20, 224 / 11) = 20.4.
+    chip = dataclasses.replace(TPUV3, mxus=1, mxu_rows=4, mxu_cols=4, clock_hz=1000.0,
+                               hbm_bytes_per_s=11_000.0)
+    w = Workload("one", [Layer("fc", "gemm", 4, 4, 4, params=16, in_elements=(16,), out_elements=16,
+                               inputs=("input",), stash=(StashItem("weight_grad_input", 16),),
+                               input_grad=False)])
+    r = simulate_step(chip, w, Policy("dense"), batch=1).layers[0]
+    fwd, dx, dw, rerun = r.phases
+    assert (fwd.cycles, fwd.bound, fwd.hbm) == (10, "compute", pytest.approx(96 / 11))
+    assert (dw.cycles, dw.bound, dw.compute) == (pytest.approx(128 / 11), "hbm", 10)
+    assert dx.cycles == rerun.cycles == 0
+    assert r.cycles == pytest.approx(10 + 128 / 11) and r.bound == "hbm"
+    assert r.compute_cycles == 20 and r.hbm_bytes == 224

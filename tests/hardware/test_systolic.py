@@ -86,3 +86,31 @@ def test_bad_sizes_and_names(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         gemm_cycles(**args)
+
+
+@pytest.mark.parametrize("m, k, n, split, expected", [
+    # N = 64 <= 128: by columns each array holds 32 of its 128 columns and streams all 512 rows,
+    # 6 folds x 512 + 254; by rows each holds all 64 columns and streams 256: 6 x 256 + 254
+    (512, 768, 64, "m", 6 * 256 + 254),
+    # wide N, short M: by columns 6 x 4 folds of max(104, 128) rows (M = 100 padded to 104);
+    # by rows 6 x 8 folds of 128: columns win
+    (100, 768, 1024, "n", 24 * 128 + 254),
+    # the tie (512 x 768 x 768: 18 folds x 512 either way, or 36 x 256) goes to columns
+    (512, 768, 768, "n", 18 * 512 + 254),
+    # M = 201 pads to 208 sublane rows: by rows 104 each, a fold still waits R = 128 cycles
+    # (2 x 128 + 254); by columns 1 fold of 208 rows on each array: 208 + 254
+    (201, 128, 256, "n", 208 + 254),
+])
+def test_mapper_picks_the_better_split_on_hand_cases(m, k, n, split, expected):
+    t = core_gemm_cycles(m, k, n, 1, 2, 128, 128)
+    assert (t.mapping, t.cycles) == (split, expected)
+    assert t.macs == m * k * n
+
+
+def test_mapper_pads_the_streamed_dimension_to_eight_sublanes():
+    # one array, M = 129 streamed rows padded to 136: 136 + 254 (the bare array: 129 + 254)
+    assert core_gemm_cycles(129, 128, 128, 1, 1, 128, 128).cycles == 136 + 254
+    assert gemm_cycles(129, 128, 128, 128, 128).cycles == 129 + 254
+    # scalesim timing neither pads nor splits by rows: SCALE-Sim's layers as they are
+    t = core_gemm_cycles(512, 768, 64, 1, 2, 128, 128, model="scalesim")
+    assert t.mapping == "n" and t.cycles == gemm_cycles(512, 768, 32, 128, 128, model="scalesim").cycles

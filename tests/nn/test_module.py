@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import minidd
 from minidd import Tensor, functional as F, nn, stash
 
 
@@ -242,3 +243,52 @@ def test_pooling_passes_height_width_pairs_through(layer, torch_layer, rng):
     kernel, stride, padding = layer.args
     want = getattr(torch.nn, torch_layer)(kernel, stride, padding)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(layer(Tensor(x)).data, want, rtol=1e-12)
+
+
+def test_causal_attention_sees_no_later_position(rng):
+    attn = nn.MultiHeadSelfAttention(8, 2, rng=rng)
+    x = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    y1 = attn(Tensor(x), causal=True).data
+    x2 = x.copy()
+    x2[:, 3:] += 10.0  # change only positions 3 and 4
+    y2 = attn(Tensor(x2), causal=True).data
+    np.testing.assert_array_equal(y1[:, :3], y2[:, :3])
+    assert not np.allclose(y1[:, 3:], y2[:, 3:])
+    full = attn(Tensor(x)).data   # without the mask, the first position sees the later ones
+    assert not np.allclose(full[:, 0], y1[:, 0])
+    with pytest.raises(TypeError, match="causal must be a bool"):
+        attn(Tensor(x), causal=1)
+
+
+def test_causal_attention_backward_matches_finite_differences(rng):
+    attn = nn.MultiHeadSelfAttention(4, 2, rng=rng).to(np.float64)
+    r = rng.standard_normal((2, 3, 4))
+    err = minidd.check_grad(lambda x: (attn(x, np.array([[True] * 3, [True, True, False]]), causal=True) * r).sum(),
+                            [rng.standard_normal((2, 3, 4))], rng=rng)
+    assert err < 1e-5
+
+
+def test_causal_mask_is_not_a_float_activation(rng):
+    # the mask is a boolean constant of the softmax, never saved: the stash holds the same arrays
+    # with and without it (the masked scores add no saved (T, T) float array)
+    attn = nn.MultiHeadSelfAttention(8, 2, rng=rng)
+    x = Tensor(rng.standard_normal((2, 6, 8)).astype(np.float32))
+    saved = []
+    for causal in (False, True):
+        out = attn(x, causal=causal).sum()
+        saved.append(sorted((r.role, r.nbytes) for r in stash.ledger().rows()))
+        out.backward()
+    assert saved[0] == saved[1]
+    assert all(role != stash.INDEX for role, _ in saved[1])
+
+
+def test_char_lm_is_causal_and_marks_its_head_dense(rng):
+    lm = nn.CharLM(11, context=8, dim=8, heads=2, layers=1, ff_dim=16, rng=rng)
+    tokens = rng.integers(0, 11, (2, 8))
+    y1 = lm(tokens).data
+    t2 = tokens.copy()
+    t2[:, 5:] = (t2[:, 5:] + 1) % 11
+    y2 = lm(t2).data
+    assert y1.shape == (2, 8, 11)
+    np.testing.assert_array_equal(y1[:, :5], y2[:, :5])
+    assert lm.head.stash_dense and not lm.encoder.blocks[0].ff1.stash_dense

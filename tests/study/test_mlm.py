@@ -3,7 +3,8 @@ import pytest
 
 from minidd import stash
 from minidd.data.text import CLS, MASK, PAD
-from minidd.study.mlm import MaskedLM, ScaledAdamW, make_optimizer, mask_tokens, mlm_loss, pretrain, sparsified_weights
+from minidd.study.mlm import MaskedLM, ScaledAdamW, make_optimizer, mask_tokens, mlm_loss, pretrain
+from minidd.study.freeze import touched_weights
 from minidd.study.recipes import config
 
 
@@ -32,14 +33,14 @@ TINY = dict(steps=40, dim=16, layers=1, heads=2, ff_dim=32, max_len=32, batch_si
 
 def test_tiny_mlm_learns_and_is_deterministic():
     hp = config("mlm", **TINY)
-    _, a, _ = pretrain(hp, stash.Dense(), 0, train_limit=64)
-    _, b, _ = pretrain(hp, stash.Dense(), 0, train_limit=64)
+    _, a, _, _ = pretrain(hp, stash.Dense(), 0, train_limit=64)
+    _, b, _, _ = pretrain(hp, stash.Dense(), 0, train_limit=64)
     assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
     losses = a["step_loss"]
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.5
     curve = [c["mlm_loss"] for c in a["curve"]]
     assert [c["step"] for c in a["curve"]] == [20, 40] and curve[-1] < curve[0]
-    _, dd, _ = pretrain(hp, stash.DeferredDropout(0.9), 0, train_limit=64)
+    _, dd, _, _ = pretrain(hp, stash.DeferredDropout(0.9), 0, train_limit=64)
     assert dd["curve"][-1] != a["curve"][-1]
 
 
@@ -61,7 +62,7 @@ def test_lower_rate_control_scales_exactly_the_weights_deferred_dropout_sparsifi
         del kept_alive
     expected = {f"encoder.blocks.{b}.{m}.weight" for b in (0, 1)
                 for m in ("attn.q", "attn.k", "attn.v", "attn.out", "ff1", "ff2")}
-    assert touched <= expected == set(sparsified_weights(model))   # q, k and v share one stash entry
+    assert touched <= expected == set(touched_weights(model))   # q, k and v share one stash entry
     assert len(touched) == 8
     hp = config("mlm", steps=10, lr=1e-2, warmup_steps=0, encoder_lr_scale=0.3)
     opt = make_optimizer(model, hp)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minidd.study import recipes
-from minidd.study.mlm import HYPERPARAMETERS
+from minidd.study import charlm, mlm
 
 
 @pytest.mark.parametrize("task", sorted(recipes.RECIPES))
@@ -14,13 +14,14 @@ def test_config_is_plain_data_and_a_fresh_copy(task):
     assert json.loads(json.dumps(hp)) == hp
     for key in ("lr", "optimizer", "schedule", "batch_size"):
         assert key in hp
-    assert ("steps" if task == "mlm" or task.startswith("mnist1d") else "epochs") in hp
+    assert ("steps" if task in ("mlm", "charlm") or task.startswith("mnist1d") else "epochs") in hp
     hp["lr"] = -1
     assert recipes.config(task)["lr"] != -1
 
 
-def test_mlm_recipe_gives_every_hyperparameter_pretrain_reads():
-    assert set(HYPERPARAMETERS) <= set(recipes.config("mlm"))
+def test_language_model_recipes_give_every_hyperparameter_pretrain_reads():
+    assert set(mlm.HYPERPARAMETERS) <= set(recipes.config("mlm"))
+    assert set(charlm.HYPERPARAMETERS) <= set(recipes.config("charlm"))
 
 
 def test_overrides_change_what_is_built():
