@@ -58,6 +58,7 @@ class Study:
     runner: str = DEFAULT_RUNNER
     hp: dict = field(default_factory=dict)   #: overrides for every run (tests shrink the budget)
     percent: bool = True   #: the metric is a fraction shown in % (differences in points); else as it is
+    notes: tuple = ()      #: sentences the report prints under the tables
 
     def _arm(self, name, task, spec, hp, floor="") -> Arm:
         return Arm(name, task, spec, {**self.hp, **hp}, floor)
@@ -191,6 +192,18 @@ MNIST1D = Study(
             "mnist1d_cnn": Tuning({"weight_decay": (0.01, 0.1, 0.5), "dropout": (0.1, 0.3)}, (100, 101))},
     criterion=Criterion(threshold=0.95, min_seeds=5),
     published={"mnist1d_mlp": 0.68, "mnist1d_cnn": 0.94},
+    notes=("Rows: on the MLP a row is one sample of the batch of 100 (the second layer's input is "
+           "100 x 100); on the CNN one position of a sample (conv2 reads 100 x 19 positions of 25 "
+           "channels, conv3 100 x 10).",
+           "Blocks group consecutive rows within one feature column: block32 is smaller than every "
+           "column it groups; block128 covers a whole column on the MLP (100 rows), so there it keeps "
+           "or drops whole features, while on the CNN (1,900 and 1,000 rows) it is a true block.",
+           "N:M keeps the n largest of every m consecutive rows of a column; its drop rate is 1 - n/m.",
+           "The grid was cut at 04:50 UTC, before any policy arm ran, from a first grid (the full drop "
+           "ladder for every structure; its configuration is kept as runs/config.first-grid.json) when "
+           "the shared machine ran at load 9-13; at 05:13 UTC, after the controls and the tuned arms, "
+           "the MLP's policy arms were moved before the CNN's (same arms, another order). Arms with "
+           "fewer than 5 seeds did not finish before the deadline (criterion: n/a)."),
 )
 
 
