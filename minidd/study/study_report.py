@@ -267,6 +267,7 @@ def results_section(study, folder) -> str:
     for t in tasks:
         lines += [f"### {t}: drop x structure (paired diff vs dense in points ± std, min R over seeds, verdict)",
                   ""] + headline(per_task[t]) + [""]
+    lines += [f"- {n}" for n in study.notes] + [""] if study.notes else []
     lines += ["### Frontier", ""] + frontier_table(frontier_rows(study, tune, runs), tasks)
     return "\n".join(lines + ["", END.format(name=study.name)]) + "\n"
 
@@ -292,6 +293,8 @@ def report_markdown(study, folder, figure: str | None) -> str:
         out += ["", f"## {t}: every arm", ""] + arm_table(rows[t])
         out += ["", f"### {t}: drop x structure", ""] + headline(rows[t])
         out += ["", f"### {t}: gradient probe (mean over seeds; {len(study.seeds)} seeds)", ""] + probe_table(runs, t)
+    if study.notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in study.notes]
     front = frontier_rows(study, tune, runs)
     out += ["", "## Frontier: quality retained against the hardware model", "",
             f"Hardware figures from `hardware` (TPUv3 model and the co-designed array `hardware.CODESIGN`) "

@@ -48,7 +48,7 @@ def test_conv1d_saves_its_input_for_the_policy_and_traces_as_an_im2col_gemm(rng)
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(stride=0), "conv1d: stride must be an int >= 1"),
+    (dict(stride=0), "conv1d: stride must be a positive int"),
     (dict(padding=-1), "conv1d: padding must be an int >= 0"),
     (dict(dilation=9), "conv1d: kernel 3 .extent 19 with dilation 9"),
 ])
