@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function
 from ..stash.entries import narrowest_uint
 from ..stash.roles import INDEX, PARAMETER, WEIGHT_GRAD_INPUT
@@ -335,12 +336,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return Conv2d.apply(*args, stride=s, padding=p, dilation=d)
 
 
-def _single(v, name, minimum):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"conv1d: {name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
-
-
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """1-D cross-correlation: x (N, C, L), weight (O, C, k), bias (O,); ``stride``, ``padding``
     (zeros on both ends) and ``dilation`` are ints, as in PyTorch's ``conv1d``; the output is
@@ -353,7 +348,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     if x.ndim != 3 or weight.ndim != 3 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"conv1d: x of shape {x.shape} does not fit weight of shape {weight.shape}: "
                          "expected x (N, C, L) and weight (O, C, k) with the same C")
-    s, p, d = _single(stride, "stride", 1), _single(padding, "padding", 0), _single(dilation, "dilation", 1)
+    s, p, d = (_check.integer(v, f"conv1d: {name}", least=least) for name, v, least in
+               (("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)))
     if _out_size(x.shape[2], weight.shape[2], s, p, d) < 1:
         raise ValueError(f"conv1d: kernel {weight.shape[2]} (extent {d * (weight.shape[2] - 1) + 1} with "
                          f"dilation {d}) with padding {p} does not fit an input of length {x.shape[2]}")

@@ -78,13 +78,11 @@ class Conv1d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
                  bias=True):
         super().__init__()
-        c = _check_pos(in_channels, "in_channels", "Conv1d")
-        o = _check_pos(out_channels, "out_channels", "Conv1d")
-        k = _check_pos(kernel_size, "kernel_size", "Conv1d")
-        s, d = _check_pos(stride, "stride", "Conv1d"), _check_pos(dilation, "dilation", "Conv1d")
-        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"Conv1d: padding must be a non-negative int, got {padding!r}")
-        _check_rng(rng, "Conv1d")
+        c, o, k, s, d = (_check.positive_int(v, f"Conv1d: {name}") for name, v in (
+            ("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size),
+            ("stride", stride), ("dilation", dilation)))
+        padding = _check.integer(padding, "Conv1d: padding", least=0, form="a non-negative int")
+        _check.rng(rng, "Conv1d: rng")
         bound = 1.0 / math.sqrt(c * k)
         self.weight = Parameter(rng.uniform(-bound, bound, (o, c, k)))
         self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
