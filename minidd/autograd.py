@@ -189,6 +189,7 @@ class Function:
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
         Function.registry[cls.name] = cls
+        _roles.OP_NAMES.add(cls.name)  # what stash policies may name an op by (exact_ops)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):

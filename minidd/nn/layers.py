@@ -78,10 +78,11 @@ class Conv1d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
                  bias=True):
         super().__init__()
-        c, o, k, s, d = (_check.positive_int(v, f"Conv1d: {name}") for name, v in (
-            ("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size),
-            ("stride", stride), ("dilation", dilation)))
-        padding = _check.integer(padding, "Conv1d: padding", least=0, form="a non-negative int")
+        c = _check.positive_int(in_channels, "Conv1d: in_channels")
+        o = _check.positive_int(out_channels, "Conv1d: out_channels")
+        k = _check.positive_int(kernel_size, "Conv1d: kernel_size")
+        s, d = _check.positive_int(stride, "Conv1d: stride"), _check.positive_int(dilation, "Conv1d: dilation")
+        padding = _check.integer(padding, "Conv1d: padding", least=0)
         _check.rng(rng, "Conv1d: rng")
         bound = 1.0 / math.sqrt(c * k)
         self.weight = Parameter(rng.uniform(-bound, bound, (o, c, k)))

@@ -28,22 +28,25 @@ class RandomK(StashPolicy):
     Layers marked ``keep_dense`` (first layer, embeddings, heads) stay lossless, as under
     :class:`~minidd.stash.DeferredDropout`.  ``seed`` seeds the generator of the choices;
     ``rescale`` multiplies the kept values by ``n / k`` (unbiased).
+    ``lossless`` as every policy's (:data:`~minidd.stash.policies.LOSSLESS_OPS`).
     """
 
     name = "random_k"
 
-    def __init__(self, drop: float = 0.9, seed: int = 0, rescale: bool = False):
+    def __init__(self, drop: float = 0.9, seed: int = 0, rescale: bool = False, *, lossless="none"):
+        super().__init__(lossless=lossless)
         self.drop = _check.fraction(drop, "RandomK: drop")
         self.seed = _check.integer(seed, "RandomK: seed", least=0)
         self.rescale = _check.flag(rescale, "RandomK: rescale")
         self.rng = np.random.default_rng(seed)
 
     def config(self) -> dict:
-        return {"policy": self.name, "drop": self.drop, "seed": self.seed, "rescale": self.rescale}
+        return {"policy": self.name, "drop": self.drop, "seed": self.seed, "rescale": self.rescale,
+                **self._lossless_config()}
 
     def storage_config(self) -> dict:
         """Random-k stores what deferred dropout at the same drop rate stores."""
-        return {"policy": "deferred_dropout", "drop": self.drop}
+        return {"policy": "deferred_dropout", "drop": self.drop, **self._lossless_config()}
 
     def pack(self, array, info):
         if info.role == PARAMETER:

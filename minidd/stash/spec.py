@@ -14,7 +14,9 @@ for example ``dense``, ``dd:0.9``,
 ``random_k:0.9,rescale`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``;
 a boolean option written bare is switched on (``rescale`` is ``rescale=true``), which is how the
 canonical string writes a boolean whose default is off.  ``drop=`` may also be
-written as an option.
+written as an option.  Every built-in policy takes ``lossless=`` (``none``, ``all`` or op names
+joined by ``+``: ``dense,lossless=all``, ``dd:0.9,lossless=layer_norm+attention``; see
+:data:`~minidd.stash.policies.LOSSLESS_OPS`).
 
 :func:`format_spec` writes the canonical string: the full policy name, the drop rate, then only
 the options that differ from their defaults, in ``config()`` order.  :func:`spec_key` is that
@@ -26,6 +28,7 @@ registers itself (``policies.REGISTRY``), and its ``config()`` options become it
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Mapping
 
 from .policies import REGISTRY, StashPolicy
@@ -52,8 +55,18 @@ def _names() -> tuple:
 
 
 def _defaults(cls) -> dict:
-    """The options of a policy class and their defaults (its default instance's config)."""
-    return {k: v for k, v in cls().config().items() if k != "policy"}
+    """The options of a policy class and their defaults: its default instance's config, and
+    the options configs leave out while off (``lossless``, ``exact_ops``) with their defaults."""
+    options = {k: v for k, v in cls().config().items() if k != "policy"}
+    for name in OPTIONAL_OPTIONS:
+        param = inspect.signature(cls).parameters.get(name)
+        if param is not None:
+            options.setdefault(name, param.default)
+    return options
+
+
+#: Options a config carries only when they are on.
+OPTIONAL_OPTIONS = ("exact_ops", "lossless")
 
 
 def from_config(config: Mapping) -> StashPolicy:

@@ -75,7 +75,7 @@ def window_table(ladder, budgets) -> list[str]:
 
 
 def convergence_table(ladder, budgets) -> list[str]:
-    out = [f"| from | to | dense validation gain, paired (mean ± std) | converged at 'from' |", "|---|---|---|---|"]
+    out = ["| from | to | dense validation gain, paired (mean ± std) | converged at 'from' |", "|---|---|---|---|"]
     for lo, hi in zip(budgets, budgets[1:]):
         p = paired(lo["dense_val"], hi["dense_val"]) if lo["dense_val"] and hi["dense_val"] else None
         if p is None:

@@ -218,11 +218,12 @@ def _budget(steps: int) -> dict:
 def _charlm_arms(full: bool) -> list[Arm]:
     dense, floor = _controls("charlm")[:2]
     if not full:
-        return [dense, floor] + _ladder("charlm", (0.9,), (), (), [])
-    return ([dense, floor] + _ladder("charlm", (0.9,), (), (0.9,), [])
-            + _ladder("charlm", (0.99, 0.5), (), (), [("row", "row", {}, (0.9,)),
-                                                      ("block128", "block", {"block": 128}, (0.9,))])
-            + _ladder("charlm", (0.75, 0.95), (), (), []))
+        return [dense, floor, _element("charlm", 0.9)]
+    return ([dense, floor, _element("charlm", 0.9)] + _random_k("charlm", 0.9)
+            + [_element("charlm", d) for d in (0.99, 0.5)]
+            + [_structured("charlm", "row", 0.9, "row"),
+               _structured("charlm", "block128", 0.9, "block", block=128)]
+            + [_element("charlm", d) for d in (0.75, 0.95)])
 
 
 CHARLM = tuple(Study(

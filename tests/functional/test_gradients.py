@@ -177,6 +177,14 @@ CASES = [
     ("embedding", lambda w: F.embedding(_TOKENS, w), [_normal((6, 4))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal((4, 5))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal(())]),
+    ("tap", lambda a: F.tap(a * 2.0, lambda g: None), [_normal((3, 4))]),
+    ("attention_scores", F.attention_scores, [_normal((2, 3, 4, 2)), _normal((2, 3, 2, 4))]),
+    ("attention_context", F.attention_context, [_normal((2, 3, 4, 4)), _normal((2, 3, 4, 2))]),
+    ("attention_context", lambda s, v: F.attention_context(s, v, 0.2, np.random.default_rng(7),
+                                                           mask=np.tri(4, dtype=bool)),
+     [_normal((2, 4, 4)), _normal((2, 4, 3))]),
+    ("attention_context", lambda s, v: F.attention_context(s, v, 0.3, np.random.default_rng(7)),
+     [_normal((2, 5, 3)), _normal((2, 3, 4))]),
     # conv/pool options (PyTorch semantics): dilation, (height, width) stride and padding, on
     # the stride-1 path (widened col2im) and the strided path
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),

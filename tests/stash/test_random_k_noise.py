@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 
 from minidd import Tensor, functional as F, nn, stash
+from minidd.stash import PackInfo
 from minidd.stash.random_k import RandomK
 from minidd.stash.roles import WEIGHT_GRAD_INPUT, Scope
 
 
 def _kept(policy, array):
-    entry = policy.pack(array, WEIGHT_GRAD_INPUT, Scope("layer", False), array.shape[-1])
+    entry = policy.pack(array, PackInfo(WEIGHT_GRAD_INPUT, Scope("layer", False), row_size=array.shape[-1]))
     return entry.unpack()
 
 

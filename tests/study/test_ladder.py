@@ -3,7 +3,7 @@ from minidd.study.ladder import Ladder, ladder_section
 from minidd.study.paired import Criterion
 from minidd.study.results import RunResult
 from minidd.study.studies import Study
-from minidd.study.sweep import Arm, ResultsStore, SweepConfig
+from minidd.study.sweep import Arm, ResultsStore
 
 # test and validation bits/char per (budget, arm, seed)
 SCORES = {(100, "dense"): [3.0, 3.1, 3.2], (100, "floor"): [4.0, 4.1, 4.2], (100, "dd"): [3.05, 3.2, 3.25],

@@ -8,7 +8,7 @@ import pytest
 from minidd.stash import Dense
 from minidd.study import mnist1d, recipes, studies, study_report
 from minidd.study.paired import Criterion, paired, retained
-from minidd.study.sweep import Arm, SweepConfig, run_sweep
+from minidd.study.sweep import Arm, SweepConfig
 
 TINY = {"steps": 6, "eval_every": 3, "probe_steps": [3], "probe_batches": 2}
 
