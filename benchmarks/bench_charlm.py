@@ -30,7 +30,6 @@ from minidd.nn import CharLM  # noqa: E402
 from minidd.optim import AdamW  # noqa: E402
 from minidd.study import charlm, recipes  # noqa: E402
 from minidd.study.freeze import freeze  # noqa: E402
-from minidd.study.measure import make_policy  # noqa: E402
 
 ARMS = {"dense": ("dense", None), "floor": ("dense", "touched"),
         "dd 0.9": ("deferred_dropout:0.9", None), "dd row 0.9": ("deferred_dropout:0.9,structure=row", None),
@@ -43,7 +42,7 @@ def _step(stream, hp, spec, what, seed=0):
     model = CharLM(hp["vocab_size"], hp["context"], hp["dim"], hp["heads"], hp["layers"], hp["ff_dim"], rng=rng)
     freeze(model, what)
     opt = AdamW([p for p in model.parameters() if p.requires_grad], lr=hp["lr"], weight_decay=hp["weight_decay"])
-    policy = make_policy(spec)
+    policy = stash.as_policy(spec)
 
     def step():
         win = charlm.windows(stream, rng.integers(0, len(stream) - hp["context"] - 1, hp["batch_size"]), hp["context"])

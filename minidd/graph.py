@@ -51,14 +51,9 @@ def to_dot(tensor: Tensor, values: bool = False, names=None) -> str:
         while stack:
             ctx = stack.pop()
             lines = [ctx.fn.name] + ([ctx.layer] if ctx.layer else [])
-            if ctx._entries is None:
-                lines.append("(saved arrays freed by backward)")
-            else:
-                for e in (e for e in ctx._entries if e is not None):  # None: a placeholder
-                    if id(e) not in entry_ids:
-                        entry_ids[id(e)] = f"e{len(entry_ids)}"
-                        total += e.nbytes
-                    lines.append(f"{entry_ids[id(e)]}: {e.role or e.kind} {e.kind} {e.nbytes:,} B")
+            saved, added = _saved_lines(ctx, entry_ids)
+            lines += saved
+            total += added
             if ctx is tensor._node:
                 lines.append(f"output {_shape(tensor.shape)} {tensor.dtype}"
                              + (f" = {_value(tensor.data)}" if values else ""))
@@ -77,6 +72,20 @@ def to_dot(tensor: Tensor, values: bool = False, names=None) -> str:
     title = f"stash: {total:,} B in {len(entry_ids)} entries"
     return "\n".join(["digraph minidd {", f'  label="{title}";', "  rankdir=BT;",
                       '  node [fontname="Helvetica"];', *nodes, *edges, "}"]) + "\n"
+
+
+def _saved_lines(ctx: Context, entry_ids: dict) -> tuple[list, int]:
+    """One line per entry ``ctx`` saved, and the bytes of those not seen before (each new entry
+    gets the next ``e<k>`` in ``entry_ids``)."""
+    if ctx._entries is None:
+        return ["(saved arrays freed by backward)"], 0
+    lines, added = [], 0
+    for e in (e for e in ctx._entries if e is not None):  # None: a placeholder
+        if id(e) not in entry_ids:
+            entry_ids[id(e)] = f"e{len(entry_ids)}"
+            added += e.nbytes
+        lines.append(f"{entry_ids[id(e)]}: {e.role or e.kind} {e.kind} {e.nbytes:,} B")
+    return lines, added
 
 
 def _names(names) -> dict:

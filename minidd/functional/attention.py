@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor
@@ -42,26 +43,25 @@ class AttentionContext(Function):
                              f"their leading dims and S, got {scores.shape} and {v.shape}")
         probs = softmax_array(scores, -1, mask)
         ctx.p, ctx.shape = p, probs.shape
-        a = probs
+        a, packed = probs, None
         if p > 0:
             mask = dropout_mask(probs.shape, p, rng)
             a = probs * mask
             a *= probs.dtype.type(1.0 / (1.0 - p))
-            ctx.save(np.packbits(mask, axis=None), role=INDEX)
+            packed = np.packbits(mask, axis=None)
             del mask
+        ctx.save(packed, role=INDEX)
         ctx.save(probs, role=EXACT)
-        if ctx.needs_input_grad[0]:
-            ctx.save(v, role=EXACT)
+        ctx.save(v if ctx.needs_input_grad[0] else None, role=EXACT)
         return np.matmul(a, v)
 
     @staticmethod
     def backward(ctx, g):
-        saved = list(ctx.saved)
+        packed, probs, v = ctx.saved
         mask = None
-        if ctx.p > 0:
+        if packed is not None:
             n = int(np.prod(ctx.shape))
-            mask = np.unpackbits(saved.pop(0), count=n).reshape(ctx.shape).view(np.bool_)
-        probs = saved.pop(0)
+            mask = np.unpackbits(packed, count=n).reshape(ctx.shape).view(np.bool_)
         scale = g.dtype.type(1.0 / (1.0 - ctx.p))
         gs = gv = None
         if ctx.needs_input_grad[1]:
@@ -70,7 +70,7 @@ class AttentionContext(Function):
                 a *= probs.dtype.type(1.0 / (1.0 - ctx.p))
             gv = np.matmul(np.swapaxes(a, -1, -2), g)
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g, np.swapaxes(saved.pop(0), -1, -2))
+            ga = np.matmul(g, np.swapaxes(v, -1, -2))
             if mask is not None:
                 ga *= mask
                 ga *= scale
@@ -82,12 +82,10 @@ def attention_context(scores, v, p=0.0, rng=None, training=True, mask=None):
     """``dropout(softmax(scores, mask=mask), p) @ v`` with the compact stash (see the module
     docstring); ``p`` and ``rng`` as :func:`~minidd.functional.dropout`'s (no dropout when not
     ``training``), ``mask`` as :func:`~minidd.functional.softmax`'s."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"attention_context: p must be a number in [0, 1), got {p!r}")
-    p = float(p) if training else 0.0
-    if p > 0 and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"attention_context: rng must be a numpy.random.Generator, "
-                        f"got {type(rng).__name__}")
+    p = _check.fraction(p, "attention_context: p")
+    p = p if training else 0.0
+    if p > 0:
+        _check.rng(rng, "attention_context: rng")
     scores = as_tensor(scores)
     if mask is not None:
         mask = check_mask(mask, scores, "attention_context")
