@@ -401,7 +401,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         if self._node is None:
-            _accumulate_leaf(self, grad, {id(grad), id(_root(grad))})
+            _accumulate_leaf(self, grad, {id(grad), id(_guard.root(grad))})
             return
         _walk(self._node, grad, retain_graph)
 
@@ -568,12 +568,12 @@ def _accumulate_leaf(t: Tensor, g: np.ndarray, shared: set, held=frozenset()) ->
         t.grad = np.asarray(t.grad + _as_grad(g, t.dtype))  # out of place: t.grad may be held
         return
     g = np.asarray(g)
-    root = _root(g)
+    root = _guard.root(g)
     if g.dtype != t.dtype:
         g = g.astype(t.dtype)            # a fresh array: ours
     elif not g.flags.writeable or any(k in shared or k in held for k in (id(g), id(root))):
         g = g.copy()                     # a broadcast view, or an array someone else holds
-    shared.update((id(g), id(_root(g))))
+    shared.update((id(g), id(_guard.root(g))))
     t.grad = g
 
 
@@ -629,7 +629,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
     pending = _pending_counts(root)
     grads: dict[Context, np.ndarray] = {root: grad}
     owned: set[Context] = set()  # nodes whose accumulated grad is our own array
-    shared, held = {id(grad), id(_root(grad))}, {}
+    shared, held = {id(grad), id(_guard.root(grad))}, {}
     ready = [root]
     while ready:
         node = ready.pop()
@@ -669,7 +669,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
 
 def _hold(held: dict, a: np.ndarray, step: int) -> None:
     """Count (``step`` 1) or uncount (-1) a pending node gradient and the array it views."""
-    for key in {id(a), id(_root(a))}:
+    for key in {id(a), id(_guard.root(a))}:
         n = held.get(key, 0) + step
         if n > 0:
             held[key] = n

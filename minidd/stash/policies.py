@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import math
 from dataclasses import dataclass
@@ -237,8 +238,8 @@ class DeferredDropout(StashPolicy):
         self.structure = _check.choice(structure, "DeferredDropout: structure", STRUCTURES)
         self.value_dtype = _check.choice(value_dtype, "DeferredDropout: value_dtype", VALUE_DTYPES)
         self.selection = _check.choice(selection, "DeferredDropout: selection", ("exact", "sample"))
-        self.block = _check.integer(block, "DeferredDropout: block (limit: minidd.stash.policies.MAX_BLOCK)",
-                                    least=1, most=MAX_BLOCK)
+        self.block = _check.integer(block, "DeferredDropout: block", least=1, most=MAX_BLOCK,
+                                    form=f"an int >= 1 and at most {MAX_BLOCK} (MAX_BLOCK)")
         self.n = _check.integer(n, "DeferredDropout: n", least=1)
         self.m = _check.integer(m, "DeferredDropout: m", least=2)
         self.sample_size = _check.integer(sample_size, "DeferredDropout: sample_size", least=1)
