@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from .accounting import accounting_section
 from .calibration import calibration_report, fitted_ranges
 from .compression import SELECTIONS, STRUCTURES, Policy
 from .config import TPUV3, config_to_dict, load_config
@@ -120,6 +121,7 @@ def _reproduce(chip, args):
         print()
         if args.figures:
             _write_memory(scens, args.figures, w.name, cal.chip.hbm_bytes)
+    print("\n".join(accounting_section()))
     for label, c in (("uncalibrated", chip), ("calibrated", cal.chip)):
         print(f"## Summary by drop rate ({label} chip)\n")
         print(markdown_table(reproduction(c, models, args.drops, args.relu_sparsity, args.selection,

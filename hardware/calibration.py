@@ -76,6 +76,7 @@ The pair used in attempts 1-3, now printed as cross-checks on the calibrated chi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -267,10 +268,15 @@ GOAL = 0.15  #: the leave-one-out error we aim for (issue #19)
 
 
 def leave_one_out_fits(chip: ChipConfig, measurements, params=PARAMETERS_FITTED) -> dict:
-    """``{name: Calibration}``: the fit to every measurement but the named one."""
-    measurements = tuple(measurements)
-    return {m.name: calibrate(chip, measurements[:i] + measurements[i + 1:], params)
-            for i, m in enumerate(measurements)}
+    """``{name: Calibration}``: the fit to every measurement but the named one (memoised: the
+    report and the sensitivity bands both read them)."""
+    return dict(_loo_fits(chip, tuple(measurements), tuple(params)))
+
+
+@functools.lru_cache(maxsize=8)
+def _loo_fits(chip: ChipConfig, measurements: tuple, params: tuple) -> tuple:
+    return tuple((m.name, calibrate(chip, measurements[:i] + measurements[i + 1:], params))
+                 for i, m in enumerate(measurements))
 
 
 def leave_one_out(chip: ChipConfig, measurements, params=PARAMETERS_FITTED) -> dict:

@@ -315,7 +315,6 @@ def reproduction(chip: ChipConfig, models, drops, relu_sparsity=0.5, selection="
     """Per model and drop rate: footprint and speedup of deferred dropout (element and
     block-128 selections) against zero-value, at own batch, at a fixed batch where the baseline
     must fall back, and on the co-designed array."""
-    from .config import TPUV3  # noqa: F401  (chip is passed in)
     rows = []
     for name in models:
         w = paper_model(name, relu_sparsity)

@@ -28,11 +28,10 @@ the live activations, activation gradients and recomputed tensors.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 from .codesign import dw_gemm, row_gather_bytes
-from .compression import BASELINE, Policy, StashCost, engine_phases, stash_cost
+from .compression import BASELINE, Policy, engine_phases, stash_cost
 from .config import ChipConfig
 from .liveness import Footprint, memory_events
 from .memory import bound, gemm_hbm_bytes

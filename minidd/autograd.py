@@ -32,6 +32,7 @@ import weakref
 
 import numpy as np
 
+from . import _check
 from .stash import guard as _guard
 from .stash import roles as _roles
 from .stash import store as _store
@@ -188,6 +189,7 @@ class Function:
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
         Function.registry[cls.name] = cls
+        _roles.OP_NAMES.add(cls.name)  # what stash policies may name an op by (exact_ops)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -507,8 +509,7 @@ class _Size(int):
         """The shape, or the length of axis ``dim``."""
         if dim is None:
             return self.shape
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) \
-                or not -len(self.shape) <= dim < len(self.shape):
+        if not -len(self.shape) <= _check.integer(dim, "size: dim") < len(self.shape):
             raise ValueError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
         return self.shape[dim]
 

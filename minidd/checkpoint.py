@@ -131,7 +131,7 @@ class Checkpoint:
         state, or ``None`` (with a warning) when there is no checkpoint yet."""
         if not self.path.exists() and not self.prev.exists():
             warnings.warn(f"fit: resume=True but there is no checkpoint at {self.path} yet; "
-                          "starting from step 0", CheckpointWarning, stacklevel=3)
+                          "starting from step 0", CheckpointWarning, stacklevel=4)  # fit's caller
             return None
         source = self.path
         try:
@@ -147,7 +147,7 @@ class Checkpoint:
             except CheckpointError as older:
                 raise CheckpointError(f"{newest}; and the previous one is unusable too: {older}") from None
             warnings.warn(f"fit: {newest}; resuming from the previous checkpoint {self.prev} "
-                          f"(step {meta['step']})", CheckpointWarning, stacklevel=3)
+                          f"(step {meta['step']})", CheckpointWarning, stacklevel=4)  # fit's caller
             self._rotate, source = False, self.prev
         self._fresh = False
         return self._apply(arrays, meta, n_examples, batch_size, source)

@@ -1,14 +1,15 @@
 """Optimizers (SGD, Adam, AdamW), learning-rate schedules and gradient clipping.
 
 Updates are written into each parameter's array in place; ``.grad`` arrays are never written
-(gradients handed to several leaves may share memory), clipping replaces them instead.
+(gradients handed to several leaves may share memory), clipping replaces them instead.  The
+updates use NumPy ufuncs only (no other BLAS than NumPy's: scipy's bundles a second OpenBLAS
+whose thread pool a ``threadpoolctl`` limit set before it loads does not reach).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy.linalg import blas
 
 from . import _check
 from .nn.module import Module, Parameter
@@ -124,18 +125,27 @@ class Optimizer:
         return {}
 
 
+#: Elements per step of the in-place update (256 KB of float32: the scratch stays in cache and is
+#: reused by the allocator, where a parameter-sized ``lr * g`` costs page faults every step).
+_CHUNK = 1 << 16
+
+
 def _subtract_scaled(p: Parameter, lr: float, g: np.ndarray) -> None:
-    """``p.data -= lr * g`` without the temporary ``lr * g``: BLAS axpy updates a contiguous
-    float array in place (a parameter-sized temporary costs page faults on every step).  Assigning
-    ``p.data`` afterwards bumps its version, as the in-place operator did."""
+    """``p.data -= lr * g`` (the same roundings) through a small scratch buffer instead of a
+    parameter-sized temporary.  Assigning ``p.data`` afterwards bumps its version, as the
+    in-place operator did."""
     data = p.data
-    if (data.dtype in (np.float32, np.float64) and g.dtype == data.dtype and data.flags.c_contiguous
+    if not (data.dtype.kind == "f" and g.dtype == data.dtype and data.flags.c_contiguous
             and data.flags.writeable and g.shape == data.shape):
-        axpy = blas.get_blas_funcs("axpy", (data,))
-        axpy(np.ravel(g), data.reshape(-1), a=-lr)
-        p.data = data
-    else:
         p.data -= lr * g
+        return
+    flat, gf = data.reshape(-1), np.ravel(g)
+    scale = data.dtype.type(lr)
+    buf = np.empty(min(_CHUNK, flat.size), data.dtype)
+    for i in range(0, flat.size, _CHUNK):
+        b, d = buf[:min(_CHUNK, flat.size - i)], flat[i:i + _CHUNK]
+        np.subtract(d, np.multiply(gf[i:i + _CHUNK], scale, out=b), out=d)
+    p.data = data
 
 
 class SGD(Optimizer):
@@ -196,7 +206,11 @@ class Adam(Optimizer):
         step = lr * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
         if self.weight_decay and self.decoupled:
             p.data *= 1 - lr * self.weight_decay
-        p.data -= step * m / (np.sqrt(v) + self.eps)
+        num = np.multiply(m, step)  # p.data -= step * m / (sqrt(v) + eps), on two temporaries
+        den = np.sqrt(v)
+        den += self.eps
+        num /= den
+        p.data -= num
 
     def _buffers(self):
         return {"m": self.m, "v": self.v}

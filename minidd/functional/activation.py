@@ -9,6 +9,8 @@ from scipy import special
 from .. import _check
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
+from ..stash.store import uses_lossless
+from . import gelu_inverse
 from ._util import as_tensor, torch_keywords
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -74,7 +76,13 @@ class ReLU(Function):
 
 
 class GELU(Function):
-    """Gaussian error linear unit: exact (``erf``) or the tanh approximation (BERT's)."""
+    """Gaussian error linear unit: exact (``erf``) or the tanh approximation (BERT's).
+
+    Backward reads the input.  Under a policy with ``lossless`` including ``"gelu"`` the op
+    keeps its output (the next layer's input, so the stash shares it) and one bit per element
+    instead, and recovers the input by inversion (:mod:`minidd.functional.gelu_inverse`: exact to
+    rounding except near GELU's minimum, where the derivative is off by up to ~2e-4 in float32).
+    """
 
     name = "gelu"
     arg_names = ("x",)
@@ -82,22 +90,37 @@ class GELU(Function):
     @staticmethod
     def forward(ctx, x, approximate):
         ctx.approximate = approximate
-        ctx.save(x, role=EXACT)
         if approximate == "tanh":
             y = _tanh_inner(x)
             y += 1.0
             y *= x
             y *= 0.5
-            return y
-        return x * special.ndtr(x).astype(x.dtype, copy=False)
+        else:
+            y = x * special.ndtr(x).astype(x.dtype, copy=False)
+        ctx.from_output = uses_lossless("gelu")
+        if ctx.from_output:
+            ctx.save(y, role=EXACT)
+            ctx.save(np.packbits(gelu_inverse.left_of_minimum(x, approximate), axis=None), role=INDEX)
+        else:
+            ctx.save(x, role=EXACT)
+        return y
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.from_output:
+            y, bits = ctx.saved
+            left = np.unpackbits(bits, count=y.size).view(np.bool_)
+            x = gelu_inverse.invert(y, left, ctx.approximate).reshape(y.shape)
+            return _gelu_grad(x, g.astype(np.float64), ctx.approximate).astype(g.dtype, copy=False)
         (x,) = ctx.saved
-        if ctx.approximate == "tanh":
-            return _gelu_tanh_grad(x, g)
-        d = special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return g * d.astype(g.dtype, copy=False)
+        return _gelu_grad(x, g, ctx.approximate)
+
+
+def _gelu_grad(x, g, approximate):
+    if approximate == "tanh":
+        return _gelu_tanh_grad(x, g)
+    d = special.ndtr(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    return g * d.astype(g.dtype, copy=False)
 
 
 class Softmax(Function):
@@ -110,29 +133,48 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis, mask=None):
         ctx.axis = axis
-        if mask is not None:
-            x = np.where(mask, x, x.dtype.type(-np.inf))
-        top = x.max(axis=axis, keepdims=True)
-        if mask is not None:
-            top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere
-        e = np.subtract(x, top)
-        np.exp(e, out=e)
-        total = e.sum(axis=axis, keepdims=True)
-        if mask is not None:
-            total[total == 0] = 1.0
-        e /= total
+        e = softmax_array(x, axis, mask)
         ctx.save(e, role=EXACT)
         return e
 
     @staticmethod
     def backward(ctx, g):
-        # y * (g - sum(g * y)), on one fresh buffer
         (y,) = ctx.saved
-        out = g * y
-        s = out.sum(axis=ctx.axis, keepdims=True)
-        np.subtract(g, s, out=out)
-        out *= y
-        return out
+        return softmax_grad(g, y, ctx.axis)
+
+
+def softmax_array(x, axis, mask=None):
+    """The softmax of an ndarray along ``axis`` (one fresh buffer); where the boolean ``mask`` is
+    false, exact zeros (a row with nothing to attend is all zeros)."""
+    if mask is None:
+        top = x.max(axis=axis, keepdims=True)
+    else:  # the masked max, without a full-size copy of x with -inf where masked
+        top = np.max(x, axis=axis, keepdims=True, where=mask, initial=-np.inf)
+        top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere
+    e = np.subtract(x, top)
+    if mask is not None:
+        np.copyto(e, -np.inf, where=~mask)
+    np.exp(e, out=e)
+    total = e.sum(axis=axis, keepdims=True)
+    if mask is not None:
+        total[total == 0] = 1.0
+    e /= total
+    return e
+
+
+def softmax_grad(g, y, axis):
+    """``y * (g - sum(g * y))`` along ``axis``: softmax's backward from its output ``y``, on one
+    fresh buffer."""
+    out = g * y
+    s = out.sum(axis=axis, keepdims=True)
+    np.subtract(g, s, out=out)
+    out *= y
+    return out
+
+
+def dropout_mask(shape, p, rng):
+    """Ordinary dropout's keep-mask: ``rng.random(shape, float32) >= p`` (one draw)."""
+    return rng.random(shape, dtype=np.float32) >= p
 
 
 class LogSoftmax(Function):
@@ -160,7 +202,7 @@ class Dropout(Function):
 
     @staticmethod
     def forward(ctx, x, p, rng):
-        mask = rng.random(x.shape, dtype=np.float32) >= p
+        mask = dropout_mask(x.shape, p, rng)
         ctx.scale = 1.0 / (1.0 - p)
         ctx.save(mask, role=INDEX)
         out = x * mask  # then scaled in place: the same (x * mask) * scale, one fresh buffer
@@ -202,15 +244,20 @@ def softmax(x, axis=-1, mask=None):
     axis = _axis(x, axis, "softmax")
     if mask is None:
         return Softmax.apply(x, axis=axis)
+    return Softmax.apply(x, axis=axis, mask=check_mask(mask, x, "softmax"))
+
+
+def check_mask(mask, x, who: str) -> np.ndarray:
+    """``mask`` as a boolean ndarray that broadcasts to ``x``'s shape (else a clear error)."""
     mask = np.asarray(getattr(mask, "data", mask))
     if mask.dtype != np.bool_:
-        raise TypeError(f"softmax: mask must be a boolean array (True = keep), got dtype {mask.dtype}")
+        raise TypeError(f"{who}: mask must be a boolean array (True = keep), got dtype {mask.dtype}")
     try:
         if np.broadcast_shapes(mask.shape, x.shape) != x.shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"softmax: mask of shape {mask.shape} does not broadcast to x of shape {x.shape}") from None
-    return Softmax.apply(x, axis=axis, mask=mask)
+        raise ValueError(f"{who}: mask of shape {mask.shape} does not broadcast to x of shape {x.shape}") from None
+    return mask
 
 
 @torch_keywords

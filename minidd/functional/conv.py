@@ -1,4 +1,4 @@
-"""2-D convolution and pooling over NCHW tensors.
+"""Convolution (2-D over NCHW, 1-D over NCL) and 2-D pooling.
 
 Every op visits the kernel offsets: kh * kw slab operations over many samples at once, never
 a Python loop over single samples.  Convolution copies each offset's slab of a (C, N, H, W)
@@ -6,7 +6,8 @@ copy of its padded input into one contiguous im2col buffer and multiplies it by 
 with BLAS, one product per direction and block of samples (``_BLOCK_BYTES``); pooling
 reduces strided slabs of the input directly.  Convolution saves the layer *input* for backward
 (role ``WEIGHT_GRAD_INPUT``), never the im2col matrix, and rebuilds the columns in backward.
-stride, padding and dilation follow PyTorch (an int or a (height, width) pair).
+stride, padding and dilation follow PyTorch (an int or a (height, width) pair).  A 1-D
+convolution is the 2-D one on inputs of height 1 (:func:`conv1d`).
 """
 from __future__ import annotations
 
@@ -332,6 +333,35 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     _check_out(x, weight.shape[2:], s, p, d, "conv2d")
     args = (x, weight) + (() if bias is None else (as_tensor(bias),))
     return Conv2d.apply(*args, stride=s, padding=p, dilation=d)
+
+
+def _single(v, name, minimum):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"conv1d: {name} must be an int >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """1-D cross-correlation: x (N, C, L), weight (O, C, k), bias (O,); ``stride``, ``padding``
+    (zeros on both ends) and ``dilation`` are ints, as in PyTorch's ``conv1d``; the output is
+    (N, O, (L + 2 p - d (k - 1) - 1) // s + 1).
+
+    Computed as :func:`conv2d` on inputs of height 1, so it saves the (N, C, 1, L) view of the
+    layer input (role ``WEIGHT_GRAD_INPUT``, features on axis 1) and is exactly as fast.
+    """
+    x, weight = as_tensor(x), as_tensor(weight)
+    if x.ndim != 3 or weight.ndim != 3 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv1d: x of shape {x.shape} does not fit weight of shape {weight.shape}: "
+                         "expected x (N, C, L) and weight (O, C, k) with the same C")
+    s, p, d = _single(stride, "stride", 1), _single(padding, "padding", 0), _single(dilation, "dilation", 1)
+    if _out_size(x.shape[2], weight.shape[2], s, p, d) < 1:
+        raise ValueError(f"conv1d: kernel {weight.shape[2]} (extent {d * (weight.shape[2] - 1) + 1} with "
+                         f"dilation {d}) with padding {p} does not fit an input of length {x.shape[2]}")
+    n, c, length = x.shape
+    o, _, k = weight.shape
+    y = conv2d(x.reshape(n, c, 1, length), weight.reshape(o, c, 1, k), bias, stride=(1, s),
+               padding=(0, p), dilation=(1, d))
+    return y.reshape(n, o, y.shape[3])
 
 
 def _pool(cls, x, kernel_size, stride, padding):

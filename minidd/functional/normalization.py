@@ -4,12 +4,25 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..stash.roles import EXACT, PARAMETER
+from ..stash.roles import EXACT, INDEX, PARAMETER
+from ..stash.store import uses_lossless
 from ._util import as_tensor
 
 
+#: LayerNorm recovers feature ``j`` from its output only when ``|beta_j| <= LN_RATIO |gamma_j|``:
+#: the recovered ``xhat`` is then within ``2 (|xhat| + LN_RATIO) eps`` of the stored one.
+LN_RATIO = 64.0
+
+
 class LayerNorm(Function):
-    """Normalise over the last axis, then scale by ``gamma`` and shift by ``beta``."""
+    """Normalise over the last axis, then scale by ``gamma`` and shift by ``beta``.
+
+    Backward reads the normalised input ``xhat``.  Under a policy with ``lossless`` including
+    ``"layer_norm"`` the op keeps its output ``y`` instead (the next layer keeps it anyway, so
+    the stash shares it) and recovers ``xhat = (y - beta) / gamma``; the features where that
+    division is not trusted (``gamma_j == 0`` or ``|beta_j| > LN_RATIO |gamma_j|``, see
+    :data:`LN_RATIO`) keep their ``xhat`` columns.
+    """
 
     name = "layer_norm"
     arg_names = ("x", "gamma", "beta")
@@ -27,34 +40,79 @@ class LayerNorm(Function):
         np.sqrt(rstd, out=rstd)
         np.reciprocal(rstd, out=rstd)
         xhat *= rstd
-        if any(ctx.needs_input_grad):
+        y = np.multiply(xhat, gamma, out=sq)
+        y += beta
+        ctx.fallback = None
+        if not any(ctx.needs_input_grad):
+            return y
+        if uses_lossless("layer_norm"):
+            _save_from_output(ctx, y, xhat, rstd, gamma, beta)
+        else:
             ctx.save(xhat, role=EXACT)
             ctx.save(rstd, role=EXACT)
             ctx.save(gamma, role=PARAMETER)
-        y = np.multiply(xhat, gamma, out=sq)
-        y += beta
         return y
 
     @staticmethod
     def backward(ctx, g):
-        # gx = rstd (g gamma - mean(g gamma) - xhat mean(g gamma xhat)); the two means are
-        # matrix-vector products with gamma, so only two full-size buffers are made
-        xhat, rstd, gamma = ctx.saved
-        need = ctx.needs_input_grad
-        d = g.shape[-1]
-        lead = tuple(range(g.ndim - 1))
-        gx = gg = None
-        gxh = g * xhat
-        if need[1]:
-            gg = gxh.sum(axis=lead)
-        if need[0]:
-            m_gxhat_xhat = np.matmul(gxh, gamma)[..., None] / d
-            gx = g * gamma
-            gx -= np.matmul(g, gamma)[..., None] / d
-            gx -= np.multiply(xhat, m_gxhat_xhat, out=gxh)
-            gx *= rstd
-        gb = g.sum(axis=lead) if need[2] else None
-        return gx, gg, gb
+        if ctx.fallback is None:
+            xhat, rstd, gamma = ctx.saved
+        else:
+            xhat, rstd, gamma = _recover_xhat(ctx)
+        return _layer_norm_grads(g, xhat, rstd, gamma, ctx.needs_input_grad)
+
+
+def _recoverable(gamma, beta):
+    """Features whose normalised input can be recovered from the output within
+    ``2 (|xhat| + LN_RATIO) eps``: ``gamma`` non-zero and normal, ``|beta| <= LN_RATIO |gamma|``."""
+    tiny = np.finfo(gamma.dtype).tiny
+    return (np.abs(gamma) >= tiny) & (np.abs(beta) <= LN_RATIO * np.abs(gamma))
+
+
+def _save_from_output(ctx, y, xhat, rstd, gamma, beta):
+    """Keep ``y`` (shared with whoever reads it next), ``rstd`` and, for the features
+    :func:`_recoverable` refuses, their ``xhat`` columns."""
+    bad = np.flatnonzero(~_recoverable(gamma, beta))
+    ctx.fallback = len(bad)
+    ctx.save(y, role=EXACT)
+    ctx.save(rstd, role=EXACT)
+    ctx.save(gamma, role=PARAMETER)
+    ctx.save(beta, role=PARAMETER)
+    if len(bad):
+        ctx.save(bad, role=INDEX)
+        ctx.save(np.ascontiguousarray(xhat[..., bad]), role=EXACT)
+
+
+def _recover_xhat(ctx):
+    """``(xhat, rstd, gamma)`` rebuilt from what :func:`_save_from_output` kept."""
+    y, rstd, gamma, beta, *rest = ctx.saved
+    xhat = y - beta
+    if ctx.fallback:
+        bad, columns = rest
+        xhat /= np.where(_recoverable(gamma, beta), gamma, 1).astype(xhat.dtype, copy=False)
+        xhat[..., bad] = columns
+    else:
+        xhat /= gamma
+    return xhat, rstd, gamma
+
+
+def _layer_norm_grads(g, xhat, rstd, gamma, need):
+    # gx = rstd (g gamma - mean(g gamma) - xhat mean(g gamma xhat)); the two means are
+    # matrix-vector products with gamma, so only two full-size buffers are made
+    d = g.shape[-1]
+    lead = tuple(range(g.ndim - 1))
+    gx = gg = None
+    gxh = g * xhat
+    if need[1]:
+        gg = gxh.sum(axis=lead)
+    if need[0]:
+        m_gxhat_xhat = np.matmul(gxh, gamma)[..., None] / d
+        gx = g * gamma
+        gx -= np.matmul(g, gamma)[..., None] / d
+        gx -= np.multiply(xhat, m_gxhat_xhat, out=gxh)
+        gx *= rstd
+    gb = g.sum(axis=lead) if need[2] else None
+    return gx, gg, gb
 
 
 class BatchNorm(Function):

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..stash.store import uses_lossless
 from .layers import GELU, Dropout, LayerNorm, Linear
 from .module import Module
 
@@ -55,9 +56,13 @@ class MultiHeadSelfAttention(Module):
         # the 1/sqrt(dh) scale goes on q, (T, dh) per head, not on the (T, T) scores
         q = split(self.q(x) * (1.0 / math.sqrt(dh)))
         k, v = split(self.k(x)), split(self.v(x))
-        scores = F.matmul(q, k.transpose(0, 1, 3, 2))
-        attn = self.drop(F.softmax(scores, axis=-1, mask=attention_mask(mask, t, causal)))
-        ctx = F.matmul(attn, v).transpose(0, 2, 1, 3).reshape(b, t, d)
+        scores = F.attention_scores(q, k.transpose(0, 1, 3, 2))
+        keep = attention_mask(mask, t, causal)
+        if uses_lossless("attention"):  # probabilities once, mask as bits (bit-identical)
+            ctx = F.attention_context(scores, v, self.drop.p, self.drop.rng, self.drop.training, mask=keep)
+        else:
+            ctx = F.matmul(self.drop(F.softmax(scores, axis=-1, mask=keep)), v)
+        ctx = ctx.transpose(0, 2, 1, 3).reshape(b, t, d)
         return self.out(ctx)
 
 

@@ -67,6 +67,42 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation})")
 
 
+class Conv1d(Module):
+    """1-D convolution over NCL input (PyTorch's ``nn.Conv1d`` and its default initialisation):
+    weight (O, C, k); ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are ints.
+
+    Runs as a 2-D convolution of height 1 (:func:`minidd.functional.conv1d`), so the trace sees
+    a kernel (1, k) over an input (C, 1, L).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
+                 bias=True):
+        super().__init__()
+        c = _check.positive_int(in_channels, "Conv1d: in_channels")
+        o = _check.positive_int(out_channels, "Conv1d: out_channels")
+        k = _check.positive_int(kernel_size, "Conv1d: kernel_size")
+        s, d = _check.positive_int(stride, "Conv1d: stride"), _check.positive_int(dilation, "Conv1d: dilation")
+        padding = _check.integer(padding, "Conv1d: padding", least=0)
+        _check.rng(rng, "Conv1d: rng")
+        bound = 1.0 / math.sqrt(c * k)
+        self.weight = Parameter(rng.uniform(-bound, bound, (o, c, k)))
+        self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
+        self.in_channels, self.out_channels = c, o
+        # as pairs (height 1, length), the geometry of the 2-D convolution it runs as
+        self.kernel_size, self.stride = (1, k), (1, s)
+        self.padding, self.dilation = (0, int(padding)), (1, d)
+
+    def forward(self, x):
+        if x.ndim != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv1d: input has shape {x.shape}, expected (N, {self.in_channels}, L)")
+        return F.conv1d(x, self.weight, self.bias, stride=self.stride[1], padding=self.padding[1],
+                        dilation=self.dilation[1])
+
+    def __repr__(self):
+        return (f"Conv1d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size[1]}, "
+                f"stride={self.stride[1]}, padding={self.padding[1]}, dilation={self.dilation[1]})")
+
+
 class _Pool2d(Module):
     """A pooling layer: ``pool`` (the functional op) with this layer's kernel_size, stride, padding."""
 

@@ -72,14 +72,15 @@ def decode_values(stored: np.ndarray, value_dtype: str, dtype) -> np.ndarray:
 class StashEntry:
     """Base class.  Subclasses set ``kind`` and implement ``unpack`` and ``_payload_nbytes``.
 
-    Bookkeeping filled in by the store: ``layer``, ``role``, ``refs``, ``key``, ``source``.
+    Bookkeeping filled in by the store: ``layer``, ``role``, ``op`` (the op that saved it),
+    ``refs``, ``key``, ``source``.
     Statistics for the ledger: ``numel``, ``dense_nbytes``, ``nonzero`` (natural non-zeros, or
     ``None`` when the policy did not look), ``kept`` (elements stored) and ``target_kept``.
     """
 
     kind = "?"
     __slots__ = ("shape", "dtype", "numel", "dense_nbytes", "nonzero", "kept", "target_kept",
-                 "nbytes", "layer", "role", "refs", "key", "source", "__weakref__")
+                 "nbytes", "layer", "role", "op", "refs", "key", "source", "__weakref__")
 
     def __init__(self, shape, dtype, nonzero=None, kept=None, target_kept=None):
         self.shape = tuple(shape)
@@ -90,7 +91,7 @@ class StashEntry:
         self.kept = self.numel if kept is None else kept
         self.target_kept = self.kept if target_kept is None else target_kept
         self.nbytes = self._payload_nbytes() + meta_bytes(self.shape)
-        self.layer = self.role = self.key = self.source = None
+        self.layer = self.role = self.op = self.key = self.source = None
         self.refs = 0
 
     def _payload_nbytes(self) -> int:

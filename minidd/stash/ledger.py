@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .entries import StashEntry
+from .roles import WEIGHT_GRAD_INPUT
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class LedgerRow:
     kept: int
     target_kept: int
     refs: int
+    op: str = ""
+
+    @property
+    def sparsified(self) -> bool:
+        """Whether the policy dropped non-zero values of this array (it is approximate)."""
+        return self.nonzero is not None and self.kept < self.nonzero
 
     @property
     def natural_sparsity(self) -> float | None:
@@ -67,13 +74,14 @@ class Ledger:
     def rows(self) -> list[LedgerRow]:
         """The live entries, in the order they were saved."""
         return [LedgerRow(e.layer, e.role, e.kind, e.shape, e.dtype.name, e.nbytes, e.dense_nbytes,
-                          e.numel, e.nonzero, e.kept, e.target_kept, e.refs)
+                          e.numel, e.nonzero, e.kept, e.target_kept, e.refs, e.op or "")
                 for e in self._live.values()]
 
     def by(self, key: str) -> dict[str, dict]:
-        """Totals of the live entries grouped by ``"layer"``, ``"role"`` or ``"kind"``."""
-        if key not in ("layer", "role", "kind"):
-            raise ValueError(f"Ledger.by: key must be 'layer', 'role' or 'kind', got {key!r}")
+        """Totals of the live entries grouped by ``"layer"``, ``"role"``, ``"kind"`` or ``"op"``
+        (the op that saved them)."""
+        if key not in ("layer", "role", "kind", "op"):
+            raise ValueError(f"Ledger.by: key must be 'layer', 'role', 'kind' or 'op', got {key!r}")
         out: dict[str, dict] = {}
         for r in self.rows():
             t = out.setdefault(getattr(r, key), {"nbytes": 0, "dense_nbytes": 0, "entries": 0})
@@ -81,6 +89,12 @@ class Ledger:
             t["dense_nbytes"] += r.dense_nbytes
             t["entries"] += 1
         return out
+
+    def sparsified(self) -> list[tuple[str, str, str]]:
+        """``(layer, op, role)`` of every live entry the policy made approximate, in save order:
+        the weight-gradient inputs deferred dropout sparsified and, with its ``exact_ops``
+        option, the exact stashes it sparsified too."""
+        return [(r.layer, r.op, r.role) for r in self.rows() if r.sparsified]
 
     def summary(self) -> str:
         """A plain-text table of the live entries and the totals per role."""
@@ -97,4 +111,7 @@ class Ledger:
             lines.append(f"{'total ' + role:<75} {t['nbytes']:>11,} {ratio:>5.2f}x")
         lines.append(f"{'total (current)':<75} {self.current:>11,}")
         lines.append(f"{'peak':<75} {self.peak:>11,}")
+        exact = sorted({f"{op} ({layer})" for layer, op, role in self.sparsified() if role != WEIGHT_GRAD_INPUT})
+        if exact:
+            lines.append("sparsified exact stashes (dX approximate there): " + ", ".join(exact))
         return "\n".join(lines)

@@ -44,14 +44,54 @@ class PackInfo:
 REGISTRY: dict[str, type] = {}
 
 
+#: The ops with a compact exact stash, which ``lossless=`` turns on (see docs/stash.md,
+#: "Lossless reductions"): LayerNorm from its output, GELU from its output and a branch bit,
+#: attention's probabilities once with the dropout mask as bits.
+LOSSLESS_OPS = ("layer_norm", "gelu", "attention")
+
+def canonical_lossless(value, who: str = "lossless") -> str:
+    """The canonical string of a ``lossless=`` value: ``"none"``, ``"all"`` or names joined by
+    ``+`` in :data:`LOSSLESS_OPS` order."""
+    if value is True:
+        return "all"
+    if value is False or value is None:
+        return "none"
+    if isinstance(value, str):
+        names = [] if value.strip() in ("none", "") else (
+            list(LOSSLESS_OPS) if value.strip() == "all" else [v.strip() for v in value.split("+")])
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        names = list(value)
+    else:
+        raise TypeError(f"{who}: lossless must be 'none', 'all', names joined by '+' "
+                        f"(from {LOSSLESS_OPS}), a list of them or a bool, got {type(value).__name__}")
+    for name in names:
+        if name not in LOSSLESS_OPS:
+            close = difflib.get_close_matches(str(name), LOSSLESS_OPS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{who}: lossless names an unknown op {name!r}{hint}; "
+                             f"expected 'none', 'all' or some of {LOSSLESS_OPS} joined by '+'")
+    chosen = [op for op in LOSSLESS_OPS if op in names]
+    if len(chosen) == len(LOSSLESS_OPS):
+        return "all"
+    return "+".join(chosen) or "none"
+
+
+def lossless_ops(value: str) -> frozenset:
+    """The op names a canonical ``lossless`` string turns on."""
+    if value == "all":
+        return frozenset(LOSSLESS_OPS)
+    return frozenset() if value == "none" else frozenset(value.split("+"))
+
+
 class StashPolicy:
     """Interface: ``pack`` an array into a :class:`~minidd.stash.entries.StashEntry`.
 
     ``pack(array, info)`` is called once per distinct saved array, ``info`` a :class:`PackInfo`;
     the entry's ``unpack()`` rebuilds what backward reads.  ``set_step`` lets scheduled policies
-    follow the training step.  ``config()`` describes the policy as plain data, every option
-    included (:func:`minidd.stash.from_config` rebuilds it; two policies are equal when their
-    configs are); ``state_dict()`` is its mutable state (for checkpoints).
+    follow the training step.  ``lossless=`` (every policy) names the ops that save a compact
+    exact form (:data:`LOSSLESS_OPS`; docs/stash.md).  ``config()`` describes the policy as plain
+    data, every option included (:func:`minidd.stash.from_config` rebuilds it; two policies are
+    equal when their configs are); ``state_dict()`` is its mutable state (for checkpoints).
 
     A subclass that sets ``name`` registers itself under it (and under each of its ``aliases``),
     as :class:`~minidd.autograd.Function` subclasses do: spec strings and config dicts then name
@@ -62,6 +102,17 @@ class StashPolicy:
 
     name = "policy"
     aliases: tuple = ()
+    lossless = "none"  # for subclasses that take no lossless= option (their __init__ skips ours)
+    _lossless_ops: frozenset = frozenset()
+
+    def __init__(self, *, lossless="none"):
+        self.lossless = canonical_lossless(lossless, type(self).__name__)
+        self._lossless_ops = lossless_ops(self.lossless)
+
+    def uses_lossless(self, op: str) -> bool:
+        """Whether op ``op`` (one of :data:`LOSSLESS_OPS`) saves its
+        compact exact form under this policy (the ``lossless=`` option)."""
+        return op in self._lossless_ops
 
     def __init_subclass__(cls, register: bool = True, **kw):
         super().__init_subclass__(**kw)
@@ -85,8 +136,14 @@ class StashPolicy:
         module's module names) matches."""
 
     def config(self) -> dict:
-        """Every option as plain data: ``{"policy": name, option: value, ...}``."""
-        return {"policy": self.name}
+        """Every option as plain data: ``{"policy": name, option: value, ...}`` (``lossless``
+        only when on)."""
+        return {"policy": self.name, **self._lossless_config()}
+
+    def _lossless_config(self) -> dict:
+        """``{"lossless": ...}`` when the option is on, else ``{}``: configs written before it
+        existed, and storage models that do not know it, read the default unchanged."""
+        return {} if self.lossless == "none" else {"lossless": self.lossless}
 
     def storage_config(self) -> dict:
         """The config of a named policy whose stash this one's matches entry for entry in size
@@ -217,6 +274,16 @@ class DeferredDropout(StashPolicy):
         Patterns are checked against the layers the first forward ran in (at the next
         ``set_step``, which ``fit`` calls every step) or against a model's layer names by
         :meth:`check_layers`: a pattern that matches none raises, naming close layer names.
+    exact_ops:
+        Also sparsify the exact stashes these ops save (``"none"``, default; ``"all"``; or op
+        names joined by ``+``: ``"gelu"``, ``"layer_norm"``, ``"softmax"`` (attention
+        probabilities), ``"attention_scores"`` (Q and K of the score product), ``"matmul"``
+        (probabilities and V of their product), ``"attention_context"`` (the fused one's), ...),
+        with the same drop rate, structure and layer rules.  Their input gradients ``dX`` then
+        become approximate too; ``Ledger.sparsified()`` names them.  Per-row statistics (a last
+        axis of length 1) stay exact.
+    lossless:
+        The lossless reductions to use as well (:data:`LOSSLESS_OPS`).
     keep_marked_dense:
         Leave layers whose scope is marked ``keep_dense`` (by default the models mark their first
         layer, embeddings and classifier head) dense unless ``layers`` names them.
@@ -233,13 +300,17 @@ class DeferredDropout(StashPolicy):
                  structure: str = "element", block: int = 128, n: int = 2, m: int = 4,
                  value_dtype: str = "float32", selection: str = "exact", sample_size: int = 4096,
                  seed: int = 0, warmup_steps: int = 0, ramp_steps: int = 0,
-                 layers: dict | None = None, keep_marked_dense: bool = True):
+                 layers: dict | None = None, keep_marked_dense: bool = True,
+                 exact_ops: str = "none", lossless="none"):
+        super().__init__(lossless=lossless)
+        self.exact_ops = canonical_exact_ops(exact_ops)
+        self._exact_set = frozenset(self.exact_ops.split("+"))
         self.granularity = _check.choice(granularity, "DeferredDropout: granularity", ("tensor", "row"))
         self.structure = _check.choice(structure, "DeferredDropout: structure", STRUCTURES)
         self.value_dtype = _check.choice(value_dtype, "DeferredDropout: value_dtype", VALUE_DTYPES)
         self.selection = _check.choice(selection, "DeferredDropout: selection", ("exact", "sample"))
         self.block = _check.integer(block, "DeferredDropout: block", least=1, most=MAX_BLOCK,
-                                    form=f"an int >= 1 and at most {MAX_BLOCK} (MAX_BLOCK)")
+                                    form=f"an int >= 1 and at most {MAX_BLOCK} (minidd.stash.policies.MAX_BLOCK)")
         self.n = _check.integer(n, "DeferredDropout: n", least=1)
         self.m = _check.integer(m, "DeferredDropout: m", least=2)
         self.sample_size = _check.integer(sample_size, "DeferredDropout: sample_size", least=1)
@@ -309,7 +380,9 @@ class DeferredDropout(StashPolicy):
                 "value_dtype": self.value_dtype, "selection": self.selection,
                 "sample_size": self.sample_size, "seed": self.seed,
                 "warmup_steps": self.warmup_steps, "ramp_steps": self.ramp_steps,
-                "layers": dict(self.layers), "keep_marked_dense": self.keep_marked_dense}
+                "layers": dict(self.layers), "keep_marked_dense": self.keep_marked_dense,
+                **({} if self.exact_ops == "none" else {"exact_ops": self.exact_ops}),
+                **self._lossless_config()}
 
     def state_dict(self) -> dict:
         """The schedule step and the sampling generator's state (plain data)."""
@@ -371,12 +444,23 @@ class DeferredDropout(StashPolicy):
             return 0.0
         return self.scheduled_drop()
 
+    def sparsifies(self, info: PackInfo, array: np.ndarray) -> bool:
+        """Whether ``array`` is one this policy may sparsify: a floating weight-gradient input,
+        or (``exact_ops``) an exact stash of a listed op that is not a per-row statistic (a
+        last axis of length 1, such as LayerNorm's ``rstd``)."""
+        if array.dtype.kind != "f" or array.size == 0:
+            return False
+        if info.role == R.WEIGHT_GRAD_INPUT:
+            return True
+        return info.role == R.EXACT and array.ndim > 0 and array.shape[-1] > 1 and (
+            self.exact_ops == "all" or info.op in self._exact_set)
+
     def pack(self, array, info):
         if self.layers and not self._checked:
             self._seen.add(info.scope.name)  # the layers a forward ran, for check_layers
         if info.role == R.PARAMETER:
             return DenseEntry(array)
-        if info.role != R.WEIGHT_GRAD_INPUT or array.dtype.kind != "f" or array.size == 0:
+        if not self.sparsifies(info, array):
             return zero_value_pack(array)
         drop = self.drop_for(info.scope)
         if drop == 0.0:
@@ -452,3 +536,23 @@ class DeferredDropout(StashPolicy):
 
 #: Largest ``block=`` (rows per block) accepted: a larger one is refused, not allocated.
 MAX_BLOCK = 1 << 20
+
+
+def canonical_exact_ops(value) -> str:
+    """``exact_ops`` as ``"none"``, ``"all"`` or sorted op names joined by ``+``; every name must
+    be an op's (:data:`minidd.stash.roles.OP_NAMES`)."""
+    if not isinstance(value, str):
+        raise TypeError(f"DeferredDropout: exact_ops must be a str ('none', 'all' or op names "
+                        f"joined by '+', e.g. 'gelu+softmax'), got {type(value).__name__}")
+    names = {v.strip() for v in value.split("+")} - {""}
+    if not names or names == {"none"} or names == {"all"}:
+        return "all" if names == {"all"} else "none"
+    for name in names:
+        if name not in R.OP_NAMES:
+            close = difflib.get_close_matches(name, sorted(R.OP_NAMES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"DeferredDropout: exact_ops names an unknown op {name!r}{hint}; "
+                             "expected 'none', 'all' or op names joined by '+'")
+    return "+".join(sorted(names))
+
+

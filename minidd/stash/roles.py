@@ -26,6 +26,10 @@ PARAMETER = "parameter"
 INDEX = "index"
 ROLES = (WEIGHT_GRAD_INPUT, EXACT, PARAMETER, INDEX)
 
+#: The names of every op (``Function.name``), filled in as ops are defined: what a policy's
+#: ``PackInfo.op`` can be, so options naming ops (``exact_ops``) can be checked.
+OP_NAMES: set[str] = set()
+
 
 @dataclass(frozen=True)
 class Scope:

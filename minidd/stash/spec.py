@@ -11,8 +11,12 @@ The string is a view of the same dict::
 for example ``dense``, ``dd:0.9``,
 ``dd:0.9,granularity=row,value_dtype=bfloat16,selection=sample,seed=3``,
 ``dd:0.9,structure=block,block=128,layers=encoder.0.*:0.5;head:0``, ``dd,structure=nm,n=2,m=4``
-``random_k:0.9`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``.  ``drop=`` may also be
-written as an option.
+``random_k:0.9,rescale`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``;
+a boolean option written bare is switched on (``rescale`` is ``rescale=true``), which is how the
+canonical string writes a boolean whose default is off.  ``drop=`` may also be
+written as an option.  Every built-in policy takes ``lossless=`` (``none``, ``all`` or op names
+joined by ``+``: ``dense,lossless=all``, ``dd:0.9,lossless=layer_norm+attention``; see
+:data:`~minidd.stash.policies.LOSSLESS_OPS`).
 
 :func:`format_spec` writes the canonical string: the full policy name, the drop rate, then only
 the options that differ from their defaults, in ``config()`` order.  :func:`spec_key` is that
@@ -24,6 +28,7 @@ registers itself (``policies.REGISTRY``), and its ``config()`` options become it
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Mapping
 
 from .policies import REGISTRY, StashPolicy
@@ -50,8 +55,18 @@ def _names() -> tuple:
 
 
 def _defaults(cls) -> dict:
-    """The options of a policy class and their defaults (its default instance's config)."""
-    return {k: v for k, v in cls().config().items() if k != "policy"}
+    """The options of a policy class and their defaults: its default instance's config, and
+    the options configs leave out while off (``lossless``, ``exact_ops``) with their defaults."""
+    options = {k: v for k, v in cls().config().items() if k != "policy"}
+    for name in OPTIONAL_OPTIONS:
+        param = inspect.signature(cls).parameters.get(name)
+        if param is not None:
+            options.setdefault(name, param.default)
+    return options
+
+
+#: Options a config carries only when they are on.
+OPTIONAL_OPTIONS = ("exact_ops", "lossless")
 
 
 def from_config(config: Mapping) -> StashPolicy:
@@ -137,6 +152,8 @@ def parse_spec(text: str) -> StashPolicy:
     for item in items:
         key, eq, value = item.partition("=")
         key = key.strip()
+        if not eq and isinstance(options.get(key), bool):
+            eq, value = "=", "true"   # a bare boolean option is switched on: "random_k:0.9,rescale"
         if not eq or not key:
             raise ValueError(f"policy spec {text!r}: {item!r} must be key=value")
         if key not in options:
@@ -199,7 +216,7 @@ def format_spec(spec) -> str:
     for key, value in config.items():
         if key in ("policy", "drop") or value == defaults.get(key):
             continue
-        out += f",{key}={_format_value(value)}"
+        out += f",{key}" if value is True else f",{key}={_format_value(value)}"
     return out
 
 

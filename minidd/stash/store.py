@@ -1,7 +1,8 @@
 """The stash store: the active policy, the ledger, and the one ``save`` every op goes through.
 
 An array saved by several ops (a LayerNorm output read by the Q, K and V projections) is packed
-once and shared: the store keys live entries by the array's identity and role, checked through
+once and shared (a weight-gradient input also shares an exact entry of the same array, such as
+the output a lossless LayerNorm or GELU keeps: the exact copy serves both): the store keys live entries by the array's identity and role, checked through
 a weak reference so that a recycled ``id`` is never mistaken for the same array, and so that the
 store itself never keeps a dense array alive.
 """
@@ -91,6 +92,11 @@ def use(policy: StashPolicy):
     set_policy(previous)
 
 
+def uses_lossless(op: str) -> bool:
+    """Whether the active policy's ``lossless=`` option turns on op ``op``'s compact form."""
+    return _State.policy.uses_lossless(op)
+
+
 def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
          feature_axis: int = -1) -> StashEntry:
     """Pack ``array`` for ``op``'s backward under the active policy (or share a live entry).
@@ -110,14 +116,15 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
     if role == R.PARAMETER:
         return _ParameterRef(array)
     key = (id(array), role)
-    entry = _State.table.get(key)
-    if entry is not None and entry.source() is array:
-        entry.refs += 1
-        return entry
+    for k in (key, (id(array), R.EXACT)) if role == R.WEIGHT_GRAD_INPUT else (key,):
+        entry = _State.table.get(k)
+        if entry is not None and entry.source() is array:
+            entry.refs += 1  # an exact copy serves a weight gradient too (LayerNorm/GELU outputs)
+            return entry
     scope = R.current_scope()
     entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, feature_axis))
     entry.layer = scope.name or op
-    entry.role, entry.key, entry.source, entry.refs = role, key, weakref.ref(array), 1
+    entry.role, entry.op, entry.key, entry.source, entry.refs = role, op, key, weakref.ref(array), 1
     _State.table[key] = entry
     _State.ledger.add(entry)
     return entry

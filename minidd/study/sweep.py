@@ -1,6 +1,8 @@
 """Sweeps of recipe runs: configurations, presets, a locked and resumable results store, executors.
 
-A sweep is the product tasks x policies x seeds.  Its results live in one folder:
+A sweep is the product tasks x policies x seeds, plus any *arms* (:class:`Arm`: a task under a
+policy with recipe overrides, such as weight decay, dropout or frozen layers) x the same seeds;
+a study (:mod:`minidd.study.studies`) is a sweep of arms.  Its results live in one folder:
 
 ``config.json``       the sweep's configuration, the minidd version and every recipe's
                       hyperparameters: a folder never mixes two configurations;
@@ -47,8 +49,36 @@ CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One arm of a study: ``task`` trained under the policy ``spec`` with the recipe overrides
+    ``hp`` (``recipes.config(task, **hp)`` must accept them), named ``name`` in keys and tables
+    (``task|name|seed``; no ``|`` in it).  ``floor`` names the arm whose runs are this arm's
+    floor in the retained fraction R (``""``: none)."""
+    name: str
+    task: str
+    spec: str
+    hp: dict = field(default_factory=dict)
+    floor: str = ""
+
+    def __post_init__(self):
+        for f in ("name", "task", "spec", "floor"):
+            if not isinstance(getattr(self, f), str):
+                raise TypeError(f"Arm: {f} must be a str, got {getattr(self, f)!r}")
+        if not self.name or "|" in self.name:
+            raise ValueError(f"Arm: name must be a non-empty str without '|', got {self.name!r}")
+        if not isinstance(self.hp, dict):
+            raise TypeError(f"Arm {self.name!r}: hp must be a dict of recipe overrides, got {self.hp!r}")
+        if self.task not in recipes.RECIPES:
+            raise ValueError(f"Arm {self.name!r}: unknown task {self.task!r}; choose from {', '.join(recipes.RECIPES)}")
+        recipes.config(self.task, **self.hp)   # a clear error for an unknown hyperparameter
+        object.__setattr__(self, "spec", stash.format_spec(self.spec))
+
+
+@dataclass(frozen=True)
 class SweepConfig:
-    """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``.
+    """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``, then
+    every one of ``arms`` (:class:`Arm`) x ``seeds``; ``models`` must list every arm's task
+    (:meth:`of_arms` builds a sweep of arms alone).
 
     Policies are specs (``stash.parse_spec``'s grammar, ``random_k:<drop>`` for the random-k
     control among them), stored canonical (``stash.format_spec``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
@@ -59,16 +89,24 @@ class SweepConfig:
     seeds: tuple
     epochs: dict = field(default_factory=dict)
     train_limit: dict = field(default_factory=dict)
+    arms: tuple = ()
+
+    @classmethod
+    def of_arms(cls, arms, seeds, epochs=None, train_limit=None) -> "SweepConfig":
+        """A sweep of ``arms`` x ``seeds`` alone (no product of policies)."""
+        tasks = tuple(dict.fromkeys(a.task for a in arms))
+        return cls(tasks, (), seeds, epochs or {}, train_limit or {}, tuple(arms))
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        for name in ("models", "policies", "seeds"):
+        for name in ("models", "policies", "seeds", "arms"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
                 raise TypeError(f"SweepConfig: {name} must be a list or tuple, got {value!r}")
             set_(name, tuple(value))
-        if not (self.models and self.policies and self.seeds):
-            raise ValueError("a sweep needs at least one model, policy and seed")
+        if not (self.models and (self.policies or self.arms) and self.seeds):
+            raise ValueError("a sweep needs at least one model, policy (or arm) and seed")
+        self._check_arms()
         for m in self.models:
             if m not in recipes.RECIPES:
                 raise ValueError(f"unknown model {m!r}; choose from {', '.join(recipes.RECIPES)}")
@@ -97,15 +135,43 @@ class SweepConfig:
                     raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
             set_(name, {m: _check.positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
 
-    def runs(self) -> list[tuple]:
-        """Every run as ``(model, spec, seed)``, in a fixed order."""
-        return [(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
+    def _check_arms(self):
+        seen = set(self.policies)
+        for a in self.arms:
+            if not isinstance(a, Arm):
+                raise TypeError(f"SweepConfig: arms must be Arm records, got {a!r}")
+            if a.task not in self.models:
+                raise ValueError(f"arm {a.name!r} trains {a.task!r}, which is not in the sweep's models {list(self.models)}")
+            if (a.task, a.name) in seen or a.name in self.policies:
+                raise ValueError(f"arm name {a.name!r} is used twice for {a.task!r}; arm names are unique per task")
+            seen.add((a.task, a.name))
+        for a in self.arms:
+            if a.floor and (a.task, a.floor) not in seen:
+                raise ValueError(f"arm {a.name!r}: its floor {a.floor!r} is not an arm of {a.task!r}")
 
-    def key(self, model: str, spec: str, seed: int) -> str:
-        return run_key(model, stash.format_spec(spec), seed)
+    def runs(self) -> list[tuple]:
+        """Every run as ``(model, label, seed)``, in a fixed order; the label is the policy spec
+        of a product run, the arm's name of an arm's run."""
+        return ([(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
+                + [(a.task, a.name, s) for a in self.arms for s in self.seeds])
+
+    def arm(self, model: str, label: str) -> Arm:
+        """The arm a run label names (a product run is the arm of its spec, no overrides)."""
+        for a in self.arms:
+            if a.task == model and a.name == label:
+                return a
+        return Arm(stash.format_spec(label), model, label)
+
+    def key(self, model: str, label: str, seed: int) -> str:
+        if any(a.task == model and a.name == label for a in self.arms):
+            return run_key(model, label, seed)
+        return run_key(model, stash.format_spec(label), seed)
 
     def to_json(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
+        d = json.loads(json.dumps(asdict(self)))
+        if not self.arms:
+            del d["arms"]   # a sweep without arms keeps the configuration record it always had
+        return d
 
 
 # Selections a systolic array can skip (hardware/README.md): blocks of 128 along the reduction
@@ -321,7 +387,8 @@ def _other_settings(r: RunResult, config: SweepConfig) -> str:
     hp = s.get("hp")
     if isinstance(hp, dict) and r.task in recipes.RECIPES:
         name = "steps" if "steps" in hp else "epochs"
-        want = want_epochs or recipes.config(r.task).get(name)
+        arm_hp = config.arm(r.task, r.key.split("|")[1]).hp   # an arm may set its own budget
+        want = want_epochs or arm_hp.get(name) or recipes.config(r.task).get(name)
         if name in hp and hp[name] != want:
             return f"{name} {hp[name]!r}, not this sweep's {want!r}"
     return ""
@@ -424,13 +491,16 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
     have = store.load()
     level = logging.getLogger("minidd").getEffectiveLevel()
     todo = []
-    for model, spec, seed in config.runs():
-        key = config.key(model, spec, seed)
+    for model, label, seed in config.runs():
+        key = config.key(model, label, seed)
         if key in have and have[key].ok:
             continue
+        arm = config.arm(model, label)
         settings = {"epochs": config.epochs.get(model), "train_limit": config.train_limit.get(model)}
-        todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
-                     "policy": stash.as_policy(spec).config(), "settings": settings, "runner": runner,
+        if arm.hp or arm.name != arm.spec:
+            settings.update(hp=arm.hp, arm=arm.name)
+        todo.append({"key": key, "task": model, "spec": arm.spec, "seed": seed,
+                     "policy": stash.as_policy(arm.spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]

@@ -12,7 +12,7 @@ from minidd.stash import DeferredDropout, Dense, ZeroValue, format_spec, from_co
     ("ded:0.9", ValueError, r"unknown policy 'ded' \(did you mean 'dd'\?\)"),
     ("Dense", ValueError, r"unknown policy 'Dense' \(did you mean 'dense'\?\)"),
     ("dense:0.5", ValueError, "dense takes no drop rate"),
-    ("zero_value,drop=0.3", ValueError, "zero_value has no option 'drop'; it takes no options"),
+    ("zero_value,drop=0.3", ValueError, "zero_value has no option 'drop'; its options are \\('lossless',\\)"),
     ("dd:0.9,granulrity=row", ValueError, r"no option 'granulrity' \(did you mean 'granularity'\?\)"),
     ("dd:0.9,valuedtype=float16", ValueError, r"did you mean 'value_dtype'"),
     ("dd:0.9,granularity=rows", ValueError, r"granularity must be one of .*did you mean 'row'"),

@@ -54,8 +54,8 @@ def test_float32_scores_that_overflow_are_recomputed_in_float64():
 
 
 def test_an_absurd_block_is_refused_with_the_limit():
-    with pytest.raises(ValueError, match=r"DeferredDropout: block must be an int >= 1 and at most "
-                                         r"1048576 \(MAX_BLOCK\), got 10000000000"):
+    with pytest.raises(ValueError, match=r"DeferredDropout: block must be an int >= 1 and at most 1048576 "
+                                         r"\(minidd.stash.policies.MAX_BLOCK\), got 10000000000"):
         stash.DeferredDropout(0.9, structure="block", block=10 ** 10)
     with pytest.raises(ValueError, match=r"policy spec .* block must be an int >= 1 and at most 1048576"):
         stash.parse_spec("dd:0.9,structure=block,block=99999999999")

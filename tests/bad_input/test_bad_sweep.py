@@ -2,7 +2,6 @@
 clear error (type or exit status asserted) whose message names the argument or file, raised
 before anything is written; nothing already written is lost."""
 import json
-from pathlib import Path
 
 import pytest
 

@@ -177,6 +177,14 @@ CASES = [
     ("embedding", lambda w: F.embedding(_TOKENS, w), [_normal((6, 4))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal((4, 5))]),
     ("dropout", lambda a: F.dropout(a, 0.3, np.random.default_rng(7)), [_normal(())]),
+    ("tap", lambda a: F.tap(a * 2.0, lambda g: None), [_normal((3, 4))]),
+    ("attention_scores", F.attention_scores, [_normal((2, 3, 4, 2)), _normal((2, 3, 2, 4))]),
+    ("attention_context", F.attention_context, [_normal((2, 3, 4, 4)), _normal((2, 3, 4, 2))]),
+    ("attention_context", lambda s, v: F.attention_context(s, v, 0.2, np.random.default_rng(7),
+                                                           mask=np.tri(4, dtype=bool)),
+     [_normal((2, 4, 4)), _normal((2, 4, 3))]),
+    ("attention_context", lambda s, v: F.attention_context(s, v, 0.3, np.random.default_rng(7)),
+     [_normal((2, 5, 3)), _normal((2, 3, 4))]),
     # conv/pool options (PyTorch semantics): dilation, (height, width) stride and padding, on
     # the stride-1 path (widened col2im) and the strided path
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),
@@ -185,6 +193,9 @@ CASES = [
      [_normal((2, 2, 7, 6)), _normal((3, 2, 2, 3))]),
     ("conv2d", lambda x, w: F.conv2d(x, w, stride=(1, 3), padding=(1, 0)),
      [_normal((1, 2, 5, 8)), _normal((2, 2, 3, 2))]),
+    # conv1d: conv2d on height 1 (MNIST-1D's geometry: kernel 5 stride 2 padding 1, and 3 / 2 / 1)
+    ("conv2d", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1), [_normal((2, 1, 11)), _normal((3, 1, 5)), _normal((3,))]),
+    ("conv2d", lambda x, w: F.conv1d(x, w, stride=1, padding=2, dilation=2), [_normal((2, 3, 7)), _normal((2, 3, 3))]),
     ("max_pool2d", lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), padding=(1, 1)), [_normal((2, 2, 5, 6))]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0)), [_normal((1, 3, 6, 4))]),
 ]

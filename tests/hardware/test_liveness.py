@@ -19,7 +19,6 @@ backward a         16                    da = 16 (no input gradient)  1,056
 optimizer          0                     0                            1,024
 =================  ====================  ===========================  =======
 """
-import pytest
 
 from hardware import TPUV3, BASELINE, Layer, Policy, StashItem, Workload, footprint, max_batch, simulate_step, vgg16
 from hardware.liveness import last_uses

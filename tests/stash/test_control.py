@@ -51,8 +51,12 @@ def test_gradient_fidelity_probe(rng):
 
     same = stash.gradient_fidelity(model, loss_fn, DeferredDropout(0.0))
     assert all(r["cosine"] == pytest.approx(1.0) and r["rel_error"] == 0 for r in same)
-    rows = {r["param"]: r for r in stash.gradient_fidelity(model, loss_fn, DeferredDropout(0.9))}
+    all_rows = stash.gradient_fidelity(model, loss_fn, DeferredDropout(0.9))
+    rows = {r["param"]: r for r in all_rows if r["grad"] == "dW"}
     assert set(rows) == {"layers.0.weight", "layers.2.weight", "layers.4.weight"}
+    inputs = {r["param"]: r for r in all_rows if r["grad"] == "dX"}
+    assert set(inputs) == {"layers.2", "layers.4"}  # layers.0 reads the data: no input gradient
+    assert all(r["rel_error"] == 0 for r in inputs.values())  # dX never reads a sparsified stash
     assert rows["layers.0.weight"]["rel_error"] == 0          # first layer kept dense
     assert 0.3 < rows["layers.2.weight"]["cosine"] < 0.999     # dropped: close, not equal
     assert rows["layers.2.weight"]["rel_error"] > 0.01

@@ -23,6 +23,9 @@ def _block_forward(rng, model):
 MODELS = {
     "mlp": (lambda rng: nn.MLP((784, 1024, 1024, 10), rng=rng), _mlp_forward),
     "transformer_block": (lambda rng: nn.TransformerEncoderBlock(256, 4, 1024, rng=rng), _block_forward),
+    # with attention dropout, where the fused attention op keeps its mask as bits
+    "transformer_block_dropout": (lambda rng: nn.TransformerEncoderBlock(256, 4, 1024, rng=rng, dropout=0.1),
+                                  _block_forward),
 }
 POLICIES = {
     "dense": lambda: Dense(),
@@ -32,11 +35,23 @@ POLICIES = {
     "dd0.9-row": lambda: DeferredDropout(0.9, structure="row", keep_marked_dense=False),
     "dd0.9-block": lambda: DeferredDropout(0.9, structure="block", block=32, keep_marked_dense=False),
     "dd-2:4-bf16": lambda: DeferredDropout(structure="nm", value_dtype="bfloat16", keep_marked_dense=False),
+    "dense-lossless": lambda: Dense(lossless="all"),
+    "zero_value-lossless": lambda: ZeroValue(lossless="all"),
+    "dd0.9-lossless": lambda: DeferredDropout(0.9, keep_marked_dense=False, lossless="all"),
+    "dd0.9-every-stash": lambda: DeferredDropout(0.9, keep_marked_dense=False, exact_ops="all"),
+    "dd0.9-every-stash-lossless": lambda: DeferredDropout(0.9, keep_marked_dense=False, exact_ops="all",
+                                                          lossless="all"),
 }
+_LOSSLESS = {"dense-lossless", "zero_value-lossless", "dd0.9-lossless", "dd0.9-every-stash",
+             "dd0.9-every-stash-lossless"}
 
 
 # tracemalloc makes the transformer block slow: its structured cases are limited to blocks
 _SLOW = {("transformer_block", "dd0.9-row"), ("transformer_block", "dd-2:4-bf16")}
+# the dropout block is there for the lossless reductions (and their baselines) only
+_SLOW |= {("transformer_block_dropout", p) for p in POLICIES
+          if p not in _LOSSLESS | {"dense", "zero_value", "dd0.9"}}
+_SLOW |= {("mlp", p) for p in _LOSSLESS - {"dense-lossless"}}  # no LayerNorm, GELU or attention
 
 
 @pytest.mark.parametrize("model, policy", [(m, p) for m in MODELS for p in POLICIES

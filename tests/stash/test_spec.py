@@ -19,6 +19,8 @@ POLICIES = [
     DeferredDropout(0.9, warmup_steps=10), DeferredDropout(0.9, warmup_steps=3, ramp_steps=5),
     DeferredDropout(0.9, layers={"encoder.0.*": 0.5, "head": 0.0, "a:b[0-9]?": 0.25}),
     DeferredDropout(0.9, keep_marked_dense=False),
+    DeferredDropout(0.9, exact_ops="gelu+softmax+attention_scores"), DeferredDropout(0.5, exact_ops="all"),
+    DeferredDropout(0.9, exact_ops="layer_norm", lossless="attention"), Dense(lossless="all"),
     DeferredDropout(0.8, structure="row"), DeferredDropout(0.8, structure="row", selection="sample"),
     DeferredDropout(0.9, structure="block"), DeferredDropout(0.9, structure="block", block=16),
     DeferredDropout(structure="nm"), DeferredDropout(structure="nm", n=1, m=8),
@@ -44,7 +46,9 @@ def test_config_and_spec_round_trip(policy):
 def test_config_lists_every_constructor_option():
     import inspect
     params = set(inspect.signature(DeferredDropout).parameters)
-    assert set(DeferredDropout().config()) == params | {"policy"}
+    # lossless= and exact_ops= appear only when on (older configs and storage models read them)
+    assert set(DeferredDropout().config()) == params - {"lossless", "exact_ops"} | {"policy"}
+    assert set(DeferredDropout(lossless="all", exact_ops="gelu").config()) == params | {"policy"}
 
 
 def test_every_option_changes_the_policy():

@@ -2,7 +2,6 @@
 import time
 
 import numpy as np
-import pytest
 
 from minidd import stash
 from minidd.study.measure import run, step_overhead
