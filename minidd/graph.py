@@ -37,12 +37,8 @@ def to_dot(tensor: Tensor, values: bool = False, names=None) -> str:
         return ids.setdefault(id(obj), f"n{len(ids)}")
 
     def leaf_node(t: Tensor) -> str:
-        nid = node_id(t)
-        lines = [f"{label_of.get(id(t), type(t).__name__)} {_shape(t.shape)} {t.dtype}"]
-        if values:
-            lines += [f"value {_value(t.data)}", f"grad {_value(t.grad)}"]
-        nodes.append(f'  {nid} [shape=ellipse, label="{_escape(lines)}"];')
-        return nid
+        nodes.append(f'  {node_id(t)} [shape=ellipse, label="{_leaf_label(t, label_of, values)}"];')
+        return node_id(t)
 
     if tensor._node is None:
         leaf_node(tensor)
@@ -88,6 +84,13 @@ def _saved_lines(ctx: Context, entry_ids: dict) -> tuple[list, int]:
     return lines, added
 
 
+def _leaf_label(t: Tensor, label_of: dict, values: bool) -> str:
+    lines = [f"{label_of.get(id(t), type(t).__name__)} {_shape(t.shape)} {t.dtype}"]
+    if values:
+        lines += [f"value {_value(t.data)}", f"grad {_value(t.grad)}"]
+    return _escape(lines)
+
+
 def _names(names) -> dict:
     """id(tensor) -> name, from a module (``named_parameters``) or a dict name -> tensor."""
     if names is None:
@@ -117,7 +120,7 @@ def live_outputs() -> list:
     ``backward()`` or ``del loss`` leaves): found by a scan of the garbage collector's objects,
     so only for error messages."""
     import gc
-    held = [o for o in gc.get_objects() if isinstance(o, Tensor) and o._node is not None
+    held = [o for o in gc.get_objects() if issubclass(type(o), Tensor) and o._node is not None
             and o._node._entries]
     below = set()
     for t in held:

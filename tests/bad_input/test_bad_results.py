@@ -164,3 +164,27 @@ def test_the_sweep_command_names_a_silent_scheduler_and_writes_nothing(tmp_path,
 def test_a_malformed_scheduler_address_is_named(address, exc, match):
     with pytest.raises(exc, match=match):
         S._probe_scheduler(address)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: SweepConfig(("mlp",), ("dense",), (float("nan"),)), r"each seed must be"),
+    (lambda: SweepConfig(("mlp",), ("dense",), (float("inf"),)), r"each seed must be"),
+    (lambda: SweepConfig(("mlp",), ("dense",), (0,), epochs={"mlp": float("nan")}), r"epochs\['mlp'\] must be"),
+    (lambda: SweepConfig(("mlp",), ("dense",), (0,), train_limit={"mlp": float("inf")}), r"train_limit\['mlp'\] must be"),
+    (lambda: SweepConfig(("mlp",), ("dd:nan",), (0,)), r"drop must be"),
+    (lambda: SweepConfig(("mlp",), ("random_k:inf",), (0,)), r"drop must be"),
+])
+def test_non_finite_numbers_in_a_sweep_config_are_refused(make, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        make()
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"policy": "deferred_dropout", "drop": float("nan")}, r"drop must be"),
+    ({"policy": "deferred_dropout", "drop": 0.5, "layers": {"layers.0": float("inf")}}, r"layers\['layers.0'\] must be"),
+    ({"policy": "deferred_dropout", "drop": 0.5, "layers": {"layers.0": float("nan")}}, r"layers\['layers.0'\] must be"),
+])
+def test_non_finite_numbers_in_a_policy_config_are_refused(config, match):
+    from minidd import stash
+    with pytest.raises((TypeError, ValueError), match=match):
+        stash.from_config(config)
