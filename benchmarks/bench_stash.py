@@ -1,11 +1,17 @@
 """What deferred dropout costs in step time, and what selection and sparse backward cost.
 
-    python benchmarks/bench_stash.py [--repeats 15] [--clock cpu|wall] [--only 1,2,3,4]
+    python benchmarks/bench_stash.py [--runs 3] [--rounds 9] [--repeats 15] [--clock cpu|wall] [--only 1,2,3,4]
 
 1. Step time (forward + backward) under ZeroValue and DeferredDropout(0.9) against Dense, for the
-   MLP, the CNN and a transformer block (goal: each within 5% of Dense), interleaved in one
-   process, one BLAS thread, medians.  ``--clock cpu`` (the default) times process CPU time,
-   which a machine shared with other jobs disturbs far less than wall time.
+   MLP, the CNN and a transformer block (goal: each within 5% of Dense).  Every (model, policy)
+   runs in its own process, one BLAS thread, on a rotation of 16 batches (the same batch every
+   step lets the CPU's branch predictor learn the index extraction of the stash: np.flatnonzero
+   of a 10%-dense mask took 70 us or 190 us for 131k elements depending on whether it had seen
+   that mask before).  In each of ``--rounds`` interleaved rounds every process runs 2 steps
+   while the others wait; the overhead of a run is the ratio of the medians.  ``--runs``
+   independent runs (fresh processes each) give the median and the range printed.
+   ``--clock cpu`` (the default) times process CPU time, which a machine shared with other
+   jobs disturbs far less than wall time.
 2. Where the stash's time goes in one step: pack (selection + encoding) and unpack, per policy.
 3. Selection cost per million float32 elements: exact top-k against the sampled threshold, the
    whole pack (selection + bitmap + values) and unpack, and the structured selections.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import collections
 import math
+import statistics
 import os
 import sys
 import time
@@ -28,7 +35,7 @@ import scipy.sparse as sp
 
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),  # _timing
                 os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]  # this checkout's minidd
-from _timing import median_times  # noqa: E402
+from _timing import ProcessPool, median_times  # noqa: E402
 
 from minidd import Tensor, functional as F, nn, stash  # noqa: E402
 from minidd.optim import SGD  # noqa: E402
@@ -36,11 +43,14 @@ from minidd.stash import entries  # noqa: E402
 from minidd.stash.structures import topk_indices  # noqa: E402
 
 
-def _step_fn(model, make_batch, loss_of, policy):
+def _step_fn(model, make_batch, loss_of, policy, batches=1):
+    """One forward + backward under ``policy``; ``batches`` > 1 rotates through that many."""
     opt = SGD(model.parameters(), lr=1e-3)
-    x, y = make_batch()
+    pool = [make_batch() for _ in range(batches)]
+    turn = iter(range(1 << 62))
 
     def step():
+        x, y = pool[next(turn) % batches]
         with stash.use(policy):
             loss = loss_of(model(x), y)
             opt.zero_grad()
@@ -71,15 +81,41 @@ def _policies():
     return (stash.Dense(), stash.ZeroValue(), stash.DeferredDropout(0.9))
 
 
-def step_overheads(repeats, clock):
-    print(f"1) step time against Dense (median of {repeats} interleaved repeats, {clock} clock)")
-    timer = time.process_time if clock == "cpu" else time.perf_counter
-    for name, (model, batch, loss_of) in _cases().items():
-        fns = {p.name: _step_fn(model, batch, loss_of, p) for p in _policies()}
-        t = median_times(fns, repeats=repeats, clock=timer)
-        d = t["dense"]
-        print(f"   {name:<32} dense {d * 1e3:7.2f} ms   zero_value {t['zero_value'] / d - 1:+6.1%}"
-              f"   deferred_dropout(0.9) {t['deferred_dropout'] / d - 1:+6.1%}")
+ROTATION = 16  # batches a step rotates through in section 1
+
+
+def make_steps(key):
+    """A section-1 worker's one step: ``key`` is "case|policy" (module level: workers are spawned)."""
+    case, policy = key.split("|")
+    model, batch, loss_of = _cases()[case]
+    policy = {p.name: p for p in _policies()}[policy]
+    return {case: collections.namedtuple("Step", "step")(_step_fn(model, batch, loss_of, policy, ROTATION))}
+
+
+def one_run(rounds, clock):
+    """Median step time of every (case, policy), each in its own fresh process, interleaved."""
+    cases, names = list(_cases()), [p.name for p in _policies()]
+    pool = ProcessPool(make_steps, [f"{c}|{n}" for c in cases for n in names])
+    try:
+        medians = pool.interleaved_medians(cases, rounds, steps_per_round=2)
+    finally:
+        pool.close()
+    return {(c, n): medians[(c, f"{c}|{n}")][clock == "cpu"] for c in cases for n in names}
+
+
+def step_overheads(runs, rounds, clock):
+    print(f"1) step time against Dense: {runs} runs, each every (model, policy) in its own process, "
+          f"median of {rounds} interleaved rounds of 2 steps, {clock} time; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    results = [one_run(rounds, clock) for _ in range(runs)]
+    print(f"   (load average {os.getloadavg()[0]:.1f} at the end)")
+    for case in _cases():
+        dense = [r[(case, "dense")] for r in results]
+        line = f"   {case:<30} dense {statistics.median(dense) * 1e3:6.2f} ms"
+        for name in ("zero_value", "deferred_dropout"):
+            over = sorted(r[(case, name)] / r[(case, "dense")] - 1 for r in results)
+            line += (f"   {name} {statistics.median(over):+6.1%} (runs " + " ".join(f"{o:+.1%}" for o in over) + ")")
+        print(line)
 
 
 class _StashTimer:
@@ -194,14 +230,16 @@ def sparse_backward_crossover(repeats):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15, help="timed repeats (median)")
+    ap.add_argument("--runs", type=int, default=3, help="independent runs of section 1 (fresh processes)")
+    ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds per run of section 1 (median)")
+    ap.add_argument("--repeats", type=int, default=15, help="timed repeats in sections 2-4 (median)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="time process CPU time (default) or wall time in section 1")
     ap.add_argument("--only", default="1,2,3,4", help="comma-separated sections to run")
     args = ap.parse_args(argv)
     sections = {s.strip() for s in args.only.split(",")}
     if "1" in sections:
-        step_overheads(args.repeats, args.clock)
+        step_overheads(args.runs, args.rounds, args.clock)
     if "2" in sections:
         stash_breakdown(args.repeats)
     if "3" in sections:

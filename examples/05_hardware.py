@@ -18,7 +18,7 @@ from minidd.data.synthetic import marker_sequences
 from minidd.optim import Adam
 from minidd.trace import trace
 
-PARTS = ("weights", "gradients", "optimizer", "stash", "workspace")
+PARTS = ("weights", "gradients", "optimizer", "stash", "live")
 
 
 def train(steps, batch, seq, dim, policy, rng):

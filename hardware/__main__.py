@@ -8,12 +8,14 @@ import os
 import sys
 
 from .accounting import accounting_section
-from .calibration import calibration_report
+from .calibration import calibration_report, fitted_ranges
 from .compression import SELECTIONS, STRUCTURES, Policy
 from .config import TPUV3, config_to_dict, load_config
+from .energy import TDP_WATTS_PER_CORE, step_energy
 from .report import (layer_csv, markdown_table, memory_csv, memory_figure, policy_from_args, reproduction,
                      scenario_lines, scenarios, step_summary)
-from .simulate import RECOMPUTE, simulate_step
+from .sensitivity import sensitivity, sensitivity_lines
+from .simulate import RECOMPUTE, max_batch, simulate_step
 from .systolic import DATAFLOWS, TIMING_MODELS
 from .workload import PAPER_MODELS, load_workload, paper_model
 
@@ -101,7 +103,13 @@ def _reproduce(chip, args):
     """Calibration, the scenario tables, the paper-scale summary."""
     cal, lines = calibration_report(chip)
     print("\n".join(lines))
-    print("\nThe scenario tables below use the calibrated chip; the summary is printed on both.\n")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    print("\n## Headline ratios (calibrated chip, drop 0.9) and their sensitivity\n")
+    central, rows = sensitivity(cal.chip, models, fitted_ranges(chip, cal))
+    print("\n".join(sensitivity_lines(central, rows)))
+    print("\n" + _energy_anchor(cal.chip))
+    print("\nThe scenario tables below use the calibrated chip (their energy column: per-operation "
+          "energies assumed in hardware/energy.py); the summary is printed on both.\n")
     policies = [Policy("deferred_dropout", 0.9, args.selection),
                 Policy("deferred_dropout", 0.9, args.selection, structure="block", block=chip.mxu_rows),
                 Policy("deferred_dropout", 0.9, args.selection, structure="row")]
@@ -114,12 +122,23 @@ def _reproduce(chip, args):
         if args.figures:
             _write_memory(scens, args.figures, w.name, cal.chip.hbm_bytes)
     print("\n".join(accounting_section()))
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
     for label, c in (("uncalibrated", chip), ("calibrated", cal.chip)):
         print(f"## Summary by drop rate ({label} chip)\n")
         print(markdown_table(reproduction(c, models, args.drops, args.relu_sparsity, args.selection,
                                           args.timing)))
         print()
+
+
+def _energy_anchor(chip) -> str:
+    """The modelled power of a compute-bound paper step against TPUv3's published TDP."""
+    w = paper_model("bert-base-128")
+    r = simulate_step(chip, w, Policy("zero_value"), max_batch(chip, w, Policy("zero_value")))
+    e = step_energy(r, chip)
+    return (f"Energy anchor: {w.name}, zero-value at batch {r.batch}: {e.total:.1f} J per step "
+            f"({e.total / r.batch * 1e3:.1f} mJ per sample; MXU {e.mxu / e.total:.0%}, HBM {e.hbm / e.total:.0%}, "
+            f"VMEM {e.vmem / e.total:.0%}, vector {e.vector / e.total:.0%}, static {e.static / e.total:.0%}), "
+            f"{e.total / r.seconds:.0f} W per core against the {TDP_WATTS_PER_CORE:.0f} W per core of TPUv3's "
+            "450 W chip TDP (Jouppi et al., CACM 2020)")
 
 
 def _write_memory(scens, folder: str, name: str, capacity: int) -> None:

@@ -76,6 +76,7 @@ The pair used in attempts 1-3, now printed as cross-checks on the calibrated chi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -266,14 +267,31 @@ def calibrate(chip: ChipConfig, measurements, params=("vector_efficiency",)) -> 
 GOAL = 0.15  #: the leave-one-out error we aim for (issue #19)
 
 
+def leave_one_out_fits(chip: ChipConfig, measurements, params=PARAMETERS_FITTED) -> dict:
+    """``{name: Calibration}``: the fit to every measurement but the named one (memoised: the
+    report and the sensitivity bands both read them)."""
+    return dict(_loo_fits(chip, tuple(measurements), tuple(params)))
+
+
+@functools.lru_cache(maxsize=8)
+def _loo_fits(chip: ChipConfig, measurements: tuple, params: tuple) -> tuple:
+    return tuple((m.name, calibrate(chip, measurements[:i] + measurements[i + 1:], params))
+                 for i, m in enumerate(measurements))
+
+
 def leave_one_out(chip: ChipConfig, measurements, params=PARAMETERS_FITTED) -> dict:
     """``{name: relative error}`` of each measurement predicted by a fit to all the others."""
-    measurements = tuple(measurements)
-    out = {}
-    for i, m in enumerate(measurements):
-        cal = calibrate(chip, measurements[:i] + measurements[i + 1:], params)
-        out[m.name] = predict(cal.chip, m) / m.seconds - 1
-    return out
+    fits = leave_one_out_fits(chip, measurements, params)
+    return {m.name: predict(fits[m.name].chip, m) / m.seconds - 1 for m in measurements}
+
+
+def fitted_ranges(chip: ChipConfig, cal: Calibration, measurements=MEASUREMENTS,
+                  params=PARAMETERS_FITTED) -> tuple:
+    """``((field, low, high, what), ...)``: each fitted parameter's range over the
+    leave-one-out fits (for :func:`hardware.sensitivity.sensitivity`)."""
+    fits = leave_one_out_fits(chip, measurements, params)
+    return tuple((p, min(f.fitted[p] for f in fits.values()), max(f.fitted[p] for f in fits.values()),
+                  f"calibrated ({cal.fitted[p]:.4g}), range of the leave-one-out fits") for p in params)
 
 
 def without_mechanisms(m: Measurement) -> Measurement:

@@ -31,7 +31,10 @@ selection units, assuming the kept units are spread independently (i.i.d.) over 
 * ``nm``: every group of ``m`` keeps ``n``, so no vector of ``R >= m`` elements is ever zero:
   nothing is skipped (an N:M datapath, as in sparse tensor cores, would be another array);
 * ``row`` (whole tokens): the reduction itself shrinks to the kept rows, on any array: gather
-  the kept rows of dY and run a smaller dense GEMM (no skipping hardware needed).
+  the kept rows of dY and run a smaller dense GEMM (no skipping hardware needed).  On a
+  ``k x k`` convolution a kept input position meets a different output position at every
+  kernel offset, so the weight gradient is ``k^2`` GEMMs ``[C x kept] [kept x O]``, each after
+  its own gather of dY (:func:`row_gather_bytes`), not one GEMM with a shrunk reduction.
 
 Other dataflows (``os``, ``is``) are charged dense: the skipping datapath is built for the
 weight-stationary mapping above.
@@ -97,6 +100,16 @@ def zero_vector_fraction_conv(kept_fraction: float, conv: tuple, rows: int, bloc
     return float(sum(c * (1.0 - kept_fraction) ** t for t, c in enumerate(counts) if c))
 
 
+def row_gather_bytes(reduction: int, outputs: int, groups: int, kept_fraction: float, conv: tuple,
+                     act_bytes: int) -> int:
+    """HBM bytes of the dY gathers of row selection: per kernel offset (one for a linear
+    layer), the kept rows of dY read and written gathered."""
+    if kept_fraction >= 1.0:
+        return 0
+    offsets = conv[2] ** 2 if conv else 1
+    return 2 * offsets * groups * math.ceil(reduction * kept_fraction) * outputs * act_bytes
+
+
 def dw_gemm(reduction: int, features: int, outputs: int, groups: int, kept_fraction: float,
             structure: str, block: int, chip, timing: str, dataflow: str, conv: tuple = ()) -> GemmTiming:
     """Cycles of the weight-gradient GEMM(s) ``X^T[features x reduction] dY[reduction x outputs]``
@@ -104,6 +117,10 @@ def dw_gemm(reduction: int, features: int, outputs: int, groups: int, kept_fract
     ``conv``: the layer's convolution geometry, if it is one (block skipping on im2col)."""
     if structure == "row" and kept_fraction < 1.0:
         reduction = max(1, math.ceil(reduction * kept_fraction))
+        offsets = conv[2] ** 2 if conv else 1
+        if offsets > 1:  # one GEMM per kernel offset: each offset gathers its own kept rows of dY
+            return core_gemm_cycles(features // offsets, reduction, outputs, groups * offsets, chip.mxus,
+                                    chip.mxu_rows, chip.mxu_cols, dataflow, timing)
     skipped = 0.0
     if chip.dw_skips_zero_vectors and dataflow == "ws":
         if structure == "block" and conv:

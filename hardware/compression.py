@@ -155,6 +155,7 @@ class StashCost:
     encoded: bool            #: written through the engine (compressed format)
     kept_fraction: float = 1.0   #: of the selection units (elements, rows, blocks) stored
     structure: str = "element"   #: the selection structure of a sparsified dW input
+    zero_bitmap: bool = False    #: the stored form holds the exact zero pattern (every non-zero kept)
 
 
 def _bitmap_or_index(n: int, kept: int, value_bytes: int) -> int:
@@ -204,11 +205,13 @@ def stash_cost(elements: int, role: str, natural_sparsity: float, bits: int | No
         passes = 1 if one_pass else 2
         extra = dense if (not one_pass and dense > chip.vmem_bytes // 2) else 0
         if stored < dense:
-            return StashCost(dense, stored, kept, passes, extra, True, fraction, policy.structure)
+            every_nonzero = policy.structure == "element" and kept >= nnz  # the zero pattern survives
+            return StashCost(dense, stored, kept, passes, extra, True, fraction, policy.structure,
+                             zero_bitmap=every_nonzero)
         return StashCost(dense, dense, elements, 0, 0, False)
     zv = math.ceil(elements / 8) + nnz * act
     if zv < dense:
-        return StashCost(dense, zv, nnz, 1, 0, True, nnz / elements)
+        return StashCost(dense, zv, nnz, 1, 0, True, nnz / elements, zero_bitmap=True)
     return StashCost(dense, dense, elements, 0, 0, False)
 
 

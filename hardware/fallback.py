@@ -31,10 +31,10 @@ frameworks offer (any policy may use them):
     exposed transfer is ``max(0, transfer - the next layer's forward (or backward) time)``.
     The offloaded bytes are placed where they hide best: first into every layer's forward
     window, then its backward window (twice as long), then anywhere; with ``L`` the link rate,
-    ``E`` the excess bytes, ``s_i`` layer i's stash and ``f_i`` the next layer's forward time,
-    the exposed time is ``max(0, E/L - sum_i min(s_i/L, f_i))`` in forward plus
-    ``max(0, E/L - sum_i min(s_i/L, 2 f_i))`` in backward.  **Assumption**: per layer,
-    backward = 2 x forward (a layer's modelled time split 1 : 2).  A compressed stash moves
+    ``E`` the excess bytes, ``s_i`` layer i's stash and ``f_i`` / ``b_i`` the next layer's
+    forward / backward time (its forward phase; its dX, dW and recomputation phases), the exposed
+    time is ``max(0, E/L - sum_i min(s_i/L, f_i))`` in forward plus
+    ``max(0, E/L - sum_i min(s_i/L, b_i))`` in backward.  A compressed stash moves
     fewer bytes (cDMA's argument, Rhu et al., HPCA 2018).
 
 Each is modelled by :func:`hardware.simulate.simulate_step` on the changed step, never as a
@@ -104,9 +104,10 @@ def _host_offload(chip, workload, policy, batch, timing, dataflow):
         return None
     link = excess / chip.host_link_bytes_per_cycle
     stash = [x.stash_bytes / chip.host_link_bytes_per_cycle for x in r.layers]
-    fwd_next = [x.cycles / 3 for x in r.layers[1:]] + [0.0]  # the last layer has no next one
+    fwd_next = [x.phases[0].cycles for x in r.layers[1:]] + [0.0]  # the last layer has no next one
+    back_next = [x.cycles - x.phases[0].cycles for x in r.layers[1:]] + [0.0]
     out = max(0.0, link - sum(min(s, f) for s, f in zip(stash, fwd_next)))
-    back = max(0.0, link - sum(min(s, 2 * f) for s, f in zip(stash, fwd_next)))
+    back = max(0.0, link - sum(min(s, b) for s, b in zip(stash, back_next)))
     cycles = r.cycles + out + back
     return FittedStep(policy.label, batch, "host_offload", cycles / chip.clock_hz, chip.hbm_bytes,
                       f"{excess / 2**30:.2f} GiB of stash to host and back, "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from .compression import BASELINE, Policy, policy_from_config
 from .config import ChipConfig
+from .energy import fitted_energy
 from .fallback import FALLBACKS, FittedStep, fit_step
 from .simulate import PHASES, LayerReport, StepReport, footprint, max_batch
 from .workload import Workload, paper_model, workload_from_dict
@@ -131,6 +132,7 @@ class Row:
     footprint_reduction: float   #: baseline bytes / this policy's bytes, same scenario
     speedup: float               #: this policy's throughput / the baseline's, same scenario
     dw_removed: float            #: fraction of the baseline's weight-gradient cycles removed
+    energy_per_sample: float = 0.0  #: joules (:mod:`hardware.energy`, assumed per-operation energies)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def _row(key, chip, workload, policy, step, base_step, base_fp, base_dw) -> Row:
     dw = step.report.dw_cycles / step.report.batch
     fp = footprint(chip, workload, policy, base_step.batch).total
     return Row(key, step.policy, chip.name, step, base_fp / fp, step.throughput / base_step.throughput,
-               1 - dw / base_dw if base_dw else 0.0)
+               1 - dw / base_dw if base_dw else 0.0, fitted_energy(step, chip).total / step.batch)
 
 
 def _scenario(key, title, chip, workload, baseline, base: FittedStep, policies, props: list[FittedStep],
@@ -254,7 +256,7 @@ def _offload_note(chip, workload, baseline, policies, batch, base: FittedStep, p
 
 
 SCENARIO_HEADER = ("| scenario | policy | fits by | batch | footprint GiB | footprint reduction | "
-                   "speedup | dW cycles removed |")
+                   "speedup | dW cycles removed | energy per sample mJ |")
 
 
 def scenario_lines(scens: list[Scenario], accuracy: dict | None = None) -> list[str]:
@@ -267,13 +269,13 @@ def scenario_lines(scens: list[Scenario], accuracy: dict | None = None) -> list[
             f = r.step
             cells = [f"({s.key}) {s.title}", r.policy, f.method + (f": {f.detail}" if f.detail else ""),
                      str(f.batch), f"{_gib(f.footprint_bytes):.2f}", f"{r.footprint_reduction:.2f}x",
-                     f"{r.speedup:.3f}x", f"{r.dw_removed:.0%}"]
+                     f"{r.speedup:.3f}x", f"{r.dw_removed:.0%}", f"{r.energy_per_sample * 1e3:.1f}"]
             if accuracy:
                 cells.append(accuracy.get(r.policy, ""))
             lines.append("| " + " | ".join(cells) + " |")
     lo, hi = PAPER_SPEEDUP_RANGE
     flo, fhi = PAPER_FOOTPRINT_RANGE
-    lines.append(f"| paper (ICCAD 2021, TPUv3) | | | | | {flo}-{fhi}x | {lo}-{hi}x | |"
+    lines.append(f"| paper (ICCAD 2021, TPUv3) | | | | | {flo}-{fhi}x | {lo}-{hi}x | | |"
                  + (" |" if accuracy else ""))
     lines.append("")
     for s in scens:
@@ -329,7 +331,7 @@ def reproduction(chip: ChipConfig, models, drops, relu_sparsity=0.5, selection="
             fixed = max(b_dd, b_base + 1)
             base_fixed = fit_step(chip, w, BASELINE, fixed, timing_model=timing_model)
             dd_fixed = fit_step(chip, w, elem, fixed, timing_model=timing_model)
-            cd = fit_step(codesign, w, block, b_base, ("none",), timing_model)
+            cd = fit_step(codesign, w, block, b_base, timing_model=timing_model)  # may not fit as it is
             rows.append({
                 "model": w.name, "drop": d, "baseline_batch": b_base, "proposed_batch": b_dd,
                 "stash_reduction": base_own.report.footprint.stash_total / fit_step(

@@ -31,7 +31,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .codesign import dw_gemm
+from .codesign import dw_gemm, row_gather_bytes
 from .compression import BASELINE, Policy, StashCost, engine_phases, stash_cost
 from .config import ChipConfig
 from .liveness import Footprint, memory_events
@@ -220,6 +220,8 @@ def _gemm_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
     dw = dw_gemm(m, k, n, groups, kept, structure, step.policy.block, chip, step.timing,
                  step.dataflow, layer.conv)
     hbm = gemm_hbm_bytes(k, n, groups, stored, out_bytes, grad_bytes, vmem, act)
+    if structure == "row":
+        hbm += row_gather_bytes(m, n, groups, kept, layer.conv, act)
     if step.accumulate:
         hbm += groups * grad_bytes  # read the running gradient sum before adding to it
     work["dw"] = _Phase(dw.cycles, 0.0, hbm, 1, dw.mapping)
@@ -264,6 +266,10 @@ def _vector_layer(layer: Layer, step: _Step, stash_read: int) -> dict:
 _KIND = {"gemm": _gemm_layer, "bmm": _bmm_layer, "vector": _vector_layer}
 
 
+_NO_WORK = _Phase()
+_IDLE = PhaseTime(0.0, 0.0, 0.0, 0.0, "compute")  #: the time of a phase with no work
+
+
 def _phase_time(work: _Phase, chip: ChipConfig, engine: float) -> PhaseTime:
     compute = (work.mxu / chip.mxu_efficiency + work.vector / chip.vector_efficiency
                + work.kernels * chip.op_overhead_cycles)
@@ -283,7 +289,8 @@ def _layer_report(layer: Layer, step: _Step, costs: list[tuple]) -> LayerReport:
     work["fwd"] = dataclasses.replace(work["fwd"], hbm=work["fwd"].hbm + stash_write)
     coded = [engine_phases(c, chip) for _, c in costs]
     engine = {"fwd": sum(e for e, _ in coded), "dw" if layer.kind == "gemm" else "dx": sum(d for _, d in coded)}
-    times = {p: _phase_time(work.get(p, _Phase()), chip, engine.get(p, 0.0)) for p in PHASES}
+    times = {p: _phase_time(work.get(p, _NO_WORK), chip, engine.get(p, 0.0)) if p in work or engine.get(p)
+             else _IDLE for p in PHASES}
     cycles = sum(t.cycles for t in times.values())
     macs = layer.macs * step.batch * 3
     util = macs / (cycles * chip.mxu_rows * chip.mxu_cols * chip.mxus) if cycles and macs else 0.0
@@ -315,14 +322,30 @@ def _make_step(chip, workload, policy, batch, timing, dataflow, recompute, accum
 
 
 def _all_costs(workload: Workload, step: _Step) -> dict:
-    """Phase 1: each layer's stored stash, and each dW input's stored form."""
+    """Phase 1: each layer's stored stash, and each dW input's stored form.  A ReLU mask
+    (``zero_mask``) is not stored when a consumer keeps the layer's output as a zero-value
+    bitmap (the mask is that bitmap); under deferred dropout's selection it is."""
     costs = {}
     for layer in workload.layers:
         costs[layer.name] = _stash_costs(layer, step)
         for item, cost in costs[layer.name]:
             if item.role == "weight_grad_input":
                 step.dw_inputs[layer.name] = (cost.stored_bytes, cost)
+    bitmaps = _bitmap_sources(workload, costs)
+    for layer in workload.layers:
+        if layer.name in bitmaps:
+            costs[layer.name] = [(item, c) for item, c in costs[layer.name] if not item.zero_mask]
     return costs
+
+
+def _bitmap_sources(workload: Workload, costs: dict) -> set:
+    """Layers whose output some reader stashes as a zero-value bitmap (a layer without
+    ``inputs`` reads the previous one)."""
+    out = set()
+    for j, x in enumerate(workload.layers):
+        if any(item.role == "weight_grad_input" and c.zero_bitmap for item, c in costs[x.name]):
+            out.update(x.inputs or ((workload.layers[j - 1].name,) if j else ()))
+    return out
 
 
 def footprint(chip: ChipConfig, workload: Workload, policy: Policy, batch: int,

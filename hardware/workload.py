@@ -47,6 +47,9 @@ class StashItem:
     bits: int | None = None         #: for masks and indices: bits per element
     row_elements: int = 0           #: one row of the dW input's 2-D view (0: unknown)
     recompute: str = ""             #: recomputation class that leaves this item unstored
+    #: a ReLU mask: the zero pattern of its layer's output, which a consumer's zero-value stash
+    #: of that output already holds as its bitmap (then it is not stored twice)
+    zero_mask: bool = False
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -62,6 +65,9 @@ class StashItem:
             raise ValueError(f"StashItem.natural_sparsity must be in [0, 1], got {self.natural_sparsity!r}")
         if self.bits is not None and (not isinstance(self.bits, int) or self.bits < 1):
             raise ValueError(f"StashItem.bits must be a positive int, got {self.bits!r}")
+        if not isinstance(self.zero_mask, bool) or (self.zero_mask and self.bits != 1):
+            raise ValueError(f"StashItem.zero_mask must be true or false, and true only for a "
+                             f"1-bit mask, got {self.zero_mask!r}")
 
 
 @dataclass(frozen=True)
@@ -356,10 +362,15 @@ def _conv(name, src, c, hw_in, o, k, stride, sparsity, keep_dense=False):
                  conv=(hw_in, hw_in, k, stride, k // 2)), ho
 
 
+def _relu_mask(elements):
+    """A ReLU's 1-bit mask of its output's zeros."""
+    return StashItem("index", elements, bits=1, zero_mask=True)
+
+
 def _bn_relu(name, src, c, hw, relu=True):
     """BatchNorm (stashes its normalised input exactly) and ReLU (a 1-bit mask)."""
     el = c * hw * hw
-    stash = [StashItem("exact", el)] + ([StashItem("index", el, bits=1)] if relu else [])
+    stash = [StashItem("exact", el)] + ([_relu_mask(el)] if relu else [])
     return _vector(name, src, el, 10 + (1 if relu else 0), stash=stash)
 
 
@@ -390,7 +401,7 @@ def resnet50(relu_sparsity: float = 0.5, num_classes: int = 1000, image: int = 2
                 short = p + "down_bn"
             el = 4 * width * hw3 * hw3
             layers.append(_vector(p + "add_relu", (p + "bn3", short), el, 2,
-                                  stash=(StashItem("index", el, bits=1),)))
+                                  stash=(_relu_mask(el),)))
             src, c, hw = p + "add_relu", 4 * width, hw3
     layers.append(_vector("avgpool", src, c * hw * hw, 1, out=c))
     layers.append(_linear("fc", "avgpool", 1, c, num_classes, sparsity=0.0, keep_dense=True))
@@ -414,13 +425,13 @@ def vgg16(relu_sparsity: float = 0.5, num_classes: int = 1000, image: int = 224)
         conv, hw = _conv(f"conv{i}", src, c, hw, v, 3, 1, 0.0 if i == 1 else relu_sparsity,
                          keep_dense=(i == 1))
         el = v * hw * hw
-        layers += [conv, _vector(f"relu{i}", f"conv{i}", el, 1, stash=(StashItem("index", el, bits=1),))]
+        layers += [conv, _vector(f"relu{i}", f"conv{i}", el, 1, stash=(_relu_mask(el),))]
         src, c = f"relu{i}", v
     feat = c * hw * hw
     layers += [_linear("fc1", src, 1, feat, 4096, sparsity=relu_sparsity),
-               _vector("fc1_relu", "fc1", 4096, 1, stash=(StashItem("index", 4096, bits=1),)),
+               _vector("fc1_relu", "fc1", 4096, 1, stash=(_relu_mask(4096),)),
                _linear("fc2", "fc1_relu", 1, 4096, 4096, sparsity=relu_sparsity),
-               _vector("fc2_relu", "fc2", 4096, 1, stash=(StashItem("index", 4096, bits=1),)),
+               _vector("fc2_relu", "fc2", 4096, 1, stash=(_relu_mask(4096),)),
                _linear("fc3", "fc2_relu", 1, 4096, num_classes, sparsity=relu_sparsity, keep_dense=True)]
     return Workload("vgg16", tuple(layers))
 

@@ -5,6 +5,8 @@
   (``os.replace``, atomic on POSIX) and the folder is fsynced.  A reader, or a process killed at
   any moment, sees either the old file or the new one, never a mix; on any failure (including
   ``KeyboardInterrupt``) the temporary file is removed and the old file is left as it was.
+* A target that is a symbolic link is followed: the file it points to is replaced and the link
+  stays (a rename over the link would turn it into a regular file and leave the target stale).
 * :func:`atomic_copy`: the same for a copy of another file (a hard link where possible, so a
   large checkpoint is not copied byte by byte).
 * :func:`remove_stale_temps` removes the temporary files a killed writer left next to a target;
@@ -69,7 +71,9 @@ def open_atomic(path, mode: str = "wb", newline: str | None = None):
 def _replacing(path: Path):
     """``with _replacing(path) as (fd, tmp)``: a new temporary file next to ``path`` (open as
     ``fd``) that is renamed over ``path`` when the block ends, then the folder is fsynced.  If the
-    block raises, the temporary file is removed and ``path`` is untouched; errors name ``path``."""
+    block raises, the temporary file is removed and ``path`` is untouched; errors name ``path``.
+    A ``path`` that is a symbolic link is followed: its target is replaced, the link kept."""
+    path = followed(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     except OSError as e:
@@ -84,6 +88,13 @@ def _replacing(path: Path):
             raise _named(e, path) from e
         raise
     _fsync_dir(path.parent)
+
+
+def followed(path) -> Path:
+    """``path``, or the file a symbolic link at ``path`` points to (through any chain of links;
+    a dangling link gives its target, which the write creates)."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def atomic_write(path, data: bytes | str) -> None:
@@ -134,16 +145,21 @@ def check_writable_folder(path) -> None:
 
 
 def append_line(path, line: str) -> None:
-    """Append ``line`` (no newline inside; one is added) as a single write, then fsync."""
+    """Append ``line`` (no newline inside; one is added) as a single write, then fsync.  A file
+    whose last line lacks its newline (a torn or hand-edited line) gets one first, so the new
+    line stays a line of its own."""
     if "\n" in line:
         raise ValueError(f"append_line({str(path)!r}): the line must not contain a newline")
     path = Path(path)
     data = (line + "\n").encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     except OSError as e:
         raise _named(e, path) from e
     try:
+        end = os.fstat(fd).st_size
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            data = b"\n" + data  # the last line lacks its newline: never glue onto it
         written = os.write(fd, data)
         if written != len(data):  # a full disk; the torn line is cut off by readers
             raise OSError(28, f"cannot write {path}: short write ({written} of {len(data)} bytes)", str(path))

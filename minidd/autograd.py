@@ -32,6 +32,8 @@ import weakref
 
 import numpy as np
 
+from . import _check
+from .stash import guard as _guard
 from .stash import roles as _roles
 from .stash import store as _store
 
@@ -68,7 +70,7 @@ class Context:
         d["_entries"] = []
         d["_inputs"] = ()     # the op's arguments, during forward only
         d["_versions"] = []   # (weakref to Tensor, version at save, position): checked by backward
-        d["_guarded"] = []    # (entry, weakref to array, was writeable, bases made read-only)
+        d["_guarded"] = []    # guard.Guarded records: arrays saved by reference, bases read-only
 
     def __setattr__(self, name, value):
         if isinstance(value, np.ndarray):
@@ -76,30 +78,33 @@ class Context:
                             f"not as the attribute ctx.{name}")
         self.__dict__[name] = value
 
-    def save(self, array: np.ndarray, role: str, row_size: int | None = None,
+    def save(self, array: np.ndarray | None, role: str, row_size: int | None = None,
              feature_axis: int = -1) -> None:
         """Keep ``array`` for backward; ``role`` tells the stash policy what it is for.
 
         ``row_size`` is the length of one row (a token's features) for per-row policies;
         ``feature_axis`` is where a weight-gradient input keeps its features (1 for NCHW).  A NumPy
-        scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.
+        scalar (what a ufunc returns for 0-d input) is kept as a 0-d array.  ``None`` keeps a
+        placeholder (an array this call's gradients do not need), so that backward unpacks
+        :attr:`saved` by position whatever ``needs_input_grad`` is, as in PyTorch.
         """
+        if array is None:
+            self._entries.append(None)
+            return
         array = _as_array(array)
         writeable = isinstance(array, np.ndarray) and array.flags.writeable
         entry = _store.save(array, role, self.fn.name, row_size, feature_axis)  # refuses a non-array
         self._entries.append(entry)
-        root = _root(array)
+        root = _guard.root(array)
         for i, t in enumerate(self._inputs):
             # the array is (a view of) an input tensor's: watch that tensor's version
-            if isinstance(t, Tensor) and _root(t._data) is root \
+            if isinstance(t, Tensor) and _guard.root(t._data) is root \
                     and all(j != i for _, _, j in self._versions):
                 self._versions.append((weakref.ref(t), t._version, i))
                 break
-        if role != _roles.PARAMETER and entry.kind == "dense" and entry.unpack() is array:
-            # kept by reference: its bases become read-only too (a write through them would change it)
-            bases = _bases(array)[1:]
-            _guard(bases)
-            self._guarded.append((entry, weakref.ref(array), writeable, bases))
+        guarded = _guard.guard_saved(entry, array, writeable)  # kept by reference: bases read-only
+        if guarded is not None:
+            self._guarded.append(guarded)
 
     def check_versions(self) -> None:
         """Raise if a tensor whose array this op saved was modified in place since."""
@@ -116,15 +121,17 @@ class Context:
 
     @property
     def saved(self) -> tuple:
-        """The saved arrays, in the order they were saved, as backward should read them."""
+        """The saved arrays, in the order they were saved (``None`` where ``None`` was saved), as
+        backward should read them: ``x, w = ctx.saved``."""
         if self._entries is None:
             raise self.freed_error()
-        return tuple(e.unpack() for e in self._entries)
+        return tuple(None if e is None else e.unpack() for e in self._entries)
 
     @property
     def saved_entries(self) -> tuple:
-        """The saved entries as packed (``entry.unpack()`` gives each array): for a backward that
-        can use a packed form itself, such as a weight gradient from a sparse stash."""
+        """The saved entries as packed (``entry.unpack()`` gives each array; ``None`` placeholders
+        as in :attr:`saved`): for a backward that can use a packed form itself, such as a weight
+        gradient from a sparse stash."""
         if self._entries is None:
             raise self.freed_error()
         return tuple(self._entries)
@@ -139,14 +146,11 @@ class Context:
         saving them made read-only (bases first, then the arrays themselves)."""
         entries, self.__dict__["_entries"] = self._entries, None
         guarded, self.__dict__["_guarded"] = self._guarded, []
-        for _, _, _, bases in guarded:
-            _unguard(bases)
+        _guard.unguard_bases(guarded)
         for e in entries or ():
-            _store.release(e)
-        for entry, ref, writeable, bases in guarded:
-            a = ref()
-            if a is not None and writeable and entry.refs <= 0 and not a.flags.writeable:
-                _guard_pending(a)  # a base is still guarded by another graph: restore it later
+            if e is not None:
+                _store.release(e)
+        _guard.restore_arrays(guarded)
 
     def __del__(self):
         try:
@@ -399,7 +403,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         if self._node is None:
-            _accumulate_leaf(self, grad, {id(grad), id(_root(grad))})
+            _accumulate_leaf(self, grad, {id(grad), id(_guard.root(grad))})
             return
         _walk(self._node, grad, retain_graph)
 
@@ -505,8 +509,7 @@ class _Size(int):
         """The shape, or the length of axis ``dim``."""
         if dim is None:
             return self.shape
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) \
-                or not -len(self.shape) <= dim < len(self.shape):
+        if not -len(self.shape) <= _check.integer(dim, "size: dim") < len(self.shape):
             raise ValueError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
         return self.shape[dim]
 
@@ -542,77 +545,6 @@ def _to_array(data, dtype) -> np.ndarray:
     return arr
 
 
-# -- read-only guards on the bases of arrays saved by reference --------------------------------
-# A stash entry that keeps an array by reference makes the array itself read-only; a write
-# through its base (the array it is a view of) would still change it.  So while it is saved,
-# its bases are read-only too, counted per array (several saved views may share a base) and
-# made writeable again, outermost first, when the last graph saving through them is freed.
-_guards: dict[int, list] = {}   # id(array) -> [weakref to array, count, made read-only by us]
-_idle: set[int] = set()         # keys of _guards whose count is 0: to restore
-
-
-def _bases(a: np.ndarray) -> list:
-    """``a`` and the chain of ndarrays it is a view of, innermost first."""
-    chain = [a]
-    while isinstance(chain[-1].base, np.ndarray):
-        chain.append(chain[-1].base)
-    return chain
-
-
-def _root(a: np.ndarray) -> np.ndarray:
-    """The ndarray that owns ``a``'s memory (``a`` itself unless it is a view)."""
-    return _bases(a)[-1]
-
-
-def _guard(arrays) -> None:
-    for a in arrays:
-        rec = _guards.get(id(a))
-        if rec is None or rec[0]() is not a:
-            rec = _guards[id(a)] = [weakref.ref(a), 0, False]
-        if a.flags.writeable:
-            a.flags.writeable = False
-            rec[2] = True
-        rec[1] += 1
-        _idle.discard(id(a))
-
-
-def _guard_pending(a: np.ndarray) -> None:
-    """``a`` was writeable before it was saved but could not be restored yet (a base of it is
-    still guarded): restore it together with that base."""
-    rec = _guards.get(id(a))
-    if rec is None or rec[0]() is not a:
-        _guards[id(a)] = [weakref.ref(a), 0, True]
-        _idle.add(id(a))
-    _restore()
-
-
-def _unguard(arrays) -> None:
-    for a in arrays:
-        rec = _guards[id(a)]
-        rec[1] -= 1
-        if not rec[1]:
-            _idle.add(id(a))
-    _restore()
-
-
-def _restore() -> None:
-    progress = True
-    while progress:
-        progress = False
-        for key in list(_idle):
-            ref, count, ours = _guards[key]
-            a = ref()
-            if a is not None and ours:
-                try:
-                    a.flags.writeable = True
-                except ValueError:  # its base is still read-only
-                    if isinstance(a.base, np.ndarray) and id(a.base) in _guards:
-                        continue    # guarded by another live graph: retry when that one is freed
-            del _guards[key]
-            _idle.discard(key)
-            progress = True
-
-
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -637,12 +569,12 @@ def _accumulate_leaf(t: Tensor, g: np.ndarray, shared: set, held=frozenset()) ->
         t.grad = np.asarray(t.grad + _as_grad(g, t.dtype))  # out of place: t.grad may be held
         return
     g = np.asarray(g)
-    root = _root(g)
+    root = _guard.root(g)
     if g.dtype != t.dtype:
         g = g.astype(t.dtype)            # a fresh array: ours
     elif not g.flags.writeable or any(k in shared or k in held for k in (id(g), id(root))):
         g = g.copy()                     # a broadcast view, or an array someone else holds
-    shared.update((id(g), id(_root(g))))
+    shared.update((id(g), id(_guard.root(g))))
     t.grad = g
 
 
@@ -698,7 +630,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
     pending = _pending_counts(root)
     grads: dict[Context, np.ndarray] = {root: grad}
     owned: set[Context] = set()  # nodes whose accumulated grad is our own array
-    shared, held = {id(grad), id(_root(grad))}, {}
+    shared, held = {id(grad), id(_guard.root(grad))}, {}
     ready = [root]
     while ready:
         node = ready.pop()
@@ -738,7 +670,7 @@ def _walk(root: Context, grad: np.ndarray, retain_graph: bool) -> None:
 
 def _hold(held: dict, a: np.ndarray, step: int) -> None:
     """Count (``step`` 1) or uncount (-1) a pending node gradient and the array it views."""
-    for key in {id(a), id(_root(a))}:
+    for key in {id(a), id(_guard.root(a))}:
         n = held.get(key, 0) + step
         if n > 0:
             held[key] = n

@@ -11,7 +11,9 @@ Writing is atomic (a temporary file in the same folder, fsynced, then renamed), 
 checkpoint of the same run is kept as ``<path>.prev`` until the new one is complete.  Resuming
 reads ``<path>``; if it is damaged (truncated, not an archive, unreadable entries) or missing
 while ``<path>.prev`` exists (a kill between the two renames), it falls back to ``<path>.prev``
-and says so with a :class:`CheckpointWarning`.
+and says so with a :class:`CheckpointWarning`.  A checkpoint path that is a symbolic link is
+followed: the link's target is the checkpoint (written, kept as ``<target>.prev``, resumed from),
+and the link is left pointing at it.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_copy, atomic_savez, check_writable_folder, remove_stale_temps
+from .atomic import atomic_copy, atomic_savez, check_writable_folder, followed, remove_stale_temps
 
 FORMAT = "minidd.fit-checkpoint"
 VERSION = 1
@@ -73,7 +75,9 @@ class Checkpoint:
     def __init__(self, path, model, optimizer, policy, rng):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise TypeError(f"fit: checkpoint must be a file path (str or os.PathLike), got {path!r}")
-        self.path = Path(os.fspath(path)).expanduser().absolute()
+        # a symbolic link is followed: the checkpoint, its .prev and temporary files live at the
+        # link's target, which every save replaces (the link keeps pointing at the newest)
+        self.path = followed(Path(os.fspath(path)).expanduser().absolute())
         self.prev = self.path.with_name(self.path.name + ".prev")
         self.model, self.optimizer, self.policy = model, optimizer, policy
         self.generators = {"rng": rng, **{f"model.{k}": g for k, g in module_generators(model).items()}}
@@ -127,7 +131,7 @@ class Checkpoint:
         state, or ``None`` (with a warning) when there is no checkpoint yet."""
         if not self.path.exists() and not self.prev.exists():
             warnings.warn(f"fit: resume=True but there is no checkpoint at {self.path} yet; "
-                          "starting from step 0", CheckpointWarning, stacklevel=3)
+                          "starting from step 0", CheckpointWarning, stacklevel=4)  # fit's caller
             return None
         source = self.path
         try:
@@ -143,7 +147,7 @@ class Checkpoint:
             except CheckpointError as older:
                 raise CheckpointError(f"{newest}; and the previous one is unusable too: {older}") from None
             warnings.warn(f"fit: {newest}; resuming from the previous checkpoint {self.prev} "
-                          f"(step {meta['step']})", CheckpointWarning, stacklevel=3)
+                          f"(step {meta['step']})", CheckpointWarning, stacklevel=4)  # fit's caller
             self._rotate, source = False, self.prev
         self._fresh = False
         return self._apply(arrays, meta, n_examples, batch_size, source)

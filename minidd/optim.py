@@ -1,16 +1,17 @@
 """Optimizers (SGD, Adam, AdamW), learning-rate schedules and gradient clipping.
 
 Updates are written into each parameter's array in place; ``.grad`` arrays are never written
-(gradients handed to several leaves may share memory), clipping replaces them instead.
+(gradients handed to several leaves may share memory), clipping replaces them instead.  The
+updates use NumPy ufuncs only (no other BLAS than NumPy's: scipy's bundles a second OpenBLAS
+whose thread pool a ``threadpoolctl`` limit set before it loads does not reach).
 """
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
-from scipy.linalg import blas
 
+from . import _check
 from .nn.module import Module, Parameter
 
 
@@ -43,7 +44,7 @@ class Optimizer:
             if first.setdefault(id(p), i) != i:
                 raise ValueError(f"{who}: params[{i}] is the same Parameter as params[{first[id(p)]}]; "
                                  "it would be updated twice per step")
-        self.lr = _positive(lr, "lr", type(self).__name__)
+        self.lr = _check.positive(lr, f"{type(self).__name__}: lr")
         if lr_schedule is not None and not callable(lr_schedule):
             raise TypeError(f"{type(self).__name__}: lr_schedule must be callable step -> factor")
         self.lr_schedule = lr_schedule
@@ -54,11 +55,11 @@ class Optimizer:
         if self.lr_schedule is None:
             return self.lr
         factor = self.lr_schedule(self.step_count)
-        if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, numbers.Real) \
-                or not math.isfinite(factor) or factor < 0:
-            raise ValueError(f"{type(self).__name__}: lr_schedule({self.step_count}) returned {factor!r}; "
-                             "it must return a finite number >= 0")
-        return self.lr * float(factor)
+        try:
+            return self.lr * _check.number(factor, "lr_schedule", 0)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{type(self).__name__}: lr_schedule({self.step_count}) returned {factor!r}; "
+                          "it must return a finite number >= 0") from None
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -124,18 +125,27 @@ class Optimizer:
         return {}
 
 
+#: Elements per step of the in-place update (256 KB of float32: the scratch stays in cache and is
+#: reused by the allocator, where a parameter-sized ``lr * g`` costs page faults every step).
+_CHUNK = 1 << 16
+
+
 def _subtract_scaled(p: Parameter, lr: float, g: np.ndarray) -> None:
-    """``p.data -= lr * g`` without the temporary ``lr * g``: BLAS axpy updates a contiguous
-    float array in place (a parameter-sized temporary costs page faults on every step).  Assigning
-    ``p.data`` afterwards bumps its version, as the in-place operator did."""
+    """``p.data -= lr * g`` (the same roundings) through a small scratch buffer instead of a
+    parameter-sized temporary.  Assigning ``p.data`` afterwards bumps its version, as the
+    in-place operator did."""
     data = p.data
-    if (data.dtype in (np.float32, np.float64) and g.dtype == data.dtype and data.flags.c_contiguous
+    if not (data.dtype.kind == "f" and g.dtype == data.dtype and data.flags.c_contiguous
             and data.flags.writeable and g.shape == data.shape):
-        axpy = blas.get_blas_funcs("axpy", (data,))
-        axpy(np.ravel(g), data.reshape(-1), a=-lr)
-        p.data = data
-    else:
         p.data -= lr * g
+        return
+    flat, gf = data.reshape(-1), np.ravel(g)
+    scale = data.dtype.type(lr)
+    buf = np.empty(min(_CHUNK, flat.size), data.dtype)
+    for i in range(0, flat.size, _CHUNK):
+        b, d = buf[:min(_CHUNK, flat.size - i)], flat[i:i + _CHUNK]
+        np.subtract(d, np.multiply(gf[i:i + _CHUNK], scale, out=b), out=d)
+    p.data = data
 
 
 class SGD(Optimizer):
@@ -143,8 +153,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, lr_schedule=None):
         super().__init__(params, lr, lr_schedule)
-        self.momentum = _unit(momentum, "momentum", "SGD")
-        self.weight_decay = _nonneg(weight_decay, "weight_decay", "SGD")
+        self.momentum = _check.fraction(momentum, "SGD: momentum")
+        self.weight_decay = _check.number(weight_decay, "SGD: weight_decay", 0, form="a number >= 0")
         if nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -177,9 +187,10 @@ class Adam(Optimizer):
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
         b1, b2 = betas
-        self.beta1, self.beta2 = _unit(b1, "betas[0]", type(self).__name__), _unit(b2, "betas[1]", type(self).__name__)
-        self.eps = _positive(eps, "eps", type(self).__name__)
-        self.weight_decay = _nonneg(weight_decay, "weight_decay", type(self).__name__)
+        who = type(self).__name__
+        self.beta1, self.beta2 = _check.fraction(b1, f"{who}: betas[0]"), _check.fraction(b2, f"{who}: betas[1]")
+        self.eps = _check.positive(eps, f"{who}: eps")
+        self.weight_decay = _check.number(weight_decay, f"{who}: weight_decay", 0, form="a number >= 0")
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
 
@@ -195,7 +206,11 @@ class Adam(Optimizer):
         step = lr * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
         if self.weight_decay and self.decoupled:
             p.data *= 1 - lr * self.weight_decay
-        p.data -= step * m / (np.sqrt(v) + self.eps)
+        num = np.multiply(m, step)  # p.data -= step * m / (sqrt(v) + eps), on two temporaries
+        den = np.sqrt(v)
+        den += self.eps
+        num /= den
+        p.data -= num
 
     def _buffers(self):
         return {"m": self.m, "v": self.v}
@@ -238,7 +253,7 @@ def warmup_linear(warmup_steps: int, total_steps: int, final: float = 0.0):
 def clip_grad_norm(params, max_norm: float) -> float:
     """Scale the gradients so their global L2 norm is at most ``max_norm``; returns the norm
     before clipping."""
-    max_norm = _positive(max_norm, "max_norm", "clip_grad_norm")
+    max_norm = _check.positive(max_norm, "clip_grad_norm: max_norm")
     params = [p for p in params if p.grad is not None]
     total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
     if total > max_norm:
@@ -249,33 +264,10 @@ def clip_grad_norm(params, max_norm: float) -> float:
 
 
 def _check_schedule(warmup, total):
-    if not isinstance(warmup, int) or not isinstance(total, int) or warmup < 0 or total < 1:
-        raise ValueError(f"schedule: warmup_steps must be an int >= 0 and total_steps an int >= 1, "
-                         f"got {warmup!r} and {total!r}")
+    try:
+        _check.integer(warmup, "warmup_steps", least=0)
+        _check.integer(total, "total_steps", least=1)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"schedule: warmup_steps must be an int >= 0 and total_steps an int >= 1, "
+                      f"got {warmup!r} and {total!r}") from None
 
-
-def _number(v, name, who, form):
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ValueError(f"{who}: {name} must be {form}, got {v!r}")
-    return float(v)
-
-
-def _positive(v, name, who):
-    v = _number(v, name, who, "a positive number")
-    if not v > 0:
-        raise ValueError(f"{who}: {name} must be a positive number, got {v!r}")
-    return v
-
-
-def _nonneg(v, name, who):
-    v = _number(v, name, who, "a number >= 0")
-    if not v >= 0:
-        raise ValueError(f"{who}: {name} must be a number >= 0, got {v!r}")
-    return v
-
-
-def _unit(v, name, who):
-    v = _number(v, name, who, "a number in [0, 1)")
-    if not 0 <= v < 1:
-        raise ValueError(f"{who}: {name} must be a number in [0, 1), got {v!r}")
-    return v

@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from . import stash
-from .nn.layers import Conv2d, Linear
+from . import _check, stash
+from .nn.layers import Conv1d, Conv2d, Linear
 from .nn.module import Module
 
 def _keep_dense(model: Module) -> set:
@@ -28,16 +28,15 @@ def trace(model: Module, loss_fn, batch: int, name: str = "minidd-model",
     ``policy`` (default :class:`~minidd.stash.ZeroValue`, which measures natural sparsity) is
     active during the pass; its full config (``policy.config()``) is recorded under ``"policy"``
     so the hardware side models the same structure, selection and value type
-    (``hardware.policy_from_config(trace["policy"])``).  Linear and Conv2d modules become ``gemm`` layers whose
+    (``hardware.policy_from_config(trace["policy"])``).  Linear, Conv1d and Conv2d modules become ``gemm`` layers whose
     ``weight_grad_input`` item carries the measured fraction of zeros; every other layer's saved
     arrays become the stash of a ``vector`` layer (masks at 1 bit per element, integer indices at
     their width).  The measured ledger (bytes per layer under ``policy``) is kept under
     ``"measured"``.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"trace: batch must be a positive int, got {batch!r}")
+    _check.positive_int(batch, "trace: batch")
     policy = policy or stash.ZeroValue()
-    gemms = {n: m for n, m in model.named_modules() if isinstance(m, (Linear, Conv2d))}
+    gemms = {n: m for n, m in model.named_modules() if isinstance(m, (Linear, Conv1d, Conv2d))}
     dense = _keep_dense(model)
     with stash.use(policy):
         loss = loss_fn(model)

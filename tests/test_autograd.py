@@ -112,6 +112,23 @@ def test_context_refuses_arrays_as_attributes(temporary_op):
         leaky.apply(Tensor(np.ones(2), requires_grad=True))
 
 
+def test_saved_arrays_unpack_by_position_with_none_placeholders():
+    """What an op did not need to save is a None in its place, so backward never depends on the
+    order of needs_input_grad (PyTorch's saved_tensors does the same)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    for need_a, need_b in ((True, False), (False, True), (True, True)):
+        ta, tb = Tensor(a, requires_grad=need_a), Tensor(b, requires_grad=need_b)
+        out = F.matmul(ta, tb)
+        saved_b, saved_a = out._node.saved
+        assert (saved_b is None) != need_a and (saved_a is None) != need_b
+        assert len(stash.ledger()) == need_a + need_b          # placeholders are not booked
+        out.sum().backward()
+        assert (ta.grad is not None) == need_a and (tb.grad is not None) == need_b
+        if need_a:
+            assert np.allclose(ta.grad, np.ones((3, 2)) @ b.T)
+
+
 def test_unknown_role_is_refused(temporary_op):
     def forward(ctx, x):
         ctx.save(x, role="activation")

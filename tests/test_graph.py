@@ -63,3 +63,28 @@ def test_a_leaf_alone_and_bad_input():
     assert list(nodes.values()) == [("ellipse", "Tensor (2,) float32")] and edges == []
     with pytest.raises(TypeError, match="to_dot: expected a Tensor, got ndarray"):
         minidd.to_dot(np.ones(2))
+
+
+def test_values_label_leaves_with_names_values_and_gradients():
+    a, b = Tensor(2.0, requires_grad=True), Tensor(-3.0, requires_grad=True)
+    y = (a * b).tanh()
+    before = minidd.to_dot(y, values=True, names={"a": a, "b": b})
+    assert 'label="a () float32\\nvalue 2.\\ngrad None"' in before
+    y.backward()
+    dot = minidd.to_dot(y, values=True, names={"a": a, "b": b})
+    assert f"grad {b.grad.item():.4e}"[:12] in dot and "output () float32 = -1." in dot
+    assert "value" not in minidd.to_dot(y)
+
+
+def test_values_name_a_models_parameters_and_summarise_large_ones(rng):
+    from minidd import nn
+    model = nn.MLP((4, 8, 2), rng=rng)
+    loss = model(Tensor(np.ones((3, 4), np.float32))).sum()
+    loss.backward()
+    dot = minidd.to_dot(loss, values=True, names=model)
+    w = model.layers[0].weight
+    assert (f"layers.0.weight (8, 4) float32\\nvalue min {w.data.min():.4g} mean "
+            f"{w.data.astype(np.float64).mean():.4g}") in dot
+    assert "layers.2.bias (2,) float32\\nvalue [" in dot
+    with pytest.raises(TypeError, match="to_dot: names must be a module or a dict"):
+        minidd.to_dot(loss, names=["w"])

@@ -98,3 +98,23 @@ def test_sgd_updates_parameters_in_place_equal_to_the_plain_formula_and_bumps_th
     p = Parameter(np.ones((4, 4), np.float32)[:, ::2])      # not contiguous: the plain formula
     _subtract_scaled(p, 0.5, np.ones((4, 2), np.float32))
     assert np.all(p.data == 0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_updates_round_exactly_as_the_numpy_expressions(dtype):
+    """SGD's chunked in-place update and Adam's two-temporary one give the bits of the plain
+    expressions, on a parameter spanning several chunks (and a partial last one)."""
+    from minidd.optim import _CHUNK
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(2 * _CHUNK + 77).astype(dtype)
+    g = rng.standard_normal(w.size).astype(dtype)
+    p = Parameter(w.copy(), dtype=dtype)
+    p.grad = g
+    SGD([p], lr=0.037).step()
+    assert p.data.dtype == dtype and np.array_equal(p.data, w - 0.037 * g)
+    p = Parameter(w.copy(), dtype=dtype)
+    p.grad = g
+    Adam([p], lr=0.01).step()
+    m, v = (1 - 0.9) * g, (1 - 0.999) * (g * g)
+    step = 0.01 * math.sqrt(1 - 0.999) / (1 - 0.9)
+    assert np.array_equal(p.data, w - step * m / (np.sqrt(v) + 1e-8))

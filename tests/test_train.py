@@ -262,8 +262,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
 
 def test_resume_without_a_checkpoint_warns_and_starts_at_step_0(tmp_path):
     ck = tmp_path / "typo.npz"
-    with pytest.warns(CheckpointWarning, match=r"no checkpoint at .*typo\.npz yet; starting from step 0"):
+    with pytest.warns(CheckpointWarning, match=r"no checkpoint at .*typo\.npz yet; starting from step 0") as caught:
         resumed = _dropout_run(ck, resume=True)
+    assert caught[0].filename == __file__   # the warning points at fit's caller
     _same_run(_dropout_run(), resumed)
 
 

@@ -8,12 +8,12 @@ the tokenizer on the remaining training e-mails and encodes the three streams.
 """
 from __future__ import annotations
 
-import numbers
 from collections import Counter
 
 import numpy as np
 
-from .checks import check_int, check_texts
+from .. import _check
+from .checks import check_texts
 from .split import stratified_split
 from .text import read_spam_corpus
 
@@ -35,7 +35,7 @@ class CharTokenizer:
 
     @classmethod
     def fit(cls, texts, vocab_size: int = 96) -> "CharTokenizer":
-        vocab_size = check_int(vocab_size, "vocab_size", "CharTokenizer.fit", 2)
+        vocab_size = _check.integer(vocab_size, "CharTokenizer.fit: vocab_size", least=2)
         counts = Counter()
         for t in check_texts(texts, "CharTokenizer.fit"):
             counts.update(t)
@@ -79,10 +79,9 @@ def load_char_streams(seed: int = 0, test_fraction: float = 0.2, val_fraction: f
     validation stream is the last ``val_fraction`` of the (shuffled) training e-mails, the fit
     stream the rest, and the tokenizer is fitted on the fit stream's e-mails only.
     """
-    seed = check_int(seed, "seed", "load_char_streams", 0)
+    seed = _check.integer(seed, "load_char_streams: seed", least=0)
     for name, v in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
-            raise ValueError(f"load_char_streams: {name} must be a number in (0, 1), got {v!r}")
+        _check.number(v, f"load_char_streams: {name}", 0, 1, low_open=True, high_open=True)
     bodies, labels = read_spam_corpus()
     train, test = stratified_split(labels, test_fraction, np.random.default_rng(seed))
     n_val = max(1, int(round(val_fraction * len(train))))

@@ -1,32 +1,8 @@
-"""Argument checks shared by the data functions: errors name the function and the argument."""
+"""Argument checks particular to the data functions (texts, data file paths); numbers and
+generators are checked by :mod:`minidd._check`."""
 from __future__ import annotations
 
-import math
 import os
-import numbers
-
-import numpy as np
-
-
-def check_int(v, name: str, who: str, minimum: int) -> int:
-    """``v`` as an int >= ``minimum`` (NumPy integers accepted, bools refused)."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
-
-
-def check_nonneg(v, name: str, who: str) -> float:
-    """``v`` as a finite float >= 0."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-        raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
-    return float(v)
-
-
-def check_rng(rng, who: str) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator (for example "
-                        f"numpy.random.default_rng(0)), got {type(rng).__name__}")
-    return rng
 
 
 def check_texts(texts, who: str) -> list:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
+
+from .. import _check
 
 
 class BatchIterator:
@@ -28,9 +29,7 @@ class BatchIterator:
         for i, a in enumerate(arrays):
             if len(a) != n:
                 raise ValueError(f"BatchIterator: array {i} has {len(a)} rows, array 0 has {n}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(f"BatchIterator: batch_size must be a positive int, got {batch_size!r}")
-        batch_size = int(batch_size)
+        batch_size = _check.positive_int(batch_size, "BatchIterator: batch_size")
         if shuffle and not isinstance(rng, np.random.Generator):
             raise TypeError("BatchIterator: shuffle=True needs rng=numpy.random.Generator")
         self.arrays, self.n, self.batch_size = arrays, n, batch_size

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_file, check_int
+from .. import _check
+from .checks import check_file
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -15,9 +16,8 @@ def load_mnist(seed: int = 0, test_size: int = 2000, flatten: bool = False):
     Images are float32 in [0, 1], shape (N, 1, 28, 28), or (N, 784) with ``flatten``; labels
     int64.  Returns ``((x_train, y_train), (x_test, y_test))``.
     """
-    if isinstance(test_size, bool) or not isinstance(test_size, int) or not 0 < test_size < 10000:
-        raise ValueError(f"load_mnist: test_size must be an int in (0, 10000), got {test_size!r}")
-    seed = check_int(seed, "seed", "load_mnist", 0)
+    _check.integer(test_size, "load_mnist: test_size", 1, 9999, form="an int in (0, 10000)")
+    seed = _check.integer(seed, "load_mnist: seed", least=0)
     images, labels = read_mnist(find("mnist10k.npz"))
     if test_size >= len(labels):
         raise ValueError(f"load_mnist: test_size={test_size} leaves no training images out of {len(labels)}")

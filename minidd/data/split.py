@@ -1,19 +1,17 @@
 """Seeded, stratified train/test splits."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from .. import _check
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, rng: np.random.Generator):
     """Indices ``(train, test)``: each class contributes ``round(test_fraction * count)`` to the
     test set; both index arrays come out shuffled."""
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) \
-            or not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"stratified_split: test_fraction must be in (0, 1), got {test_fraction!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"stratified_split: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    _check.number(test_fraction, "stratified_split: test_fraction", 0, 1, low_open=True,
+                  high_open=True, form="in (0, 1)")
+    _check.rng(rng, "stratified_split: rng")
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError(f"stratified_split: labels must be a non-empty 1-D array, got shape {labels.shape}")

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_int, check_nonneg, check_rng
+from .. import _check
 
 
 def gaussian_clusters(n: int, dim: int = 16, classes: int = 4, spread: float = 1.0, *, rng):
     """``n`` points around ``classes`` random centres in ``dim`` dimensions: (x float32, y int64)."""
     who = "gaussian_clusters"
-    check_rng(rng, who)
-    n, dim, classes = (check_int(v, k, who, 1) for k, v in (("n", n), ("dim", dim), ("classes", classes)))
-    spread = check_nonneg(spread, "spread", who)
+    _check.rng(rng, f"{who}: rng")
+    n, dim, classes = (_check.integer(v, f"{who}: {k}", least=1)
+                       for k, v in (("n", n), ("dim", dim), ("classes", classes)))
+    spread = _check.number(spread, f"{who}: spread", 0)
     centres = rng.standard_normal((classes, dim)) * 3.0
     y = rng.integers(0, classes, n)
     x = centres[y] + spread * rng.standard_normal((n, dim))
@@ -20,9 +21,9 @@ def gaussian_clusters(n: int, dim: int = 16, classes: int = 4, spread: float = 1
 
 def spirals(n: int, classes: int = 3, noise: float = 0.1, *, rng):
     """Interleaved 2-D spirals, one per class: (x float32 (n, 2), y int64)."""
-    check_rng(rng, "spirals")
-    n, classes = check_int(n, "n", "spirals", 1), check_int(classes, "classes", "spirals", 1)
-    noise = check_nonneg(noise, "noise", "spirals")
+    _check.rng(rng, "spirals: rng")
+    n, classes = _check.integer(n, "spirals: n", least=1), _check.integer(classes, "spirals: classes", least=1)
+    noise = _check.number(noise, "spirals: noise", 0)
     y = rng.integers(0, classes, n)
     r = rng.uniform(0.1, 1.0, n)
     theta = 4.0 * r + 2 * np.pi * y / classes
@@ -38,9 +39,9 @@ def marker_sequences(n: int, seq_len: int = 16, vocab: int = 32, *, rng):
     Returns (tokens int64 (n, seq_len), mask bool, labels int64).
     """
     who = "marker_sequences"
-    check_rng(rng, who)
-    n, seq_len = check_int(n, "n", who, 1), check_int(seq_len, "seq_len", who, 2)
-    vocab = check_int(vocab, "vocab", who, 6)   # ids 5.. are ordinary words: at least one
+    _check.rng(rng, f"{who}: rng")
+    n, seq_len = _check.integer(n, f"{who}: n", least=1), _check.integer(seq_len, f"{who}: seq_len", least=2)
+    vocab = _check.integer(vocab, f"{who}: vocab", least=6)   # ids 5.. are ordinary words: at least one
     tok = rng.integers(5, vocab, (n, seq_len))
     tok[:, 0] = 2
     y = rng.integers(0, 2, n)

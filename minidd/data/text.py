@@ -14,7 +14,8 @@ from collections import Counter
 
 import numpy as np
 
-from .checks import check_file, check_int, check_texts
+from .. import _check
+from .checks import check_file, check_texts
 from .errors import READ_ERRORS, DataFileError
 from .files import find
 from .split import stratified_split
@@ -39,8 +40,8 @@ class WordTokenizer:
 
     @classmethod
     def fit(cls, texts, vocab_size: int = 8000, min_count: int = 2) -> "WordTokenizer":
-        vocab_size = check_int(vocab_size, "vocab_size", "WordTokenizer.fit", len(SPECIALS) + 1)
-        min_count = check_int(min_count, "min_count", "WordTokenizer.fit", 1)
+        vocab_size = _check.integer(vocab_size, "WordTokenizer.fit: vocab_size", least=len(SPECIALS) + 1)
+        min_count = _check.integer(min_count, "WordTokenizer.fit: min_count", least=1)
         texts = check_texts(texts, "WordTokenizer.fit")
         counts = Counter(w for t in texts for w in words(t))
         ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
@@ -52,7 +53,7 @@ class WordTokenizer:
     def encode(self, texts, max_len: int = 128):
         """Token ids (B, max_len) int64 starting with [CLS], padded with [PAD]; and the mask of
         real tokens (B, max_len) bool."""
-        max_len = check_int(max_len, "max_len", "WordTokenizer.encode", 2)
+        max_len = _check.integer(max_len, "WordTokenizer.encode: max_len", least=2)
         texts = check_texts(texts, "WordTokenizer.encode")
         ids = np.full((len(texts), max_len), PAD, dtype=np.int64)
         for row, t in enumerate(texts):
@@ -112,11 +113,10 @@ def load_spam(seed: int = 0, test_fraction: float = 0.2, max_len: int = 128, voc
 
     Returns ``((tok_train, mask_train, y_train), (tok_test, mask_test, y_test), tokenizer)``.
     """
-    seed = check_int(seed, "seed", "load_spam", 0)
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
-        raise ValueError(f"load_spam: test_fraction must be a number in (0, 1), got {test_fraction!r}")
-    check_int(max_len, "max_len", "load_spam", 2)
-    check_int(vocab_size, "vocab_size", "load_spam", len(SPECIALS) + 1)
+    seed = _check.integer(seed, "load_spam: seed", least=0)
+    _check.number(test_fraction, "load_spam: test_fraction", 0, 1, low_open=True, high_open=True)
+    _check.integer(max_len, "load_spam: max_len", least=2)
+    _check.integer(vocab_size, "load_spam: vocab_size", least=len(SPECIALS) + 1)
     bodies, labels = read_spam_corpus()
     train, test = stratified_split(labels, test_fraction, np.random.default_rng(seed))
     tok = WordTokenizer.fit([bodies[i] for i in train], vocab_size)

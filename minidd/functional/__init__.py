@@ -1,7 +1,7 @@
 """The ops, as functions over :class:`~minidd.Tensor` (each one a small ``Function`` class)."""
 from .attention import attention_context, attention_scores
 from .activation import dropout, gelu, log_softmax, relu, softmax
-from .conv import avg_pool2d, conv2d, max_pool2d
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
 from .dtype import astype, clone
 from .elementwise import (abs, add, clamp, div, exp, log, maximum, minimum, mul, neg, pow, sigmoid,
                           sqrt, sub, tanh, where)
@@ -20,6 +20,6 @@ __all__ = [
     "sum", "mean", "max", "min", "argmax", "var", "reshape", "transpose", "permute", "getitem",
     "concatenate", "stack", "pad", "squeeze", "unsqueeze", "flatten", "matmul", "linear", "relu",
     "gelu", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss", "mse_loss",
-    "binary_cross_entropy_with_logits", "layer_norm", "batch_norm", "conv2d", "max_pool2d",
+    "binary_cross_entropy_with_logits", "layer_norm", "batch_norm", "conv1d", "conv2d", "max_pool2d",
     "avg_pool2d", "embedding", "clone", "astype", "attention_context", "attention_scores", "tap",
 ]

@@ -6,6 +6,7 @@ import math
 import numpy as np
 from scipy import special
 
+from .. import _check
 from ..autograd import Function
 from ..stash.roles import EXACT, INDEX
 from ..stash.store import uses_lossless
@@ -145,12 +146,14 @@ class Softmax(Function):
 def softmax_array(x, axis, mask=None):
     """The softmax of an ndarray along ``axis`` (one fresh buffer); where the boolean ``mask`` is
     false, exact zeros (a row with nothing to attend is all zeros)."""
-    if mask is not None:
-        x = np.where(mask, x, x.dtype.type(-np.inf))
-    top = x.max(axis=axis, keepdims=True)
-    if mask is not None:
+    if mask is None:
+        top = x.max(axis=axis, keepdims=True)
+    else:  # the masked max, without a full-size copy of x with -inf where masked
+        top = np.max(x, axis=axis, keepdims=True, where=mask, initial=-np.inf)
         top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere
     e = np.subtract(x, top)
+    if mask is not None:
+        np.copyto(e, -np.inf, where=~mask)
     np.exp(e, out=e)
     total = e.sum(axis=axis, keepdims=True)
     if mask is not None:
@@ -266,11 +269,8 @@ def log_softmax(x, axis=-1):
 def dropout(x, p, rng, training=True):
     """Zero each element with probability ``p`` (drawn from ``rng``) and scale the rest by
     ``1/(1-p)``; the identity when ``training`` is false or ``p == 0``."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be a number in [0, 1), got {p!r}")
+    p = _check.fraction(p, "dropout: p")
     x = as_tensor(x)
     if not training or p == 0:
         return x
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"dropout: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return Dropout.apply(x, p=float(p), rng=rng)
+    return Dropout.apply(x, p=p, rng=_check.rng(rng, "dropout: rng"))

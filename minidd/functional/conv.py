@@ -1,4 +1,4 @@
-"""2-D convolution and pooling over NCHW tensors.
+"""Convolution (2-D over NCHW, 1-D over NCL) and 2-D pooling.
 
 Every op visits the kernel offsets: kh * kw slab operations over many samples at once, never
 a Python loop over single samples.  Convolution copies each offset's slab of a (C, N, H, W)
@@ -6,7 +6,8 @@ copy of its padded input into one contiguous im2col buffer and multiplies it by 
 with BLAS, one product per direction and block of samples (``_BLOCK_BYTES``); pooling
 reduces strided slabs of the input directly.  Convolution saves the layer *input* for backward
 (role ``WEIGHT_GRAD_INPUT``), never the im2col matrix, and rebuilds the columns in backward.
-stride, padding and dilation follow PyTorch (an int or a (height, width) pair).
+stride, padding and dilation follow PyTorch (an int or a (height, width) pair).  A 1-D
+convolution is the 2-D one on inputs of height 1 (:func:`conv1d`).
 """
 from __future__ import annotations
 
@@ -132,10 +133,8 @@ class Conv2d(Function):
         wo = _out_size(wd, kw, stride[1], padding[1], dilation[1])
         ctx.geom = (x.shape, kh, kw, stride, padding, dilation)
         need = ctx.needs_input_grad
-        if need[1]:
-            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd, feature_axis=1)
-        if need[0]:
-            ctx.save(w, role=PARAMETER)
+        ctx.save(x if need[1] else None, role=WEIGHT_GRAD_INPUT, row_size=c * h * wd, feature_axis=1)
+        ctx.save(w if need[0] else None, role=PARAMETER)
         w2 = w.reshape(o, -1)
         y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
         wide = stride == (1, 1)  # see _im2col_wide
@@ -154,12 +153,11 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        saved = list(ctx.saved)
+        x, w = ctx.saved
         x_shape, kh, kw, s, p, d = ctx.geom
         n, o, ho, wo = g.shape
         c = x_shape[1]
-        x = saved.pop(0) if need[1] else None
-        w2 = saved.pop(0).reshape(o, -1) if need[0] else None
+        w2 = None if w is None else w.reshape(o, -1)
         gw_t = np.zeros((c * kh * kw, o), dtype=g.dtype) if need[1] else None  # dW^T
         gx = np.empty(x_shape, dtype=g.dtype) if need[0] else None
         wide = s == (1, 1)  # dY widened to the padded width with zero columns: _im2col_wide
@@ -281,7 +279,8 @@ class AvgPool2d(Function):
         return _unpad(dxp, x_shape, p)
 
 
-def _pair(v, name, op, minimum):
+def pair(v, name, op, minimum):
+    """``v`` (an int or a pair of ints, each >= ``minimum``) as a pair: kernel sizes, strides."""
     t = (v, v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
     if not (isinstance(t, (tuple, list)) and len(t) == 2 and all(
             isinstance(a, (int, np.integer)) and not isinstance(a, bool) and a >= minimum for a in t)):
@@ -289,14 +288,30 @@ def _pair(v, name, op, minimum):
     return tuple(int(a) for a in t)
 
 
+#: Largest padded input, and largest im2col work (N * C * kh * kw * Ho * Wo, the elements one
+#: pass gathers), that a convolution or pooling accepts: beyond them it refuses before
+#: allocating (2**31 and 2**33 elements: 8 GiB and 32 GiB of float32, minutes of NumPy work).
+MAX_PADDED, MAX_WORK = 1 << 31, 1 << 33
+
+
 def _check_out(x, kernel, stride, padding, dilation, op):
     h, w = x.shape[2], x.shape[3]
-    if min(_out_size(n, k, s, p, d) for n, k, s, p, d in
-           zip((h, w), kernel, stride, padding, dilation)) < 1:
+    out = [_out_size(n, k, s, p, d) for n, k, s, p, d in
+           zip((h, w), kernel, stride, padding, dilation)]
+    if min(out) < 1:
         extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         raise ValueError(f"{op}: kernel {tuple(kernel)} (extent {extent} with dilation "
                          f"{dilation}) with padding {padding} does not fit an input of spatial "
                          f"size ({h}, {w})")
+    n, c = x.shape[0], x.shape[1]
+    padded = n * c * (h + 2 * padding[0]) * (w + 2 * padding[1])
+    work = n * c * int(kernel[0]) * int(kernel[1]) * out[0] * out[1]
+    for what, size, limit in (("padded input", padded, MAX_PADDED), ("im2col work", work, MAX_WORK)):
+        if size > limit:
+            raise ValueError(f"{op}: kernel {tuple(kernel)}, stride {stride}, padding {padding} "
+                             f"and dilation {dilation} on an input of shape {x.shape} make a "
+                             f"{what} of {size:.3g} elements, over the limit of {limit} "
+                             f"(minidd.functional.conv.MAX_PADDED / MAX_WORK)")
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -312,21 +327,50 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
                          "expected x (N, C, H, W) and weight (O, C, kh, kw) with the same C")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias has shape {tuple(bias.shape)}, expected ({weight.shape[0]},)")
-    s = _pair(stride, "stride", "conv2d", 1)
-    p = _pair(padding, "padding", "conv2d", 0)
-    d = _pair(dilation, "dilation", "conv2d", 1)
+    s = pair(stride, "stride", "conv2d", 1)
+    p = pair(padding, "padding", "conv2d", 0)
+    d = pair(dilation, "dilation", "conv2d", 1)
     _check_out(x, weight.shape[2:], s, p, d, "conv2d")
     args = (x, weight) + (() if bias is None else (as_tensor(bias),))
     return Conv2d.apply(*args, stride=s, padding=p, dilation=d)
+
+
+def _single(v, name, minimum):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"conv1d: {name} must be an int >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """1-D cross-correlation: x (N, C, L), weight (O, C, k), bias (O,); ``stride``, ``padding``
+    (zeros on both ends) and ``dilation`` are ints, as in PyTorch's ``conv1d``; the output is
+    (N, O, (L + 2 p - d (k - 1) - 1) // s + 1).
+
+    Computed as :func:`conv2d` on inputs of height 1, so it saves the (N, C, 1, L) view of the
+    layer input (role ``WEIGHT_GRAD_INPUT``, features on axis 1) and is exactly as fast.
+    """
+    x, weight = as_tensor(x), as_tensor(weight)
+    if x.ndim != 3 or weight.ndim != 3 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv1d: x of shape {x.shape} does not fit weight of shape {weight.shape}: "
+                         "expected x (N, C, L) and weight (O, C, k) with the same C")
+    s, p, d = _single(stride, "stride", 1), _single(padding, "padding", 0), _single(dilation, "dilation", 1)
+    if _out_size(x.shape[2], weight.shape[2], s, p, d) < 1:
+        raise ValueError(f"conv1d: kernel {weight.shape[2]} (extent {d * (weight.shape[2] - 1) + 1} with "
+                         f"dilation {d}) with padding {p} does not fit an input of length {x.shape[2]}")
+    n, c, length = x.shape
+    o, _, k = weight.shape
+    y = conv2d(x.reshape(n, c, 1, length), weight.reshape(o, c, 1, k), bias, stride=(1, s),
+               padding=(0, p), dilation=(1, d))
+    return y.reshape(n, o, y.shape[3])
 
 
 def _pool(cls, x, kernel_size, stride, padding):
     x = as_tensor(x)
     if x.ndim != 4:
         raise ValueError(f"{cls.name}: x must be (N, C, H, W), got shape {x.shape}")
-    k = _pair(kernel_size, "kernel_size", cls.name, 1)
-    s = k if stride is None else _pair(stride, "stride", cls.name, 1)
-    p = _pair(padding, "padding", cls.name, 0)
+    k = pair(kernel_size, "kernel_size", cls.name, 1)
+    s = k if stride is None else pair(stride, "stride", cls.name, 1)
+    p = pair(padding, "padding", cls.name, 0)
     if 2 * p[0] > k[0] or 2 * p[1] > k[1]:
         raise ValueError(f"{cls.name}: padding {p} must be at most half the kernel size {k}")
     _check_out(x, k, s, p, (1, 1), cls.name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function, Tensor
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor, operands, shape_error, unbroadcast
@@ -58,22 +59,20 @@ class Mul(Function):
         need = ctx.needs_input_grad
         ctx.shapes = (np.shape(a), np.shape(b))
         ctx.order = (need[0] and np.ndim(b) > 0, need[1] and np.ndim(a) > 0)
-        if ctx.order[0]:
-            ctx.save(b, role=EXACT)
-        elif need[0]:
+        ctx.save(b if ctx.order[0] else None, role=EXACT)
+        ctx.save(a if ctx.order[1] else None, role=EXACT)
+        if need[0] and not ctx.order[0]:
             ctx.b = b.item()
-        if ctx.order[1]:
-            ctx.save(a, role=EXACT)
-        elif need[1]:
+        if need[1] and not ctx.order[1]:
             ctx.a = a.item()
         return _broadcast(np.multiply, a, b, "mul")
 
     @staticmethod
     def backward(ctx, g):
-        saved = list(ctx.saved)
+        b, a = ctx.saved
         (sa, sb), need = ctx.shapes, ctx.needs_input_grad
-        b = saved.pop(0) if ctx.order[0] else getattr(ctx, "b", None)
-        a = saved.pop(0) if ctx.order[1] else getattr(ctx, "a", None)
+        b = getattr(ctx, "b", None) if b is None else b
+        a = getattr(ctx, "a", None) if a is None else a
         return (unbroadcast(g * b, sa) if need[0] else None,
                 unbroadcast(g * a, sb) if need[1] else None)
 
@@ -87,21 +86,20 @@ class Div(Function):
         ctx.shapes = (np.shape(a), np.shape(b))
         out = _broadcast(np.true_divide, a, b, "div")
         if need[0] or need[1]:
-            if np.ndim(b) > 0 or need[1]:
-                ctx.save(np.asarray(b), role=EXACT)
-            else:
+            keep_b = np.ndim(b) > 0 or need[1]
+            ctx.save(np.asarray(b) if keep_b else None, role=EXACT)
+            if not keep_b:
                 ctx.b = b.item()
-        if need[1]:
-            ctx.save(out, role=EXACT)
+            ctx.save(out if need[1] else None, role=EXACT)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (sa, sb), need = ctx.shapes, ctx.needs_input_grad
-        saved = ctx.saved
-        b = saved[0] if saved else ctx.b
+        b, out = ctx.saved
+        b = ctx.b if b is None else b
         ga = unbroadcast(g / b, sa) if need[0] else None
-        gb = unbroadcast(-g * saved[1] / b, sb) if need[1] else None
+        gb = unbroadcast(-g * out / b, sb) if need[1] else None
         return ga, gb
 
 
@@ -246,23 +244,18 @@ class PowTensor(Function):
         out = _broadcast(np.power, x, y, "pow")
         if need[0] or need[1]:
             ctx.save(x, role=EXACT)
-        if need[0]:
-            ctx.save(y, role=EXACT)
-        if need[1]:
-            ctx.save(out, role=EXACT)
+            ctx.save(y if need[0] else None, role=EXACT)
+            ctx.save(out if need[1] else None, role=EXACT)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (sx, sy), need = ctx.shapes, ctx.needs_input_grad
-        saved = list(ctx.saved)
-        x = saved.pop(0)
+        x, y, out = ctx.saved
         gx = gy = None
         if need[0]:
-            y = saved.pop(0)
             gx = unbroadcast(g * y * np.power(x, y - 1), sx)
         if need[1]:
-            out = saved.pop(0)
             with np.errstate(divide="ignore", invalid="ignore"):  # d/dy at x <= 0: NaN, as PyTorch
                 gy = unbroadcast(g * out * np.log(x), sy)
         return gx, gy
@@ -356,17 +349,15 @@ def pow(x, p):
     ``pow(2.0, t)`` is ``2 ** t``)."""
     if isinstance(p, (Tensor, np.ndarray)):
         return PowTensor.apply(*operands(x, p, "pow"))
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise TypeError(f"pow: exponent p must be a real number, a Tensor or an ndarray, "
-                        f"got {type(p).__name__}")
-    return Pow.apply(as_tensor(x), p=float(p))
+    p = _check.number(p, "pow: exponent p", finite=False, form="a real number, a Tensor or an ndarray")
+    return Pow.apply(as_tensor(x), p=p)
 
 
 def clamp(x, min=None, max=None):
     """``x`` limited to ``[min, max]`` (numbers; either may be None)."""
     for name, v in (("min", min), ("max", max)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
-            raise TypeError(f"clamp: {name} must be a real number or None, got {type(v).__name__}")
+        if v is not None:
+            _check.number(v, f"clamp: {name}", finite=False, form="a real number or None")
     if min is None and max is None:
         raise ValueError("clamp: give min, max or both")
     if min is not None and max is not None and min > max:

@@ -58,14 +58,12 @@ class MatMul(Function):
                              "do not broadcast") from None
         need = ctx.needs_input_grad
         ctx.shapes = (a.shape, b.shape, a2.shape, b2.shape)
-        if need[0]:
-            ctx.save(b, role=EXACT)
-        if need[1]:
-            if b.ndim == 2 and is_weight(ctx._inputs[1]):
-                # x @ W by a parameter: x is read only by dW = x^T dY, as linear's input
-                ctx.save(a, role=WEIGHT_GRAD_INPUT, row_size=b.shape[0])
-            else:
-                ctx.save(a, role=EXACT)
+        ctx.save(b if need[0] else None, role=EXACT)
+        if need[1] and b.ndim == 2 and is_weight(ctx._inputs[1]):
+            # x @ W by a parameter: x is read only by dW = x^T dY, as linear's input
+            ctx.save(a, role=WEIGHT_GRAD_INPUT, row_size=b.shape[0])
+        else:
+            ctx.save(a if need[1] else None, role=EXACT)
         return np.matmul(a, b)
 
     @staticmethod
@@ -75,13 +73,13 @@ class MatMul(Function):
             g = np.expand_dims(g, -1)
         if len(sa) == 1:
             g = np.expand_dims(g, -2)
-        saved = list(ctx.saved)
+        b, a = ctx.saved
         ga = gb = None
         if need[0]:
-            b2 = saved.pop(0).reshape(sb2)
+            b2 = b.reshape(sb2)
             ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), sa2).reshape(sa)
         if need[1]:
-            a2 = saved.pop(0).reshape(sa2)
+            a2 = a.reshape(sa2)
             gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), sb2).reshape(sb)
         return ga, gb
 
@@ -103,10 +101,8 @@ class Linear(Function):
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
         need = ctx.needs_input_grad
-        if need[1]:
-            ctx.save(x, role=WEIGHT_GRAD_INPUT, row_size=w.shape[1])
-        if need[0]:
-            ctx.save(w, role=PARAMETER)
+        ctx.save(x if need[1] else None, role=WEIGHT_GRAD_INPUT, row_size=w.shape[1])
+        ctx.save(w if need[0] else None, role=PARAMETER)
         ctx.x_shape = x.shape
         y = np.matmul(x.reshape(-1, w.shape[1]), w.T)
         if b is not None:
@@ -116,17 +112,16 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        saved = list(ctx.saved_entries)
+        entry, w_entry = ctx.saved_entries
         g2 = g.reshape(-1, g.shape[-1])
         gx = gw = gb = None
         if need[1]:
-            entry = saved.pop(0)
             gw = sparse_weight_grad(entry, g2)  # from the sparse form when that is faster
             if gw is None:
                 x = entry.unpack()
                 gw = g2.T @ x.reshape(-1, x.shape[-1])
         if need[0]:
-            gx = (g2 @ saved.pop(0).unpack()).reshape(ctx.x_shape)
+            gx = (g2 @ w_entry.unpack()).reshape(ctx.x_shape)
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return (gx, gw, gb) if len(need) > 2 else (gx, gw)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function, Tensor
 from ..stash.roles import EXACT, INDEX
 from ._util import as_tensor, operands
@@ -194,9 +195,7 @@ def cross_entropy(logits, labels, ignore_index=-100, label_smoothing=0.0, reduct
     logits = as_tensor(logits)
     _check_2d(logits, "cross_entropy", "logits")
     _check_reduction(reduction, "cross_entropy")
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
-            or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+    label_smoothing = _check.number(label_smoothing, "cross_entropy: label_smoothing", 0.0, 1.0)
     n, c = logits.shape
     y = _labels(labels, n, c, ignore_index, "cross_entropy")
     return CrossEntropy.apply(logits, y, ignore_index=int(ignore_index),

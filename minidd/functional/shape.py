@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _check
 from ..autograd import Function, Tensor
 from ..stash.roles import INDEX
 from ._util import as_tensor, normalize_axes, torch_keywords
@@ -256,10 +257,11 @@ def squeeze(x, axis=None):
 def unsqueeze(x, axis):
     """Insert an axis of length 1 at position ``axis`` (in the result, -1 appends)."""
     x = as_tensor(x)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim - 1 <= axis <= x.ndim:
+    axis = _check.integer(axis, "unsqueeze: axis")
+    if not -x.ndim - 1 <= axis <= x.ndim:
         raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor with {x.ndim} dims "
                          f"(expected an int in [{-x.ndim - 1}, {x.ndim}])")
-    axis = int(axis) % (x.ndim + 1)
+    axis %= x.ndim + 1
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 

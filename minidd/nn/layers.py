@@ -5,22 +5,10 @@ import math
 
 import numpy as np
 
+from .. import _check
 from .. import functional as F
-from ..functional.conv import _pair
+from ..functional.conv import pair
 from .module import Module, Parameter
-
-
-def _check_rng(rng, who):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator (for example "
-                        f"numpy.random.default_rng(0)), got {type(rng).__name__}")
-    return rng
-
-
-def _check_pos(v, name, who):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{who}: {name} must be a positive int, got {v!r}")
-    return int(v)
 
 
 class Linear(Module):
@@ -28,9 +16,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, *, rng, bias=True):
         super().__init__()
-        i = _check_pos(in_features, "in_features", "Linear")
-        o = _check_pos(out_features, "out_features", "Linear")
-        _check_rng(rng, "Linear")
+        i = _check.positive_int(in_features, "Linear: in_features")
+        o = _check.positive_int(out_features, "Linear: out_features")
+        _check.rng(rng, "Linear: rng")
         bound = 1.0 / math.sqrt(i)
         self.weight = Parameter(rng.uniform(-bound, bound, (o, i)))
         self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
@@ -56,13 +44,13 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
                  bias=True):
         super().__init__()
-        c = _check_pos(in_channels, "in_channels", "Conv2d")
-        o = _check_pos(out_channels, "out_channels", "Conv2d")
-        kh, kw = self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
-        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
-        _check_rng(rng, "Conv2d")
+        c = _check.positive_int(in_channels, "Conv2d: in_channels")
+        o = _check.positive_int(out_channels, "Conv2d: out_channels")
+        kh, kw = self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.padding = pair(padding, "padding", "Conv2d", 0)
+        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
+        _check.rng(rng, "Conv2d: rng")
         bound = 1.0 / math.sqrt(c * kh * kw)
         self.weight = Parameter(rng.uniform(-bound, bound, (o, c, kh, kw)))
         self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
@@ -77,6 +65,43 @@ class Conv2d(Module):
     def __repr__(self):
         return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation})")
+
+
+class Conv1d(Module):
+    """1-D convolution over NCL input (PyTorch's ``nn.Conv1d`` and its default initialisation):
+    weight (O, C, k); ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are ints.
+
+    Runs as a 2-D convolution of height 1 (:func:`minidd.functional.conv1d`), so the trace sees
+    a kernel (1, k) over an input (C, 1, L).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, rng, stride=1, padding=0, dilation=1,
+                 bias=True):
+        super().__init__()
+        c = _check_pos(in_channels, "in_channels", "Conv1d")
+        o = _check_pos(out_channels, "out_channels", "Conv1d")
+        k = _check_pos(kernel_size, "kernel_size", "Conv1d")
+        s, d = _check_pos(stride, "stride", "Conv1d"), _check_pos(dilation, "dilation", "Conv1d")
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(f"Conv1d: padding must be a non-negative int, got {padding!r}")
+        _check_rng(rng, "Conv1d")
+        bound = 1.0 / math.sqrt(c * k)
+        self.weight = Parameter(rng.uniform(-bound, bound, (o, c, k)))
+        self.bias = Parameter(rng.uniform(-bound, bound, (o,))) if bias else None
+        self.in_channels, self.out_channels = c, o
+        # as pairs (height 1, length), the geometry of the 2-D convolution it runs as
+        self.kernel_size, self.stride = (1, k), (1, s)
+        self.padding, self.dilation = (0, int(padding)), (1, d)
+
+    def forward(self, x):
+        if x.ndim != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv1d: input has shape {x.shape}, expected (N, {self.in_channels}, L)")
+        return F.conv1d(x, self.weight, self.bias, stride=self.stride[1], padding=self.padding[1],
+                        dilation=self.dilation[1])
+
+    def __repr__(self):
+        return (f"Conv1d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size[1]}, "
+                f"stride={self.stride[1]}, padding={self.padding[1]}, dilation={self.dilation[1]})")
 
 
 class _Pool2d(Module):
@@ -116,7 +141,7 @@ class BatchNorm2d(Module):
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
         super().__init__()
-        c = _check_pos(num_features, "num_features", type(self).__name__)
+        c = _check.positive_int(num_features, f"{type(self).__name__}: num_features")
         self.weight = Parameter(np.ones(c))
         self.bias = Parameter(np.zeros(c))
         self.register_buffer("running_mean", np.zeros(c, dtype=np.float32))
@@ -144,7 +169,7 @@ class BatchNorm1d(BatchNorm2d):
 class LayerNorm(Module):
     def __init__(self, dim, eps=1e-5):
         super().__init__()
-        d = _check_pos(dim, "dim", "LayerNorm")
+        d = _check.positive_int(dim, "LayerNorm: dim")
         self.weight = Parameter(np.ones(d))
         self.bias = Parameter(np.zeros(d))
         self.eps = eps
@@ -203,10 +228,8 @@ class Dropout(Module):
 
     def __init__(self, p, *, rng):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
-        self.p = float(p)
-        self.rng = _check_rng(rng, "Dropout") if p > 0 else rng
+        self.p = _check.fraction(p, "Dropout: p")
+        self.rng = _check.rng(rng, "Dropout: rng") if p > 0 else rng
 
     def forward(self, x):
         return F.dropout(x, self.p, self.rng, training=self.training)
@@ -222,9 +245,9 @@ class Embedding(Module):
 
     def __init__(self, num, dim, *, rng):
         super().__init__()
-        n = _check_pos(num, "num", "Embedding")
-        d = _check_pos(dim, "dim", "Embedding")
-        self.weight = Parameter(_check_rng(rng, "Embedding").normal(0.0, 0.02, (n, d)))
+        n = _check.positive_int(num, "Embedding: num")
+        d = _check.positive_int(dim, "Embedding: dim")
+        self.weight = Parameter(_check.rng(rng, "Embedding: rng").normal(0.0, 0.02, (n, d)))
 
     def forward(self, indices):
         return F.embedding(indices, self.weight)

@@ -1,4 +1,5 @@
-"""The model families of the study: a ReLU-MLP, a VGG-style CNN, a mini-BERT and a causal character LM.
+"""The model families of the study: a ReLU-MLP, a VGG-style CNN, a mini-BERT, a causal character LM
+and the MNIST-1D reference MLP and CNN.
 
 Each model marks its first layer, embeddings and classifier head ``stash_dense`` so that
 :class:`~minidd.stash.DeferredDropout` leaves them dense by default.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .attention import TransformerEncoderBlock
-from .layers import BatchNorm2d, Conv2d, Embedding, Flatten, LayerNorm, Linear, MaxPool2d, ReLU
+from .layers import BatchNorm2d, Conv1d, Conv2d, Dropout, Embedding, Flatten, LayerNorm, Linear, MaxPool2d, ReLU
 from .module import Module, Sequential
 
 
@@ -139,3 +140,58 @@ class MiniBERT(Module):
             m = np.ones(h.shape[:2], h.dtype) if mask is None else np.asarray(mask, h.dtype)
             pooled = (h * m[:, :, None]).sum(axis=1) * (1.0 / np.maximum(m.sum(1), 1.0))[:, None]
         return self.head(pooled)
+
+
+class ResidualMLP(Module):
+    """The MNIST-1D reference MLP (Greydanus and Kobak, ``MLPBase``): ``h = relu(W1 x)``,
+    ``h = h + relu(W2 h)``, logits ``W3 h``; the first layer and the head are marked dense.
+    ``dropout > 0`` (a regulariser the reference does not use) drops ``h`` after each of the
+    two hidden layers."""
+
+    def __init__(self, in_features=40, hidden=100, num_classes=10, dropout=0.0, *, rng):
+        super().__init__()
+        self.drop = Dropout(dropout, rng=rng) if dropout else None
+        self.linear1 = _dense(Linear(in_features, hidden, rng=rng))
+        self.linear2 = Linear(hidden, hidden, rng=rng)
+        self.linear3 = _dense(Linear(hidden, num_classes, rng=rng))
+        self.in_features = in_features
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"ResidualMLP: input has shape {x.shape}, expected (N, {self.in_features})")
+        h = self._drop(self.linear1(x).relu())
+        h = self._drop(h + self.linear2(h).relu())
+        return self.linear3(h)
+
+    def _drop(self, h):
+        return h if self.drop is None else self.drop(h)
+
+
+class CNN1d(Module):
+    """The MNIST-1D reference CNN (``ConvBase``): three ``Conv1d`` with ``channels`` channels
+    (kernel 5 stride 2, then kernel 3 stride 2 twice, padding 1), ReLU after each, and a linear
+    head on the flattened features (25 x 5 = 125 for length 40); the first convolution and the
+    head are marked dense.  ``dropout > 0`` (not in the reference) drops the flattened features."""
+
+    def __init__(self, length=40, channels=25, num_classes=10, dropout=0.0, *, rng):
+        super().__init__()
+        self.drop = Dropout(dropout, rng=rng) if dropout else None
+        self.conv1 = _dense(Conv1d(1, channels, 5, stride=2, padding=1, rng=rng))
+        self.conv2 = Conv1d(channels, channels, 3, stride=2, padding=1, rng=rng)
+        self.conv3 = Conv1d(channels, channels, 3, stride=2, padding=1, rng=rng)
+        out = length
+        for k in (5, 3, 3):
+            out = (out + 2 - k) // 2 + 1
+        if out < 1:
+            raise ValueError(f"CNN1d: length {length} is too short for three stride-2 convolutions")
+        self.linear = _dense(Linear(channels * out, num_classes, rng=rng))
+        self.length = length
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.length:
+            raise ValueError(f"CNN1d: input has shape {x.shape}, expected (N, {self.length})")
+        h = x.reshape(x.shape[0], 1, self.length)
+        for conv in (self.conv1, self.conv2, self.conv3):
+            h = conv(h).relu()
+        h = h.reshape(h.shape[0], -1)
+        return self.linear(h if self.drop is None else self.drop(h))

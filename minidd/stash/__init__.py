@@ -10,7 +10,7 @@ spec strings of :mod:`minidd.stash.spec`); :func:`hooks` makes one from a PyTorc
         loss = model(x).cross_entropy(y); loss.backward()
 """
 from .entries import StashEntry, to_bfloat16, from_bfloat16
-from .fidelity import gradient_fidelity
+from .fidelity import gradient_fidelity, gradient_noise
 from .ledger import Ledger, LedgerRow
 from .policies import REGISTRY, Dense, DeferredDropout, PackInfo, StashPolicy, ZeroValue
 from .random_k import RandomK
@@ -25,6 +25,6 @@ __all__ = [
     "PackInfo", "REGISTRY", "StashEntry", "Ledger", "LedgerRow",
     "use", "set_policy", "get_policy", "ledger", "save", "release", "scope", "current_scope",
     "Scope", "WEIGHT_GRAD_INPUT", "EXACT", "PARAMETER", "INDEX", "ROLES", "to_bfloat16",
-    "from_bfloat16", "gradient_fidelity", "from_config", "parse_spec", "format_spec", "spec_key", "as_policy",
+    "from_bfloat16", "gradient_fidelity", "gradient_noise", "from_config", "parse_spec", "format_spec", "spec_key", "as_policy",
     "STRUCTURES",
 ]

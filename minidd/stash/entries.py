@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import guard
 from . import structures as S
 from .structures import from_rows_view
 
@@ -102,6 +103,11 @@ class StashEntry:
     def drop(self) -> None:
         """Let go of the payload (called once the last op that saved it has run backward)."""
 
+    def keeps(self, array: np.ndarray) -> bool:
+        """Whether this entry keeps ``array`` itself by reference (and has pinned it read-only):
+        then the node that saved it guards its bases too (:mod:`minidd.stash.guard`)."""
+        return False
+
 
 class DenseEntry(StashEntry):
     """The array itself, by reference, made read-only while it is stashed."""
@@ -111,9 +117,7 @@ class DenseEntry(StashEntry):
 
     def __init__(self, array: np.ndarray, nonzero=None, kept=None, target_kept=None):
         self.array = array
-        self._flipped = bool(array.flags.writeable)
-        if self._flipped:
-            array.flags.writeable = False
+        self._flipped = guard.pin(array)
         super().__init__(array.shape, array.dtype, nonzero, kept, target_kept)
 
     def _payload_nbytes(self):
@@ -122,12 +126,11 @@ class DenseEntry(StashEntry):
     def unpack(self):
         return self.array
 
+    def keeps(self, array):
+        return self.array is array
+
     def drop(self):
-        if self._flipped:
-            try:
-                self.array.flags.writeable = True
-            except ValueError:  # its base became read-only meanwhile: leave it as it is
-                pass
+        guard.unpin(self.array, self._flipped)
         self.array = None
 
 

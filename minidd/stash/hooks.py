@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import guard
 from .entries import StashEntry
 from .policies import PackInfo, StashPolicy
 
@@ -62,12 +63,10 @@ class HooksEntry(StashEntry):
 
     def __init__(self, array: np.ndarray, packed, unpack_hook: Callable):
         self.packed, self.unpack_hook = packed, unpack_hook
-        self._pinned = []   # arrays sharing the saved array's memory, made read-only here
         buffers = _buffers(packed, {}).values()
-        for buf in buffers:
-            if isinstance(buf, np.ndarray) and buf.flags.writeable and np.may_share_memory(buf, array):
-                buf.flags.writeable = False
-                self._pinned.append(buf)
+        shared = [b for b in buffers if isinstance(b, np.ndarray) and np.may_share_memory(b, array)]
+        # kept by reference: the array and what shares its memory are read-only while stashed
+        self._pinned = [(a, guard.pin(a)) for a in ([array, *shared] if shared else [])]
         self._payload = sum(_nbytes(b) for b in buffers)
         super().__init__(array.shape, array.dtype)
 
@@ -85,13 +84,13 @@ class HooksEntry(StashEntry):
                              f"{self.dtype} (cast back what pack narrowed)")
         return out
 
+    def keeps(self, array):
+        return bool(self._pinned) and self._pinned[0][0] is array
+
     def drop(self):
-        for buf in self._pinned:
-            try:
-                buf.flags.writeable = True
-            except ValueError:  # its base became read-only meanwhile: leave it as it is
-                pass
-        self.packed = self._pinned = None
+        for a, flipped in self._pinned:  # the array first: its views can only follow it
+            guard.unpin(a, flipped)
+        self.packed, self._pinned = None, []
 
 
 class HooksPolicy(StashPolicy, register=False):

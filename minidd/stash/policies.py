@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _check
 from . import roles as R
 from . import structures as S
 from .entries import (VALUE_DTYPES, DenseEntry, PackedMaskEntry, StashEntry, meta_bytes, negative_zeros, pack_blocks,
@@ -129,6 +130,10 @@ class StashPolicy:
 
     def set_step(self, step: int) -> None:
         """Tell the policy which training step the next forward pass belongs to."""
+
+    def check_layers(self, layer_names) -> None:
+        """Raise if the policy names layers (patterns) that none of ``layer_names`` (or a
+        module's module names) matches."""
 
     def config(self) -> dict:
         """Every option as plain data: ``{"policy": name, option: value, ...}`` (``lossless``
@@ -264,7 +269,11 @@ class DeferredDropout(StashPolicy):
     layers:
         ``{pattern: drop}`` per-layer overrides, matched with :func:`fnmatch.fnmatch` against
         the dotted layer name (for example ``{"encoder.0.*": 0.5, "head": 0.0}``); the structure
-        is the policy's (for ``"nm"`` an override is 0 or ``1 - n/m``).
+        is the policy's (for ``"nm"`` an override is 0 or ``1 - n/m``).  The first matching
+        pattern decides, so two policies whose patterns differ only in order are not equal.
+        Patterns are checked against the layers the first forward ran in (at the next
+        ``set_step``, which ``fit`` calls every step) or against a model's layer names by
+        :meth:`check_layers`: a pattern that matches none raises, naming close layer names.
     exact_ops:
         Also sparsify the exact stashes these ops save (``"none"``, default; ``"all"``; or op
         names joined by ``+``: ``"gelu"``, ``"layer_norm"``, ``"softmax"`` (attention
@@ -296,31 +305,31 @@ class DeferredDropout(StashPolicy):
         super().__init__(lossless=lossless)
         self.exact_ops = canonical_exact_ops(exact_ops)
         self._exact_set = frozenset(self.exact_ops.split("+"))
-        self.granularity = _choice("granularity", granularity, ("tensor", "row"))
-        self.structure = _choice("structure", structure, STRUCTURES)
-        self.value_dtype = _choice("value_dtype", value_dtype, VALUE_DTYPES)
-        self.selection = _choice("selection", selection, ("exact", "sample"))
-        self.block = _check_int("block", block, 1)
-        self.n, self.m = _check_int("n", n, 1), _check_int("m", m, 2)
-        self.sample_size = _check_int("sample_size", sample_size, 1)
-        self.seed = _check_int("seed", seed, 0)
-        self.warmup_steps = _check_int("warmup_steps", warmup_steps, 0)
-        self.ramp_steps = _check_int("ramp_steps", ramp_steps, 0)
-        if not isinstance(keep_marked_dense, (bool, np.bool_)):
-            raise TypeError(f"DeferredDropout: keep_marked_dense must be True or False, "
-                            f"got {keep_marked_dense!r}")
-        self.keep_marked_dense = bool(keep_marked_dense)
+        self.granularity = _check.choice(granularity, "DeferredDropout: granularity", ("tensor", "row"))
+        self.structure = _check.choice(structure, "DeferredDropout: structure", STRUCTURES)
+        self.value_dtype = _check.choice(value_dtype, "DeferredDropout: value_dtype", VALUE_DTYPES)
+        self.selection = _check.choice(selection, "DeferredDropout: selection", ("exact", "sample"))
+        self.block = _check.integer(block, "DeferredDropout: block", least=1, most=MAX_BLOCK,
+                                    form=f"an int >= 1 and at most {MAX_BLOCK} (minidd.stash.policies.MAX_BLOCK)")
+        self.n = _check.integer(n, "DeferredDropout: n", least=1)
+        self.m = _check.integer(m, "DeferredDropout: m", least=2)
+        self.sample_size = _check.integer(sample_size, "DeferredDropout: sample_size", least=1)
+        self.seed = _check.integer(seed, "DeferredDropout: seed", least=0)
+        self.warmup_steps = _check.integer(warmup_steps, "DeferredDropout: warmup_steps", least=0)
+        self.ramp_steps = _check.integer(ramp_steps, "DeferredDropout: ramp_steps", least=0)
+        self.keep_marked_dense = _check.flag(keep_marked_dense, "DeferredDropout: keep_marked_dense")
         if layers is not None and not isinstance(layers, dict):
             raise TypeError(f"DeferredDropout: layers must be a dict {{pattern: drop}}, "
                             f"got {type(layers).__name__}")
         self.layers = {}
+        self._seen, self._checked = set(), False
         for pattern, d in (layers or {}).items():
             if not isinstance(pattern, str):
                 raise TypeError(f"DeferredDropout: layers keys must be str patterns, got {pattern!r}")
-            self.layers[pattern] = _check_drop(d, f"layers[{pattern!r}]")
+            self.layers[pattern] = _check.fraction(d, f"DeferredDropout: layers[{pattern!r}]")
         self.drop = 0.9 if drop is None and self.structure != "nm" else drop
         self._check_structure()
-        self.drop = _check_drop(self.drop, "drop")
+        self.drop = _check.fraction(self.drop, "DeferredDropout: drop")
         self.step = 0
         self.rng = np.random.default_rng(self.seed)
 
@@ -356,7 +365,7 @@ class DeferredDropout(StashPolicy):
             self.layers[pattern] = self._nm_drop(f"layers[{pattern!r}]", d, nm_drop, zero_ok=True)
 
     def _nm_drop(self, name, drop, nm_drop, zero_ok=False):
-        drop = _check_drop(drop, name)
+        drop = _check.fraction(drop, f"DeferredDropout: {name}")
         if math.isclose(drop, nm_drop, rel_tol=1e-9):
             return nm_drop
         if zero_ok and drop == 0.0:
@@ -389,9 +398,12 @@ class DeferredDropout(StashPolicy):
                              f"{type(self.rng.bit_generator).__name__} state: {e}") from None
 
     def set_step(self, step: int) -> None:
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"DeferredDropout.set_step: step must be a non-negative int, got {step!r}")
-        self.step = int(step)
+        """Follow the training step; after a first forward, check ``layers=`` against the layers
+        seen (when :meth:`check_layers` has not been called with the model)."""
+        step = _check.integer(step, "DeferredDropout.set_step: step", least=0, form="a non-negative int")
+        if self.layers and not self._checked and self._seen:
+            self.check_layers(self._seen)
+        self.step = step
 
     def scheduled_drop(self, step: int | None = None) -> float:
         """The drop rate the schedule gives at ``step`` (default: the current step)."""
@@ -401,6 +413,27 @@ class DeferredDropout(StashPolicy):
         if self.ramp_steps and step < self.warmup_steps + self.ramp_steps:
             return self.drop * (step - self.warmup_steps + 1) / self.ramp_steps
         return self.drop
+
+    def __eq__(self, other):
+        # the first matching pattern decides: layers in another order is another policy
+        return super().__eq__(other) is True and list(self.layers) == list(other.layers)
+
+    __hash__ = StashPolicy.__hash__
+
+    def check_layers(self, layer_names) -> None:
+        """Raise a ValueError naming each ``layers=`` pattern that matches none of
+        ``layer_names`` (a module gives its module names), with the closest names: a typo must
+        not train as the default drop under the typo's label."""
+        if hasattr(layer_names, "named_modules"):
+            layer_names = [n for n, _ in layer_names.named_modules()]
+        names = sorted({str(n) for n in layer_names if n} | self._seen)
+        for pattern in self.layers:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                close = difflib.get_close_matches(pattern, names, n=4, cutoff=0.5) or names[:6]
+                raise ValueError(f"DeferredDropout: layers pattern {pattern!r} matches no layer of "
+                                 f"the model; close layer names: {', '.join(close) or '(none)'} "
+                                 "(patterns use fnmatch: 'encoder.*.ff*')")
+        self._checked = True
 
     def drop_for(self, scope: R.Scope) -> float:
         """The drop rate for a weight-gradient input saved in ``scope``."""
@@ -423,6 +456,8 @@ class DeferredDropout(StashPolicy):
             self.exact_ops == "all" or info.op in self._exact_set)
 
     def pack(self, array, info):
+        if self.layers and not self._checked:
+            self._seen.add(info.scope.name)  # the layers a forward ran, for check_layers
         if info.role == R.PARAMETER:
             return DenseEntry(array)
         if not self.sparsifies(info, array):
@@ -499,6 +534,10 @@ class DeferredDropout(StashPolicy):
         return entry
 
 
+#: Largest ``block=`` (rows per block) accepted: a larger one is refused, not allocated.
+MAX_BLOCK = 1 << 20
+
+
 def canonical_exact_ops(value) -> str:
     """``exact_ops`` as ``"none"``, ``"all"`` or sorted op names joined by ``+``; every name must
     be an op's (:data:`minidd.stash.roles.OP_NAMES`)."""
@@ -517,22 +556,3 @@ def canonical_exact_ops(value) -> str:
     return "+".join(sorted(names))
 
 
-def _choice(name, value, choices):
-    if value in choices:
-        return value
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"DeferredDropout: {name} must be one of {choices}, got {value!r}{hint}")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"DeferredDropout: {name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_drop(drop, name):
-    if isinstance(drop, bool) or not isinstance(drop, (int, float, np.integer, np.floating)) \
-            or not (0.0 <= float(drop) < 1.0):
-        raise ValueError(f"DeferredDropout: {name} must be a number in [0, 1), got {drop!r}")
-    return float(drop)

@@ -11,7 +11,9 @@ The string is a view of the same dict::
 for example ``dense``, ``dd:0.9``,
 ``dd:0.9,granularity=row,value_dtype=bfloat16,selection=sample,seed=3``,
 ``dd:0.9,structure=block,block=128,layers=encoder.0.*:0.5;head:0``, ``dd,structure=nm,n=2,m=4``
-``random_k:0.9`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``.  ``drop=`` may also be
+``random_k:0.9,rescale`` (the drop rate of N:M is ``1 - n/m``).  Booleans are ``true``/``false``;
+a boolean option written bare is switched on (``rescale`` is ``rescale=true``), which is how the
+canonical string writes a boolean whose default is off.  ``drop=`` may also be
 written as an option.  Every built-in policy takes ``lossless=`` (``none``, ``all`` or op names
 joined by ``+``: ``dense,lossless=all``, ``dd:0.9,lossless=layer_norm+attention``; see
 :data:`~minidd.stash.policies.LOSSLESS_OPS`).
@@ -150,6 +152,8 @@ def parse_spec(text: str) -> StashPolicy:
     for item in items:
         key, eq, value = item.partition("=")
         key = key.strip()
+        if not eq and isinstance(options.get(key), bool):
+            eq, value = "=", "true"   # a bare boolean option is switched on: "random_k:0.9,rescale"
         if not eq or not key:
             raise ValueError(f"policy spec {text!r}: {item!r} must be key=value")
         if key not in options:
@@ -212,7 +216,7 @@ def format_spec(spec) -> str:
     for key, value in config.items():
         if key in ("policy", "drop") or value == defaults.get(key):
             continue
-        out += f",{key}={_format_value(value)}"
+        out += f",{key}" if value is True else f",{key}={_format_value(value)}"
     return out
 
 

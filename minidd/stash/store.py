@@ -13,6 +13,7 @@ import weakref
 
 import numpy as np
 
+from .. import _check
 from . import roles as R
 from .entries import StashEntry
 from .ledger import Ledger
@@ -67,11 +68,15 @@ def set_policy(policy: StashPolicy) -> None:
                         f"DeferredDropout, ...), got {type(policy).__name__}")
     live = len(_State.ledger)
     if live and policy is not _State.policy:
-        raise RuntimeError(
-            f"set_policy: a graph is still alive with {live} saved arrays packed by "
-            f"{_State.policy!r}; run backward() on it or drop every reference to its outputs "
-            "(for example `del loss`) before changing the policy")
+        raise RuntimeError(f"set_policy: a graph is still alive ({live} saved arrays), held "
+                           f"by {describe_live_graph() if describe_live_graph else 'a tensor'}: call "
+                           "backward() on it or `del` it first")
     _State.policy = policy
+
+
+#: Describes the live graphs' outputs for the error below; minidd.graph installs it (the store
+#: cannot import the engine: the engine imports the store).
+describe_live_graph = None
 
 
 @contextlib.contextmanager
@@ -104,10 +109,10 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
         raise ValueError(f"{op}: unknown stash role {role!r}; expected one of {R.ROLES}")
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{op}: ctx.save takes a numpy.ndarray, got {type(array).__name__}")
-    if isinstance(feature_axis, bool) or not isinstance(feature_axis, (int, np.integer)) \
-            or not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
-        raise ValueError(f"{op}: ctx.save feature_axis must be -1 (features last) or an axis of the "
-                         f"{array.ndim}-d array, got {feature_axis!r}")
+    form = f"-1 (features last) or an axis of the {array.ndim}-d array"
+    feature_axis = _check.integer(feature_axis, f"{op}: ctx.save feature_axis", form=form)
+    if not (feature_axis == -1 or 0 <= feature_axis < max(array.ndim, 1)):
+        raise ValueError(f"{op}: ctx.save feature_axis must be {form}, got {feature_axis!r}")
     if role == R.PARAMETER:
         return _ParameterRef(array)
     key = (id(array), role)
@@ -117,7 +122,7 @@ def save(array: np.ndarray, role: str, op: str, row_size: int | None = None,
             entry.refs += 1  # an exact copy serves a weight gradient too (LayerNorm/GELU outputs)
             return entry
     scope = R.current_scope()
-    entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, int(feature_axis)))
+    entry = _State.policy.pack(array, PackInfo(role, scope, op, row_size, feature_axis))
     entry.layer = scope.name or op
     entry.role, entry.op, entry.key, entry.source, entry.refs = role, op, key, weakref.ref(array), 1
     _State.table[key] = entry

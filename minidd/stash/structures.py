@@ -183,19 +183,33 @@ def sampled_mask(scores: np.ndarray, k: int, layer: str, rng: np.random.Generato
     return scores >= positive(thr)[:, None]
 
 
+def _safe(score, view: np.ndarray) -> np.ndarray:
+    """``score(view)`` in a precision where squares neither overflow nor underflow: float32 for
+    float16 input (whose squares and their sums fit it), float64 when float32 overflows."""
+    if view.dtype.itemsize < 4:
+        view = view.astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow is caught below and redone in float64
+        scores = score(view)
+    if view.dtype == np.float32 and np.isinf(scores).any() and np.isfinite(view).all():
+        scores = score(view.astype(np.float64))
+    return scores
+
+
 def row_scores(view: np.ndarray) -> np.ndarray:
-    """Squared L2 norm of every row of the 2-D view (ranks like the norm)."""
-    return np.einsum("ij,ij->i", view, view)
+    """Squared L2 norm of every row of the 2-D view (ranks like the norm), in a safe precision."""
+    return _safe(lambda v: np.einsum("ij,ij->i", v, v), view)
 
 
 def block_scores(view: np.ndarray, block: int) -> np.ndarray:
-    """Squared L2 norm of every block of ``block`` rows in every column: (ceil(R/block), C)."""
-    return np.add.reduceat(np.square(view), np.arange(0, view.shape[0], block), axis=0)
+    """Squared L2 norm of every block of ``block`` rows in every column: (ceil(R/block), C),
+    in a safe precision."""
+    starts = np.arange(0, view.shape[0], block)
+    return _safe(lambda v: np.add.reduceat(np.square(v), starts, axis=0), view)
 
 
 def expand_blocks(block_mask: np.ndarray, block: int, rows: int) -> np.ndarray:
     """The (rows, C) element mask of a (ceil(rows/block), C) block mask."""
-    return np.repeat(block_mask, block, axis=0)[:rows]
+    return block_mask[np.arange(rows) // block]  # never more than rows x C, whatever block is
 
 
 def nm_groups(view: np.ndarray, m: int) -> np.ndarray:

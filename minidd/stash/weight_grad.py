@@ -1,8 +1,11 @@
 """Weight gradients straight from a sparse stash: ``dW = dY^T X`` with X in CSR form.
 
-At drop 0.9 a deferred-dropout stash keeps a tenth of X.  Rebuilding X densely and calling BLAS
-costs the full GEMM; scipy's CSR product costs about 0.67x of it at density 0.1 and less below
-(``benchmarks/bench_stash.py`` section 4, one thread), and it skips the dense rebuild.  Only
+Rebuilding X densely and calling BLAS costs the full GEMM; scipy's CSR product costs a row
+axpy per stored value and skips the rebuild.  Which wins depends on the machine's BLAS: at
+density 0.1 (drop 0.9) CSR took 0.67x of BLAS on a loaded machine but 1.24x on a quiet one
+with AVX-512 (``benchmarks/bench_stash.py`` section 4, one thread), so that one figure decided
+whether deferred dropout cost 5% or 20% of a step.  At density 0.05 it wins on both (0.34x,
+0.66x), so CSR is taken only from there down.  Only
 *lossy* entries take this path: a lossless stash (ZeroValue, ``drop=0``) keeps gradients
 bit-identical to Dense, which a different summation order would not.
 """
@@ -13,9 +16,9 @@ import scipy.sparse as sp
 
 from .entries import SparseEntry
 
-#: Largest kept fraction that takes the CSR product (measured: 0.67x of BLAS at 0.10, 1.5x at
-#: 0.25; 0.12 admits drop 0.9, whose ceil((1 - drop) n) is a hair above a tenth).
-MAX_DENSITY = 0.12
+#: Largest kept fraction that takes the CSR product: where it wins on every machine measured
+#: (0.06 admits drop 0.95, whose ceil((1 - drop) n) can be a hair above a twentieth).
+MAX_DENSITY = 0.06
 
 
 def sparse_weight_grad(entry, g2: np.ndarray) -> np.ndarray | None:

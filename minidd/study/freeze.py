@@ -15,10 +15,10 @@ is read.  ``what`` names the layers:
 """
 from __future__ import annotations
 
-from ..nn import Conv2d, Linear, Module
+from ..nn import Conv1d, Conv2d, Linear, Module
 
 FREEZE = (None, "touched", "touched_weights", "all")
-LAYERS = (Linear, Conv2d)   #: the layers whose input deferred dropout can sparsify
+LAYERS = (Linear, Conv1d, Conv2d)   #: the layers whose input deferred dropout can sparsify
 
 
 def touched_layers(model: Module, keep_marked_dense: bool = True) -> list[str]:
@@ -37,16 +37,14 @@ def touched_weights(model: Module, keep_marked_dense: bool = True) -> list[str]:
 
 def freeze(model: Module, what) -> list[str]:
     """Freeze the layers ``what`` names (see the module docstring) at their current values;
-    returns the names of the frozen parameters."""
+    returns the names of those layers."""
     if what not in FREEZE:
         raise ValueError(f"freeze must be one of {FREEZE}, got {what!r}")
     if what is None:
         return []
-    layers = set(touched_layers(model, keep_marked_dense=what != "all"))
-    frozen = []
+    layers = touched_layers(model, keep_marked_dense=what != "all")
     for name, p in model.named_parameters():
         layer, _, leaf = name.rpartition(".")
         if layer in layers and (what != "touched_weights" or leaf == "weight"):
             p.requires_grad_(False)
-            frozen.append(name)
-    return frozen
+    return layers

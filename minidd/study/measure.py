@@ -41,7 +41,7 @@ def run(task: str, policy, seed: int, epochs: int | None = None, train_limit: in
     epoch_seconds = history.pop("seconds")  # wall-clock lives in timings only
     timings = {"train_seconds": train_seconds, "epoch_seconds": epoch_seconds}
     measured = {"fidelity": [], "stash": {}, "hardware": {}}
-    if measure_run:
+    if measure_run and any(p.requires_grad for p in net.parameters()):  # (a fully frozen model has no step)
         t1 = time.perf_counter()
         measured = measure(net, probe, batch, pol)
         timings.update(measured.pop("step_times"), measure_seconds=time.perf_counter() - t1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from .. import functional as F, stash
+from .. import _check, functional as F, stash
 from ..autograd import no_grad
 from ..data.text import CLS, MASK, PAD, SPECIALS, load_spam
 from ..nn import GELU, BertEncoder, LayerNorm, Linear, Module, Parameter
@@ -46,10 +46,8 @@ def mask_tokens(tokens: np.ndarray, rng: np.random.Generator, rate: float = 0.15
     Returns ``(inputs, rows, cols, targets)``: the corrupted tokens and, for every chosen
     position, its batch row, column and original token.  At least one position is chosen.
     """
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate < 1.0:
-        raise ValueError(f"mask_tokens: rate must be in (0, 1), got {rate!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"mask_tokens: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    _check.number(rate, "mask_tokens: rate", 0, 1, low_open=True, high_open=True, form="in (0, 1)")
+    _check.rng(rng, "mask_tokens: rng")
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
         raise ValueError(f"mask_tokens: tokens must be integers of shape (B, T), got {tokens.dtype} {tokens.shape}")
@@ -157,8 +155,7 @@ def pretrain(hp: dict, policy: stash.StashPolicy, seed: int, train_limit: int | 
     if missing:
         raise ValueError(f"pretrain: hp is missing {missing}")
     steps = hp["steps"]
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"pretrain: steps must be a positive int, got {steps!r}")
+    _check.positive_int(steps, "pretrain: steps")
     (tr_tok, tr_mask, _), (te_tok, te_mask, _), tok = _corpus(hp["max_len"], hp["vocab_size"])
     n_val = max(16, int(round(VAL_FRACTION * len(tr_tok))))
     if train_limit:   # the first train_limit e-mails to train on, a quarter of that to score

@@ -15,8 +15,11 @@ For every step budget:
    falls by less than the seed std of its final loss both over the budget's last 20% and when
    the budget is doubled (:func:`minidd.study.report.mlm_study_markdown`).
 
-Every run records its held-out curve every ``budget // 20`` steps.  ``python -m minidd.study.mlm_study
---out results/mlm_study --jobs 2`` runs what is missing (resumable) and writes ``REPORT.md``
+Every run records its held-out curve every ``budget // 20`` steps.  The stages run through
+:func:`minidd.study.sweep.run_sweep` (its store, lock, run processes and local or Dask executors),
+as arms (:class:`~minidd.study.sweep.Arm`) in ``<out>/tune``, ``<out>/compare`` and ``<out>/flat``.
+``python -m minidd.study.mlm_study --out results/mlm_study --jobs 2`` runs what is missing
+(resumable) and writes ``REPORT.md``
 with the tuning grid, paired differences to dense and between arms, the flatness check and the
 curves.  One budget of 2,000 steps, the grid and the number of arms are sized for this machine's
 share of 2 cores (about 10 core-minutes in all); earlier studies at 400 and 1,500 steps found dense
@@ -27,19 +30,11 @@ with 10% warm-up.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
-import json
-import multiprocessing
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .. import stash
-from . import recipes
-from ..atomic import append_line, atomic_write
-from .measure import run
-from .results import RunResult
+from .sweep import EXECUTORS, Arm, SweepConfig, run_sweep
 
 STUDY = {
     "budgets": [2000],
@@ -53,121 +48,79 @@ STUDY = {
     "flat_factor": 2,
     "hp": {},   # overrides of the mlm recipe for every run (the tests shrink the model)
 }
-_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+RUNNER = "minidd.study.measure:run_curves"   # the learning curve and final scores only
 
 
-def _hp(budget, lr, warmup_fraction, lr_scale=1.0, study=STUDY) -> dict:
-    return {**study["hp"], "steps": budget, "lr": lr, "warmup_steps": int(round(budget * warmup_fraction)),
+def _hp(budget, lr, warmup_steps, lr_scale=1.0, study=STUDY) -> dict:
+    return {**study["hp"], "steps": budget, "lr": lr, "warmup_steps": warmup_steps,
             "encoder_lr_scale": lr_scale, "eval_every": max(1, budget // 20)}
 
 
-def tuning_runs(budget: int, study=STUDY) -> list[dict]:
-    return [{"key": f"tune|{budget}|lr={lr:g}|wu={wu:g}", "stage": "tune", "budget": budget, "arm": "dense",
-             "policy": "dense", "seed": study["tune_seed"], "hp": _hp(budget, lr, wu, study=study)}
-            for lr in study["lrs"] for wu in study["warmup_fractions"]]
+def _arm(name, spec, hp, stage, budget, arm) -> tuple:
+    return Arm(name, "mlm", spec, hp), {"stage": stage, "budget": budget, "arm": arm}
 
 
-def best_setting(runs: list[dict], budget: int) -> dict:
+def tuning_arms(study=STUDY) -> list[tuple]:
+    """``(Arm, tag)`` of every tuning run: dense at each learning rate and warm-up, longest budget first."""
+    return [_arm(f"tune {b} lr={lr:g} wu={wu:g}", "dense", _hp(b, lr, int(round(b * wu)), study=study), "tune", b, "dense")
+            for b in sorted(study["budgets"], reverse=True) for lr in study["lrs"] for wu in study["warmup_fractions"]]
+
+
+def best_setting(runs, budget: int) -> dict:
     """The tuned ``hp`` of ``budget``: the tuning run with the lowest final validation loss."""
-    tuned = [r for r in runs if r.settings["study"]["stage"] == "tune"
-             and r.settings["study"]["budget"] == budget and r.ok]
+    tuned = [r for r in runs if r.ok and r.settings["study"] == {"stage": "tune", "budget": budget, "arm": "dense"}]
     if not tuned:
         raise RuntimeError(f"mlm study: no successful tuning run of budget {budget}")
     best = min(tuned, key=lambda r: r.metrics["val_loss"])   # the validation slice, never the test e-mails
     return {k: best.settings["hp"][k] for k in ("steps", "lr", "warmup_steps", "eval_every")}
 
 
-def comparison_runs(runs: list[dict], budget: int, study=STUDY) -> list[dict]:
-    best = best_setting(runs, budget)
-    return [{"key": f"compare|{budget}|{arm}|{s}", "stage": "compare", "budget": budget, "arm": arm,
-             "policy": policy, "seed": s, "hp": {**study["hp"], **best, "encoder_lr_scale": scale}}
-            for arm, (policy, scale) in study["arms"].items() for s in study["seeds"]]
+def comparison_arms(runs, study=STUDY) -> list[tuple]:
+    """Every arm of every budget with the budget's tuned learning rate and warm-up."""
+    out = []
+    for b in sorted(study["budgets"], reverse=True):   # longest runs first: the pool's last round is short
+        best = best_setting(runs, b)
+        out += [_arm(f"compare {b} {arm}", policy, _hp(b, best["lr"], best["warmup_steps"], scale, study), "compare", b, arm)
+                for arm, (policy, scale) in study["arms"].items()]
+    return out
 
 
-def flat_run(runs: list[dict], study=STUDY) -> dict:
+def flat_arm(runs, study=STUDY) -> tuple:
     """Dense at ``flat_factor`` times the longest budget, its tuned learning rate and warm-up
     stretched alike: how much dense still gains from more steps."""
     b, f = max(study["budgets"]), study["flat_factor"]
     best = best_setting(runs, b)
-    return {"key": f"flat|{f * b}|dense|{study['seeds'][0]}", "stage": "flat", "budget": f * b, "arm": "dense",
-            "policy": "dense", "seed": study["seeds"][0],
-            "hp": {**study["hp"], "steps": f * b, "lr": best["lr"], "warmup_steps": f * best["warmup_steps"],
-                   "encoder_lr_scale": 1.0, "eval_every": best["eval_every"]}}
+    hp = {**_hp(f * b, best["lr"], f * best["warmup_steps"], study=study), "eval_every": best["eval_every"]}
+    return _arm(f"flat {f * b} dense", "dense", hp, "flat", f * b, "dense")
 
 
-def _one(spec: dict) -> RunResult:
-    """Run one study run; a diverged run (NaN loss) is a failed result, not a crash."""
-    study = {k: spec[k] for k in ("stage", "budget", "arm")}
-    try:
-        r = run("mlm", spec["policy"], spec["seed"], hp=spec["hp"], measure_run=False)
-    except FloatingPointError as e:
-        policy = stash.as_policy(spec["policy"])
-        return RunResult.failed(spec["key"], "mlm", policy.config(), stash.format_spec(policy), spec["seed"],
-                                f"{type(e).__name__}: {e}",
-                                settings={"hp": recipes.config("mlm", **spec["hp"]), "study": study})
-    return replace(r, key=spec["key"], settings={**r.settings, "study": study})
+def _stage(folder, arms, seeds, run_kw) -> list:
+    """Run the arms (``(Arm, tag)``) x seeds through :func:`run_sweep`; the results carry their
+    tag in ``settings["study"]`` (what the report reads)."""
+    tags = {a.name: tag for a, tag in arms}
+    config = SweepConfig.of_arms([a for a, _ in arms], seeds)
+    return [replace(r, settings={**r.settings, "study": tags[r.settings.get("arm", r.spec)]})
+            for r in run_sweep(config, folder, runner=RUNNER, **run_kw)]
 
 
-def load(folder) -> list[RunResult]:
-    """The finished runs in ``folder`` (a torn last line is ignored; a key is kept once)."""
-    path = Path(folder) / "runs.jsonl"
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    runs = {}
-    for n, line in enumerate(raw[:raw.rfind(b"\n") + 1].decode().splitlines(), 1):
-        if line.strip():
-            r = RunResult.from_json(line, f"{path}, line {n}")
-            runs.setdefault(r.key, r)
-    return list(runs.values())
-
-
-def _execute(folder, specs, jobs, log):
-    done = {r.key for r in load(folder)}
-    todo = [s for s in specs if s["key"] not in done]
-
-    def finished(r):
-        append_line(Path(folder) / "runs.jsonl", r.to_json())
-        log(f"{r.key}: {r.status} " + (f"loss {r.metrics['test_loss']:.4f} ({r.timings['total_seconds']:.0f} s)"
-                                       if r.ok else r.error))
-
-    if jobs == 1:   # in this process (BLAS threads as the caller set them)
-        for s in todo:
-            finished(_one(s))
-        return
-    for var in _BLAS:
-        os.environ[var] = "1"
-    with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for fut in cf.as_completed([pool.submit(_one, s) for s in todo]):
-            finished(fut.result())
-
-
-def run_study(folder, jobs: int = 1, study=STUDY, log=print) -> list[dict]:
-    """Run every missing run of the study into ``folder`` (resumable); return all runs."""
+def run_study(folder, jobs: int = 1, study=STUDY, executor: str = "local", scheduler=None,
+              progress: bool = True) -> list:
+    """Run every missing run of the study into ``folder`` (resumable); return all its results."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg_path = folder / "config.json"
-    want = {"study": study, "mlm": recipes.config("mlm", **study["hp"])}
-    want = json.loads(json.dumps(want))
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
-        raise ValueError(f"{folder} holds another study configuration; choose another folder")
-    atomic_write(cfg_path, json.dumps(want, indent=2))
-    tune = [t for b in sorted(study["budgets"], reverse=True) for t in tuning_runs(b, study)]
-    _execute(folder, tune, jobs, log)
-    runs = load(folder)
-    # longest runs first: the pool's last round is then short
-    todo = [flat_run(runs, study)] + [c for b in sorted(study["budgets"], reverse=True)
-                                      for c in comparison_runs(runs, b, study)]
-    _execute(folder, todo, jobs, log)
-    return load(folder)
+    kw = dict(jobs=jobs, executor=executor, scheduler=scheduler, progress=progress)
+    tune = _stage(folder / "tune", tuning_arms(study), [study["tune_seed"]], kw)
+    flat = _stage(folder / "flat", [flat_arm(tune, study)], study["seeds"][:1], kw)
+    return tune + flat + _stage(folder / "compare", comparison_arms(tune, study), study["seeds"], kw)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="results/mlm_study")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--executor", choices=EXECUTORS, default="local")
+    ap.add_argument("--scheduler", default=None)
     args = ap.parse_args(argv)
-    runs = run_study(args.out, args.jobs)
+    runs = run_study(args.out, args.jobs, executor=args.executor, scheduler=args.scheduler)
     from .report import write_mlm_study
     write_mlm_study(runs, args.out, STUDY, command="python -m minidd.study.mlm_study " + " ".join(argv or sys.argv[1:]))
     print(f"{len(runs)} runs; report: {Path(args.out) / 'REPORT.md'}")

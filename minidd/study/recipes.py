@@ -19,10 +19,10 @@ import numpy as np
 
 from .. import functional as F
 from ..data import load_mnist, load_spam
-from . import charlm, mlm
+from . import charlm, mlm, mnist1d
 from ..nn import CNN, MLP, MiniBERT
 from ..optim import SGD, AdamW, warmup_cosine
-from ..train import _inputs, fit
+from ..train import fit, model_inputs
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -58,7 +58,7 @@ def _train_classifier(task, hp, policy, seed, train_limit, progress) -> Trained:
                   batch_size=hp["batch_size"], rng=rng, policy=policy, test_data=test,
                   clip_norm=hp.get("clip_norm"), progress=progress, desc=f"{task} s{seed}")
     *xs, y = (a[:hp["batch_size"]] for a in train_set)
-    return Trained(net, history, lambda m: F.cross_entropy(m(*_inputs(xs)), y), len(y),
+    return Trained(net, history, lambda m: F.cross_entropy(m(*model_inputs(xs)), y), len(y),
                    {"test_accuracy": history["test_accuracy"][-1], "test_loss": history["test_loss"][-1]})
 
 
@@ -67,6 +67,10 @@ def _train_lm(task, hp, policy, seed, train_limit, progress) -> Trained:
     ``val_*`` from the validation slice of the training e-mails, ``test_*`` from the test e-mails."""
     net, history, probe, metrics = _PRETRAIN[task](hp, policy, seed, train_limit, progress)
     return Trained(net, history, probe, hp["batch_size"], metrics)
+
+
+def _train_mnist1d(task, hp, policy, seed, train_limit, progress) -> Trained:
+    return Trained(*mnist1d.train(task, hp, policy, seed, train_limit, progress))
 
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
@@ -86,7 +90,8 @@ RECIPES = {r.name: r for r in (
             "warmup_max_steps": None, "clip_norm": 1.0}, _train_classifier),
     Recipe("mlm", "masked-language-model pre-training of a mini-BERT (1 pre-LN block, d=32, "
            "1,000 words) on the e-mail bodies, 32 tokens; the budget counts steps, not epochs "
-           "(lr and warm-up: the MLM study's tuned dense setting at 1,500 steps)",
+           "(lr and warm-up: an earlier MLM study's dense setting at 1,500 steps, tuned then on the test "
+           "e-mails; python -m minidd.study.mlm_study now tunes on the validation slice)",
            {"vocab_size": 1000, "max_len": 32, "dim": 32, "heads": 4, "layers": 1, "ff_dim": 128,
             "pre_ln": True, "dropout": 0.0, "mask_rate": 0.15, "batch_size": 32, "steps": 1500,
             "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.01, "schedule": "warmup_cosine",
@@ -98,6 +103,11 @@ RECIPES = {r.name: r for r in (
             "batch_size": 32, "steps": 1500, "optimizer": "adamw", "lr": 1e-2, "weight_decay": 0.01,
             "schedule": "warmup_cosine", "warmup_steps": 150, "eval_every": 150, "eval_windows": 512,
             "freeze": None}, _train_lm),
+    Recipe("mnist1d_mlp", "the MNIST-1D reference MLP (40-100-100-10, residual second layer) on "
+           "MNIST-1D (4,000 / 1,000), Adam 1e-2, batch 100, 8,000 steps",
+           dict(mnist1d.HP), _train_mnist1d),
+    Recipe("mnist1d_cnn", "the MNIST-1D reference CNN (3 Conv1d x 25 channels, linear head on 125 "
+           "features) on MNIST-1D, Adam 1e-2, batch 100, 8,000 steps", dict(mnist1d.HP), _train_mnist1d),
 )}
 _PRETRAIN = {"mlm": mlm.pretrain, "charlm": charlm.pretrain}
 

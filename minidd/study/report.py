@@ -173,7 +173,17 @@ def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figu
     for r in measured:
         lines.append(f"| {r['task']} | {r['policy']} | {r['stash_bytes'] / 1e6:.2f} | "
                      f"{r['stash_reduction']:.2f}x | {r['wgi_reduction']:.2f}x | {r['step_overhead']:+.1%} |")
-    lines += ["", "## Hardware model on these models' traces", "",
+    lines += _hardware_sections(measured, hardware_scenarios)
+    lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table, ""]
+    lines += _time_section(runs)
+    lines += ["## Figures", ""]
+    lines += [f"![{Path(f).stem}]({Path(f).name})" for f in figures] or [figure_note]
+    return "\n".join(lines) + "\n"
+
+
+def _hardware_sections(measured: list[dict], hardware_scenarios: str | None) -> list[str]:
+    """The hardware model's view of each measured run, and the scenarios when given."""
+    lines = ["", "## Hardware model on these models' traces", "",
               "Each trained model's trace (shapes, measured natural sparsity) on the TPUv3-core "
               "model, at the training batch, against the zero-value baseline "
               "(`hardware/README.md` says what is modelled).", "",
@@ -193,11 +203,7 @@ def report_markdown(runs, rows: list[dict], config: dict, paper_table: str, figu
                   "variant's measured accuracy (mean over seeds), the trade-off a designer chooses. "
                   "Small models fold into few 128-wide passes, so structure buys less here than at "
                   "paper scale.", "", hardware_scenarios]
-    lines += ["", "## Paper-scale models (hardware model) beside the paper's figures", "", paper_table, ""]
-    lines += _time_section(runs)
-    lines += ["## Figures", ""]
-    lines += [f"![{Path(f).stem}]({Path(f).name})" for f in figures] or [figure_note]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _pyplot():

@@ -142,8 +142,11 @@ def _problem(r: RunResult) -> str:
     if r.status == "ok":
         for m in ("test_accuracy", "test_loss"):
             v = r.metrics.get(m)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isinf(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 return f"an ok run needs a finite number metrics[{m!r}], got {v!r}"
+        bad = sorted(k for k, v in r.metrics.items() if isinstance(v, float) and not math.isfinite(v))
+        if bad:
+            return f"an ok run's metrics must be finite numbers, got {bad[0]!r} = {r.metrics[bad[0]]!r}"
     if "policy" not in r.policy:
         return "field 'policy' must be a policy config with a 'policy' name key"
     return ""

@@ -1,6 +1,8 @@
 """Sweeps of recipe runs: configurations, presets, a locked and resumable results store, executors.
 
-A sweep is the product tasks x policies x seeds.  Its results live in one folder:
+A sweep is the product tasks x policies x seeds, plus any *arms* (:class:`Arm`: a task under a
+policy with recipe overrides, such as weight decay, dropout or frozen layers) x the same seeds;
+a study (:mod:`minidd.study.studies`) is a sweep of arms.  Its results live in one folder:
 
 ``config.json``       the sweep's configuration, the minidd version and every recipe's
                       hyperparameters: a folder never mixes two configurations;
@@ -22,7 +24,6 @@ import errno
 import fcntl
 import json
 import logging
-import numbers
 import os
 import socket
 import time
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import __version__, atomic, stash
+from .. import __version__, _check, atomic, stash
 from . import recipes
 from .results import ResultsFileError, RunResult, run_key
 from .worker import Processes, execute
@@ -42,23 +43,42 @@ DROPS_FULL = (0.5, 0.75, 0.9, 0.95)
 DEFAULT_RUNNER = "minidd.study.measure:run"
 EXECUTORS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
+#: Wall-clock bound on the connection and handshake probe of a scheduler (see _probe_scheduler).
+DASK_HANDSHAKE_SECONDS = 10.0
 CONFIG, RUNS, DAMAGED, LOCK = "config.json", "runs.jsonl", "runs.damaged.txt", "sweep.lock"
 
-def _int(value, what: str, least: int) -> int:
-    """``value`` as a plain int (NumPy integers accepted) of at least ``least``, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        rule = "a positive int" if least == 1 else "a non-negative int"
-        raise ValueError(f"{what} must be {rule}, got {value!r}")
-    return int(value)
 
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a study: ``task`` trained under the policy ``spec`` with the recipe overrides
+    ``hp`` (``recipes.config(task, **hp)`` must accept them), named ``name`` in keys and tables
+    (``task|name|seed``; no ``|`` in it).  ``floor`` names the arm whose runs are this arm's
+    floor in the retained fraction R (``""``: none)."""
+    name: str
+    task: str
+    spec: str
+    hp: dict = field(default_factory=dict)
+    floor: str = ""
 
-def _positive_int(value, what: str) -> int:
-    return _int(value, what, 1)
+    def __post_init__(self):
+        for f in ("name", "task", "spec", "floor"):
+            if not isinstance(getattr(self, f), str):
+                raise TypeError(f"Arm: {f} must be a str, got {getattr(self, f)!r}")
+        if not self.name or "|" in self.name:
+            raise ValueError(f"Arm: name must be a non-empty str without '|', got {self.name!r}")
+        if not isinstance(self.hp, dict):
+            raise TypeError(f"Arm {self.name!r}: hp must be a dict of recipe overrides, got {self.hp!r}")
+        if self.task not in recipes.RECIPES:
+            raise ValueError(f"Arm {self.name!r}: unknown task {self.task!r}; choose from {', '.join(recipes.RECIPES)}")
+        recipes.config(self.task, **self.hp)   # a clear error for an unknown hyperparameter
+        object.__setattr__(self, "spec", stash.format_spec(self.spec))
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``.
+    """What a sweep runs: ``models`` (recipe names) x ``policies`` (specs) x ``seeds``, then
+    every one of ``arms`` (:class:`Arm`) x ``seeds``; ``models`` must list every arm's task
+    (:meth:`of_arms` builds a sweep of arms alone).
 
     Policies are specs (``stash.parse_spec``'s grammar, ``random_k:<drop>`` for the random-k
     control among them), stored canonical (``stash.format_spec``); two specs of one policy are refused.  ``epochs`` and ``train_limit`` map a model to its budget (epochs, or steps for
@@ -69,16 +89,24 @@ class SweepConfig:
     seeds: tuple
     epochs: dict = field(default_factory=dict)
     train_limit: dict = field(default_factory=dict)
+    arms: tuple = ()
+
+    @classmethod
+    def of_arms(cls, arms, seeds, epochs=None, train_limit=None) -> "SweepConfig":
+        """A sweep of ``arms`` x ``seeds`` alone (no product of policies)."""
+        tasks = tuple(dict.fromkeys(a.task for a in arms))
+        return cls(tasks, (), seeds, epochs or {}, train_limit or {}, tuple(arms))
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        for name in ("models", "policies", "seeds"):
+        for name in ("models", "policies", "seeds", "arms"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
                 raise TypeError(f"SweepConfig: {name} must be a list or tuple, got {value!r}")
             set_(name, tuple(value))
-        if not (self.models and self.policies and self.seeds):
-            raise ValueError("a sweep needs at least one model, policy and seed")
+        if not (self.models and (self.policies or self.arms) and self.seeds):
+            raise ValueError("a sweep needs at least one model, policy (or arm) and seed")
+        self._check_arms()
         for m in self.models:
             if m not in recipes.RECIPES:
                 raise ValueError(f"unknown model {m!r}; choose from {', '.join(recipes.RECIPES)}")
@@ -95,7 +123,7 @@ class SweepConfig:
             by_key[k] = text
             canonical.append(k)
         set_("policies", tuple(canonical))
-        set_("seeds", tuple(_int(s, "each seed", 0) for s in self.seeds))
+        set_("seeds", tuple(_check.integer(s, "each seed", least=0, form="a non-negative int") for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds are listed twice: {list(self.seeds)}")
         for name in ("epochs", "train_limit"):
@@ -105,17 +133,45 @@ class SweepConfig:
             for m in value:
                 if m not in self.models:
                     raise ValueError(f"{name} names model {m!r}, which is not in the sweep {list(self.models)}")
-            set_(name, {m: _positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
+            set_(name, {m: _check.positive_int(value[m], f"{name}[{m!r}]") for m in self.models if m in value})
+
+    def _check_arms(self):
+        seen = set(self.policies)
+        for a in self.arms:
+            if not isinstance(a, Arm):
+                raise TypeError(f"SweepConfig: arms must be Arm records, got {a!r}")
+            if a.task not in self.models:
+                raise ValueError(f"arm {a.name!r} trains {a.task!r}, which is not in the sweep's models {list(self.models)}")
+            if (a.task, a.name) in seen or a.name in self.policies:
+                raise ValueError(f"arm name {a.name!r} is used twice for {a.task!r}; arm names are unique per task")
+            seen.add((a.task, a.name))
+        for a in self.arms:
+            if a.floor and (a.task, a.floor) not in seen:
+                raise ValueError(f"arm {a.name!r}: its floor {a.floor!r} is not an arm of {a.task!r}")
 
     def runs(self) -> list[tuple]:
-        """Every run as ``(model, spec, seed)``, in a fixed order."""
-        return [(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
+        """Every run as ``(model, label, seed)``, in a fixed order; the label is the policy spec
+        of a product run, the arm's name of an arm's run."""
+        return ([(m, p, s) for m in self.models for p in self.policies for s in self.seeds]
+                + [(a.task, a.name, s) for a in self.arms for s in self.seeds])
 
-    def key(self, model: str, spec: str, seed: int) -> str:
-        return run_key(model, stash.format_spec(spec), seed)
+    def arm(self, model: str, label: str) -> Arm:
+        """The arm a run label names (a product run is the arm of its spec, no overrides)."""
+        for a in self.arms:
+            if a.task == model and a.name == label:
+                return a
+        return Arm(stash.format_spec(label), model, label)
+
+    def key(self, model: str, label: str, seed: int) -> str:
+        if any(a.task == model and a.name == label for a in self.arms):
+            return run_key(model, label, seed)
+        return run_key(model, stash.format_spec(label), seed)
 
     def to_json(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
+        d = json.loads(json.dumps(asdict(self)))
+        if not self.arms:
+            del d["arms"]   # a sweep without arms keeps the configuration record it always had
+        return d
 
 
 # Selections a systolic array can skip (hardware/README.md): blocks of 128 along the reduction
@@ -293,6 +349,10 @@ class ResultsStore:
                 r = RunResult.from_json(line.decode("utf-8"), source=f"{self.runs_path} line {n}")
                 if r.key not in keys:
                     raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} is not a run of this sweep")
+                foreign = _other_settings(r, self.config)
+                if foreign:
+                    raise ResultsFileError(f"{self.runs_path} line {n}: run {r.key!r} was run with "
+                                           f"{foreign}: a line from another sweep")
             except (ResultsFileError, UnicodeDecodeError) as e:
                 torn = " (a torn last line: the sweep was killed while writing it)" if n == len(lines) else ""
                 bad.append((line, f"{e}{torn}"))
@@ -316,15 +376,69 @@ class ResultsStore:
         atomic.append_line(self.runs_path, result.to_json())
 
 
+def _other_settings(r: RunResult, config: SweepConfig) -> str:
+    """What in ``r.settings`` disagrees with this sweep's budget for its model, or ''."""
+    want_epochs, want_limit = config.epochs.get(r.task), config.train_limit.get(r.task)
+    s = r.settings
+    if "train_limit" in s and s["train_limit"] != want_limit:
+        return f"train_limit {s['train_limit']!r}, not this sweep's {want_limit!r}"
+    if "epochs" in s and s["epochs"] != want_epochs:
+        return f"epochs {s['epochs']!r}, not this sweep's {want_epochs!r}"
+    hp = s.get("hp")
+    if isinstance(hp, dict) and r.task in recipes.RECIPES:
+        name = "steps" if "steps" in hp else "epochs"
+        arm_hp = config.arm(r.task, r.key.split("|")[1]).hp   # an arm may set its own budget
+        want = want_epochs or arm_hp.get(name) or recipes.config(r.task).get(name)
+        if name in hp and hp[name] != want:
+            return f"{name} {hp[name]!r}, not this sweep's {want!r}"
+    return ""
+
+
 def _connect(scheduler):
     try:
         from distributed import Client
     except ImportError:
         raise ValueError("executor 'dask' needs dask.distributed: pip install \"minidd[distributed]\"") from None
+    _probe_scheduler(scheduler)
     try:
         return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError, TypeError) as e:
-        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: {e}") from None
+    except (OSError, TimeoutError, ValueError, TypeError, MemoryError) as e:
+        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: "
+                         f"{type(e).__name__}: {e}") from None
+
+
+def _probe_scheduler(scheduler) -> None:
+    """Connect to a ``tcp://`` scheduler and read the first 8 bytes of its handshake (a Dask
+    scheduler sends it unasked: the message length), all within ``DASK_HANDSHAKE_SECONDS``; a
+    server that accepts and stays silent (an HTTP server waits for a request) or answers with
+    something else is refused with a ValueError instead of hanging or failing deep in Dask."""
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be an address string such as 'tcp://host:8786', got {scheduler!r}")
+    scheme, _, rest = scheduler.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return  # tls://, inproc://, ...: Dask's own timeout applies
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "8786")
+    if not port.isdigit():
+        raise ValueError(f"scheduler {scheduler!r}: expected tcp://host:port, the port a number")
+    where = f"the Dask scheduler {scheduler!r}"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=DASK_HANDSHAKE_SECONDS) as so:
+            so.settimeout(DASK_HANDSHAKE_SECONDS)
+            head = b""
+            while len(head) < 8:
+                chunk = so.recv(8 - len(head))
+                if not chunk:
+                    raise ValueError(f"{where} closed the connection before its handshake")
+                head += chunk
+    except (socket.timeout, TimeoutError):
+        raise ValueError(f"{where} accepted the connection but sent no Dask handshake within "
+                         f"{DASK_HANDSHAKE_SECONDS} s: is it a Dask scheduler (port 8786), not an "
+                         "HTTP server such as its dashboard (port 8787)?") from None
+    except OSError as e:
+        raise ValueError(f"cannot connect to {where}: {e.strerror or e}") from None
+    if head.startswith(b"HTTP") or int.from_bytes(head, "little") > 1 << 26:
+        raise ValueError(f"{where} answered {head!r}, which is not a Dask handshake: is it a Dask "
+                         "scheduler (port 8786), not an HTTP server (such as the dashboard, 8787)?")
 
 
 def _describe(result: RunResult) -> str:
@@ -353,13 +467,13 @@ def run_sweep(config: SweepConfig, folder, jobs: int = 1, progress: bool = True,
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if executor == "local":
-        _positive_int(jobs, "jobs")
+        _check.positive_int(jobs, "jobs")
         if scheduler is not None:
             raise ValueError("a scheduler address is for executor 'dask'")
     elif not isinstance(scheduler, str) or not scheduler:
         raise ValueError("executor 'dask' needs the scheduler's address, e.g. tcp://host:8786")
     if max_runs is not None:
-        _positive_int(max_runs, "max_runs")
+        _check.positive_int(max_runs, "max_runs")
     if not isinstance(runner, str) or ":" not in runner:
         raise ValueError(f"runner must be 'module:function', got {runner!r}")
     client = _connect(scheduler) if executor == "dask" else None
@@ -377,13 +491,16 @@ def _run_missing(store, config, jobs, progress, max_runs, client, runner, runner
     have = store.load()
     level = logging.getLogger("minidd").getEffectiveLevel()
     todo = []
-    for model, spec, seed in config.runs():
-        key = config.key(model, spec, seed)
+    for model, label, seed in config.runs():
+        key = config.key(model, label, seed)
         if key in have and have[key].ok:
             continue
+        arm = config.arm(model, label)
         settings = {"epochs": config.epochs.get(model), "train_limit": config.train_limit.get(model)}
-        todo.append({"key": key, "task": model, "spec": spec, "seed": seed,
-                     "policy": stash.as_policy(spec).config(), "settings": settings, "runner": runner,
+        if arm.hp or arm.name != arm.spec:
+            settings.update(hp=arm.hp, arm=arm.name)
+        todo.append({"key": key, "task": model, "spec": arm.spec, "seed": seed,
+                     "policy": stash.as_policy(arm.spec).config(), "settings": settings, "runner": runner,
                      "sys_path": [str(p) for p in runner_path], "log_level": level})
     total, done = len(config.runs()), len(config.runs()) - len(todo)
     todo = todo[:max_runs]

@@ -140,10 +140,14 @@ def run_job(job: dict) -> RunResult:
     module, _, name = job["runner"].partition(":")
     runner = getattr(importlib.import_module(module), name)
     t0 = time.perf_counter()
-    raw = runner(job["task"], job["spec"], job["seed"], epochs=job["settings"].get("epochs"),
-                 train_limit=job["settings"].get("train_limit"))
+    settings = job["settings"]
+    extra = {"hp": settings["hp"]} if "hp" in settings else {}   # an arm's recipe overrides
+    raw = runner(job["task"], job["spec"], job["seed"], epochs=settings.get("epochs"),
+                 train_limit=settings.get("train_limit"), **extra)
     if not isinstance(raw, RunResult):
         raise TypeError(f"runner {job['runner']} returned {type(raw).__name__}, expected a RunResult")
     timings = {"seconds": time.perf_counter() - t0, **raw.timings}
-    return replace(raw, key=job["key"], policy=job["policy"], spec=job["spec"], timings=timings)
+    arm = {"arm": settings["arm"]} if "arm" in settings else {}
+    return replace(raw, key=job["key"], policy=job["policy"], spec=job["spec"], timings=timings,
+                   settings={**raw.settings, **arm})
 

@@ -70,7 +70,7 @@ def test_mnist_test_size_is_checked_against_the_file(data_dir):
     np.savez(data_dir / "mnist10k.npz", images=np.zeros((5, 28, 28), np.uint8), labels=np.arange(5))
     with pytest.raises(ValueError, match="test_size=5 leaves no training images out of 5"):
         data.load_mnist(test_size=5)
-    with pytest.raises(ValueError, match="test_size must be an int"):
+    with pytest.raises(TypeError, match="test_size must be an int"):
         data.load_mnist(test_size=True)
 
 
@@ -152,18 +152,18 @@ def test_batch_iterator_refuses_a_single_array_and_lists():
     assert len(data.BatchIterator((np.zeros((6, 2)),), np.int32(4), shuffle=False)) == 2
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda r: data.gaussian_clusters(10, dim=0, rng=r), "gaussian_clusters: dim must be an int >= 1, got 0"),
-    (lambda r: data.gaussian_clusters(10, classes=2.5, rng=r), "gaussian_clusters: classes must be an int >= 1, got 2.5"),
-    (lambda r: data.gaussian_clusters(10, spread=-1, rng=r), "gaussian_clusters: spread must be a finite number >= 0, got -1"),
-    (lambda r: data.gaussian_clusters("10", rng=r), "gaussian_clusters: n must be an int >= 1, got '10'"),
-    (lambda r: data.spirals(0, rng=r), "spirals: n must be an int >= 1, got 0"),
-    (lambda r: data.spirals(5, noise=float("nan"), rng=r), "spirals: noise must be a finite number >= 0, got nan"),
-    (lambda r: data.marker_sequences(5, seq_len=1, rng=r), "marker_sequences: seq_len must be an int >= 2, got 1"),
-    (lambda r: data.marker_sequences(5, vocab=5, rng=r), "marker_sequences: vocab must be an int >= 6, got 5"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda r: data.gaussian_clusters(10, dim=0, rng=r), ValueError, "gaussian_clusters: dim must be an int >= 1, got 0"),
+    (lambda r: data.gaussian_clusters(10, classes=2.5, rng=r), TypeError, "gaussian_clusters: classes must be an int >= 1, got 2.5"),
+    (lambda r: data.gaussian_clusters(10, spread=-1, rng=r), ValueError, "gaussian_clusters: spread must be a finite number >= 0, got -1"),
+    (lambda r: data.gaussian_clusters("10", rng=r), TypeError, "gaussian_clusters: n must be an int >= 1, got '10'"),
+    (lambda r: data.spirals(0, rng=r), ValueError, "spirals: n must be an int >= 1, got 0"),
+    (lambda r: data.spirals(5, noise=float("nan"), rng=r), ValueError, "spirals: noise must be a finite number >= 0, got nan"),
+    (lambda r: data.marker_sequences(5, seq_len=1, rng=r), ValueError, "marker_sequences: seq_len must be an int >= 2, got 1"),
+    (lambda r: data.marker_sequences(5, vocab=5, rng=r), ValueError, "marker_sequences: vocab must be an int >= 6, got 5"),
 ])
-def test_synthetic_task_arguments_are_named(call, message):
-    with pytest.raises(ValueError, match=message):
+def test_synthetic_task_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
         call(np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         data.spirals(5, rng=3)
@@ -186,7 +186,7 @@ def test_tokenizer_arguments_are_named():
 
 
 def test_loader_arguments_are_named_before_reading():
-    with pytest.raises(ValueError, match="load_mnist: seed must be an int >= 0, got 'a'"):
+    with pytest.raises(TypeError, match="load_mnist: seed must be an int >= 0, got 'a'"):
         data.load_mnist(seed="a")
     with pytest.raises(ValueError, match="load_spam: seed must be an int >= 0, got -1"):
         data.load_spam(seed=-1)
@@ -201,7 +201,7 @@ def test_stratified_split_arguments_are_named():
         data.stratified_split(np.zeros(4, int), 1.5, np.random.default_rng(0))
     with pytest.raises(TypeError, match="stratified_split: rng must be a numpy.random.Generator"):
         data.stratified_split(np.zeros(4, int), 0.5, 0)
-    with pytest.raises(ValueError, match="stratified_split: test_fraction must be in \\(0, 1\\), got '0.2'"):
+    with pytest.raises(TypeError, match="stratified_split: test_fraction must be in \\(0, 1\\), got '0.2'"):
         data.stratified_split(np.zeros(4, int), "0.2", np.random.default_rng(0))
     with pytest.raises(ValueError, match="stratified_split: labels must be a non-empty 1-D array"):
         data.stratified_split(np.zeros((2, 2), int), 0.5, np.random.default_rng(0))

@@ -140,9 +140,9 @@ def test_an_unreadable_runs_file_is_named(tmp_path):
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"models": "mlp"}, TypeError, "models must be a list or tuple, got 'mlp'"),
     ({"models": ()}, ValueError, "at least one model"),
-    ({"seeds": (True,)}, ValueError, "each seed must be a non-negative int, got True"),
+    ({"seeds": (True,)}, TypeError, "each seed must be a non-negative int, got True"),
     ({"seeds": (-1,)}, ValueError, "each seed must be a non-negative int, got -1"),
-    ({"seeds": (0.5,)}, ValueError, "each seed must be a non-negative int, got 0.5"),
+    ({"seeds": (0.5,)}, TypeError, "each seed must be a non-negative int, got 0.5"),
     ({"policies": (0.9,)}, TypeError, r"policies must be spec strings \(stash.format_spec.*got 0.9"),
     ({"epochs": {"mlp": 0}}, ValueError, r"epochs\['mlp'\] must be a positive int, got 0"),
     ({"train_limit": {"mlp": -100}}, ValueError, r"train_limit\['mlp'\] must be a positive int, got -100"),

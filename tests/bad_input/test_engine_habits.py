@@ -198,3 +198,17 @@ def test_parameter_on_the_left_of_matmul_warns_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         w @ Tensor(np.ones((3, 2), np.float32))  # once only
+
+
+def test_a_live_graph_refusal_names_its_output_in_one_short_line():
+    from minidd import stash
+    from minidd.nn import Linear
+    layer = Linear(4, 2, rng=np.random.default_rng(0))
+    loss = F.cross_entropy(layer(Tensor(np.ones((3, 4), np.float32))), np.array([0, 1, 0]))
+    with pytest.raises(RuntimeError) as info:
+        stash.set_policy(stash.DeferredDropout(0.9))
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 200
+    assert message.startswith("set_policy: a graph is still alive (")
+    assert "held by the output of cross_entropy ()" in message and "`del` it first" in message
+    del loss

@@ -85,3 +85,22 @@ def test_char_tokenizer_and_streams():
     assert len(fit) + len(val) + len(test) == sum(len(b) + 1 for b in bodies) - 3
     assert 0.05 < len(val) / (len(fit) + len(val)) < 0.2
     assert (fit == 0).mean() < 5e-3   # the 95 most frequent symbols cover all but 0.2%
+
+
+def test_mnist1d_is_the_standard_split_and_validation_is_carved_from_training():
+    (x, y), (xt, yt) = data.load_mnist1d()
+    assert x.shape == (4000, 40) and xt.shape == (1000, 40) and x.dtype == np.float32
+    assert np.bincount(yt).tolist() == [102, 104, 89, 106, 106, 98, 99, 96, 98, 102]
+    (a, b), (v, w), (t, u) = data.load_mnist1d(validation=500)
+    assert len(b) + len(w) == 4000 and 490 <= len(w) <= 510 and np.array_equal(t, xt)
+    rows = {r.tobytes() for r in x}
+    assert all(r.tobytes() in rows for r in v)                  # validation comes from training
+    with pytest.raises(ValueError, match="validation=4000 leaves no training"):
+        data.load_mnist1d(validation=4000)
+
+
+def test_read_mnist1d_names_a_bad_file(tmp_path):
+    p = tmp_path / "m.npz"
+    np.savez(p, x=np.zeros((3, 40)), y=np.zeros(3, np.uint8), x_test=np.zeros((2, 39)), y_test=np.zeros(2, np.uint8))
+    with pytest.raises(data.DataFileError, match="'x_test' is float64 \\(2, 39\\)"):
+        data.read_mnist1d(p)

@@ -193,6 +193,9 @@ CASES = [
      [_normal((2, 2, 7, 6)), _normal((3, 2, 2, 3))]),
     ("conv2d", lambda x, w: F.conv2d(x, w, stride=(1, 3), padding=(1, 0)),
      [_normal((1, 2, 5, 8)), _normal((2, 2, 3, 2))]),
+    # conv1d: conv2d on height 1 (MNIST-1D's geometry: kernel 5 stride 2 padding 1, and 3 / 2 / 1)
+    ("conv2d", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1), [_normal((2, 1, 11)), _normal((3, 1, 5)), _normal((3,))]),
+    ("conv2d", lambda x, w: F.conv1d(x, w, stride=1, padding=2, dilation=2), [_normal((2, 3, 7)), _normal((2, 3, 3))]),
     ("max_pool2d", lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), padding=(1, 1)), [_normal((2, 2, 5, 6))]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0)), [_normal((1, 3, 6, 4))]),
 ]

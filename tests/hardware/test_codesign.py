@@ -103,3 +103,17 @@ def test_3x3_convolutions_skip_less_than_the_linear_approximation():
     args = (7 * 7 * 64, 512 * 9, 512, 1, 0.1, "block", 128, CODESIGN, "tpu", "ws")
     assert dw_gemm(*args, conv=(7, 7, 3, 1, 1)).cycles > dw_gemm(*args).cycles
 
+
+
+def test_row_selection_on_a_convolution_is_one_gemm_per_kernel_offset():
+    # 3x3 conv, 64 -> 64 channels, 4,096 output positions, 10% of input positions kept: nine
+    # GEMMs [64 x 410] [410 x 64] (one per offset, spread over the two MXUs), not one
+    # [576 x 410] [410 x 64]; and nine dY gathers of 410 x 64 bf16 rows, read and written
+    from hardware.codesign import row_gather_bytes
+    from hardware.systolic import core_gemm_cycles
+    conv = (64, 64, 3, 1, 1)
+    got = dw_gemm(4096, 576, 64, 1, 0.1, "row", 128, TPUV3, "tpu", "ws", conv).cycles
+    assert got == core_gemm_cycles(64, 410, 64, 9, 2, 128, 128).cycles
+    assert got > dw_gemm(4096, 576, 64, 1, 0.1, "row", 128, TPUV3, "tpu", "ws").cycles
+    assert row_gather_bytes(4096, 64, 1, 0.1, conv, 2) == 2 * 9 * 410 * 64 * 2
+    assert row_gather_bytes(4096, 64, 1, 0.1, (), 2) == 2 * 410 * 64 * 2  # a linear layer: one gather

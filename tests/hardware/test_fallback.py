@@ -98,9 +98,10 @@ def test_micro_batching_with_gradient_accumulation():
 def test_host_offload():
     # 1,664 - 1,600 = 64 bytes go to the host and back at 0.01 byte per cycle: 6,400 cycles each
     # way.  Layers at batch 4: ln 120, fc 3 x 22 = 66, sm 120 cycles; each stashes 128 bytes
-    # (12,800 link cycles, more than any window).  Forward windows (the next layer's forward, a
-    # third of its time): 22 + 40 + 40 + 22 + 40 + 0 = 164 cycles; backward windows twice
-    # that, 328.  Exposed: 6,400 - 164 out, 6,400 - 328 back, on top of the 612-cycle layers
+    # (12,800 link cycles, more than any window).  Forward windows (the next layer's forward
+    # phase: the linear's 22, a vector layer's third of its 120): 22 + 40 + 40 + 22 + 40 + 0 =
+    # 164 cycles; backward windows (dX + dW, two thirds of a vector layer): 44 + 80 + 80 + 44 +
+    # 80 + 0 = 328.  Exposed: 6,400 - 164 out, 6,400 - 328 back, on top of the 612-cycle layers
     # and the 480-cycle optimizer.
     f = fallback_step(CHIP, _toy(), ZV, 4, "host_offload")
     assert _cycles(f) == pytest.approx(612 + (6400 - 164) + (6400 - 328) + 480)

@@ -71,3 +71,19 @@ def test_vgg16_peaks_in_its_first_block_with_two_full_size_activations():
     assert fp.stash_total / dd.stash_total > 2 and fp.total / dd.total < 1.3
     assert dd.live == fp.live
 
+
+
+def test_relu_mask_is_not_stored_twice_by_the_zero_value_baseline():
+    # relu (8 elements, half zeros) -> fc stashing the relu output: zero-value keeps a 1-byte
+    # bitmap + 4 x 2 value bytes = 9 bytes, which is the mask, so the relu's 1-byte mask goes;
+    # deferred dropout keeps the top 1 of 8 (an index + value, 3 bytes) and needs the mask
+    w = Workload("relu-fc", [
+        Layer("relu", "vector", vector_flops=8, in_elements=(8,), out_elements=8, inputs=("input",),
+              stash=(StashItem("index", 8, bits=1, zero_mask=True),)),
+        Layer("fc", "gemm", 1, 8, 8, params=64, in_elements=(8,), out_elements=8, inputs=("relu",),
+              stash=(StashItem("weight_grad_input", 8, natural_sparsity=0.5),)),
+    ])
+    base = simulate_step(TPUV3, w, BASELINE, batch=1)
+    assert [r.stash_bytes for r in base.layers] == [0, 9]
+    dd = simulate_step(TPUV3, w, Policy("deferred_dropout", 0.875), batch=1)
+    assert [r.stash_bytes for r in dd.layers] == [1, 3]

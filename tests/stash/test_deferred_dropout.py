@@ -172,18 +172,18 @@ def test_nan_in_a_weight_gradient_input_is_refused_clearly(rng):
         _pack(DeferredDropout(0.9, selection="sample"), x)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"drop": 1.0}, r"drop must be a number in \[0, 1\)"),
-    ({"drop": -0.1}, r"drop must be a number in \[0, 1\)"),
-    ({"drop": "0.5"}, r"drop must be a number"),
-    ({"granularity": "column"}, "granularity must be one of"),
-    ({"value_dtype": "int8"}, "value_dtype must be one of"),
-    ({"selection": "magic"}, "selection must be one of"),
-    ({"layers": {"enc.*": 1.2}}, r"layers\['enc.\*'\] must be a number in \[0, 1\)"),
-    ({"warmup_steps": -1}, "warmup_steps must be an int >= 0"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"drop": 1.0}, ValueError, r"drop must be a number in \[0, 1\)"),
+    ({"drop": -0.1}, ValueError, r"drop must be a number in \[0, 1\)"),
+    ({"drop": "0.5"}, TypeError, r"drop must be a number"),
+    ({"granularity": "column"}, ValueError, "granularity must be one of"),
+    ({"value_dtype": "int8"}, ValueError, "value_dtype must be one of"),
+    ({"selection": "magic"}, ValueError, "selection must be one of"),
+    ({"layers": {"enc.*": 1.2}}, ValueError, r"layers\['enc.\*'\] must be a number in \[0, 1\)"),
+    ({"warmup_steps": -1}, ValueError, "warmup_steps must be an int >= 0"),
 ])
-def test_bad_configuration_is_refused(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_configuration_is_refused(kwargs, error, match):
+    with pytest.raises(error, match=match):
         DeferredDropout(**kwargs)
 
 

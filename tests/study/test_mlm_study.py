@@ -1,5 +1,9 @@
-"""The masked-LM study end to end on a tiny model: tuning, paired comparison, controls, report."""
+"""The masked-LM study end to end on a tiny model, through run_sweep: tuning, paired comparison,
+controls, report."""
 import json
+
+import pytest
+
 from minidd.study import mlm_study
 from minidd.study.report import write_mlm_study
 
@@ -9,13 +13,16 @@ TINY = {**mlm_study.STUDY, "budgets": [8], "lrs": [1e-3, 3e-2], "warmup_fraction
                "batch_size": 8}}
 
 
+def _stored(folder) -> int:
+    return sum(len((folder / s / "runs.jsonl").read_text().splitlines()) for s in ("tune", "flat", "compare"))
+
+
 def test_tiny_study_tunes_dense_then_compares_every_arm_with_the_tuned_setting(tmp_path):
-    logged = []
-    runs = mlm_study.run_study(tmp_path, jobs=1, study=TINY, log=logged.append)
+    runs = mlm_study.run_study(tmp_path, jobs=2, study=TINY, progress=False)
     stages = [r.settings["study"]["stage"] for r in runs]
     assert stages.count("tune") == 2 and stages.count("compare") == 5 * 2 and stages.count("flat") == 1
     tune = [r for r in runs if r.settings["study"]["stage"] == "tune"]
-    best = min(tune, key=lambda r: r.metrics["val_loss"]).settings["hp"]
+    best = min(tune, key=lambda r: r.metrics["val_loss"]).settings["hp"]   # tuned on validation
     for r in runs:
         study = r.settings["study"]
         if study["stage"] == "compare":
@@ -24,9 +31,9 @@ def test_tiny_study_tunes_dense_then_compares_every_arm_with_the_tuned_setting(t
             assert hp["encoder_lr_scale"] == (0.3 if "lr x0.3" in study["arm"] else 1.0)
             assert hp["dim"] == 8 and [p["step"] for p in r.curves["curve"]] == list(range(1, 9))
     assert {r.policy["policy"] for r in runs} == {"dense", "deferred_dropout", "random_k"}
-    assert len(logged) == len(runs) == 13
-    again = mlm_study.run_study(tmp_path, jobs=1, study=TINY, log=logged.append)   # resumes: nothing new
-    assert len(again) == 13 and len(logged) == 13
+    assert _stored(tmp_path) == len(runs) == 13
+    again = mlm_study.run_study(tmp_path, jobs=1, study=TINY, progress=False)   # resumes: nothing new
+    assert len(again) == 13 and _stored(tmp_path) == 13
     write_mlm_study(runs, tmp_path, TINY, "cmd")
     text = (tmp_path / "REPORT.md").read_text()
     assert "## Budget 8 steps" in text and "random_k:0.9" in text and "## Has dense flattened?" in text
@@ -50,10 +57,7 @@ def test_tiny_study_tunes_dense_then_compares_every_arm_with_the_tuned_setting(t
 
 
 def test_a_folder_of_another_study_is_refused(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"study": "other"}))
-    try:
-        mlm_study.run_study(tmp_path, study=TINY)
-    except ValueError as e:
-        assert "holds another study configuration" in str(e)
-    else:
-        raise AssertionError("a folder of another study was accepted")
+    (tmp_path / "tune").mkdir()
+    (tmp_path / "tune" / "config.json").write_text(json.dumps({"study": "other"}))
+    with pytest.raises(ValueError, match="holds results of a different configuration"):
+        mlm_study.run_study(tmp_path, study=TINY, progress=False)

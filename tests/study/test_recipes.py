@@ -14,7 +14,7 @@ def test_config_is_plain_data_and_a_fresh_copy(task):
     assert json.loads(json.dumps(hp)) == hp
     for key in ("lr", "optimizer", "schedule", "batch_size"):
         assert key in hp
-    assert ("steps" if task in ("mlm", "charlm") else "epochs") in hp
+    assert ("steps" if task in ("mlm", "charlm") or task.startswith("mnist1d") else "epochs") in hp
     hp["lr"] = -1
     assert recipes.config(task)["lr"] != -1
 
