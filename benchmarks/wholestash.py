@@ -7,7 +7,9 @@ against Dense).  One JSON record per run goes to ``--out`` (skipped when it exis
 
     nice -n 5 python benchmarks/wholestash.py --tasks mlm bert charlm --seeds 0 1 --out docs/results/wholestash
 
-``--table`` prints the summary table (mean over seeds) from the records in ``--out``.
+``--table`` prints the summary table (mean over seeds) from the records in ``--out``, then the
+hardware model's accountings with those quality costs (``python -m hardware reproduce``'s
+section): what docs/results.md shows.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hardware.accounting import accounting_section
 from minidd import stash
 from minidd.nn import Dropout
 from minidd.study import recipes
@@ -154,7 +157,7 @@ def main(argv=None):
                     print(f"{task} {variant} seed {seed}: accuracy {r['metrics']['test_accuracy']:.4f}, "
                           f"stash {r['ledger_bytes']:,} B (tracemalloc {r['tracemalloc_stash_bytes']:,}), "
                           f"{r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
-    print("\n".join(table(load(args.out))))
+    print("\n".join(table(load(args.out)) + [""] + accounting_section(args.out)))
 
 
 if __name__ == "__main__":

@@ -186,21 +186,26 @@ RECORDS = Path(__file__).resolve().parent.parent / "docs" / "results" / "wholest
 
 
 def quality_costs(folder=RECORDS) -> dict:
-    """Per variant, its measured quality cost from the training side's JSON run records: the
-    change in mean test accuracy (points; masked-token accuracy for ``mlm``) against
-    ``zero_value`` per task, ``{}`` when there are none.  Reads files only, never minidd."""
-    acc: dict = {}
+    """Per variant, its measured quality cost from the training side's JSON run records, per
+    task over the seeds the ``zero_value`` run shares: the change in mean test accuracy (points;
+    masked-token accuracy for ``mlm``, next-symbol for ``charlm``) and in mean test loss (%);
+    ``{}`` when there are none.  Reads files only, never minidd."""
+    runs: dict = {}
     for path in sorted(Path(folder).glob("*.json")):
         r = json.loads(path.read_text())
-        acc.setdefault((r["task"], r["variant"]), []).append(r["metrics"]["test_accuracy"])
-    mean = {k: sum(v) / len(v) for k, v in acc.items()}
+        runs[r["task"], r["variant"], r["seed"]] = r["metrics"]
     out: dict = {}
-    for (task, variant), a in mean.items():
-        base = mean.get((task, "zero_value"))
-        if base is not None and variant != "zero_value":
-            n = len(acc[task, variant])
-            out.setdefault(variant, []).append(f"{task} {100 * (a - base):+.1f} pt (n={n})")
-    return {v: ", ".join(parts) for v, parts in out.items()}
+    for (task, variant, _), _m in sorted(runs.items()):
+        if variant == "zero_value" or any(p.startswith(task + " ") for p in out.get(variant, [])):
+            continue
+        seeds = [sd for (t, v, sd) in runs if (t, v) == (task, variant) and (task, "zero_value", sd) in runs]
+        if not seeds:
+            continue
+        mean = lambda v, k: sum(runs[task, v, sd][k] for sd in seeds) / len(seeds)  # noqa: E731
+        acc = 100 * (mean(variant, "test_accuracy") - mean("zero_value", "test_accuracy"))
+        loss = 100 * (mean(variant, "test_loss") / mean("zero_value", "test_loss") - 1)
+        out.setdefault(variant, []).append(f"{task} {acc:+.1f} pt, loss {loss:+.0f}% (n={len(seeds)})")
+    return {v: "; ".join(parts) for v, parts in out.items()}
 
 
 def drop_table(workload: Workload, drops=(0.5, 0.75, 0.9), quality: dict | None = None) -> list[str]:

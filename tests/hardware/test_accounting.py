@@ -68,11 +68,14 @@ def test_lossless_keeps_weight_gradient_inputs_it_shares_exact():
 
 
 def test_table_marks_the_paper_range_and_reads_quality_records(tmp_path):
-    for variant, acc in (("zero_value", 0.80), ("dd_every", 0.70)):
-        (tmp_path / f"bert-{variant}-0.json").write_text(json.dumps(
-            {"task": "bert", "variant": variant, "metrics": {"test_accuracy": acc}}))
+    runs = (("zero_value", 0, 0.80, 2.0), ("dd_every", 0, 0.70, 3.0), ("zero_value", 1, 0.90, 1.0),
+            ("dd_every", 2, 0.10, 9.0))  # seed 2 has no baseline: left out of the pairing
+    for variant, seed, acc, loss in runs:
+        (tmp_path / f"bert-{variant}-{seed}.json").write_text(json.dumps(
+            {"task": "bert", "variant": variant, "seed": seed,
+             "metrics": {"test_accuracy": acc, "test_loss": loss}}))
     costs = A.quality_costs(tmp_path)
-    assert costs == {"dd_every": "bert -10.0 pt (n=1)"}
+    assert costs == {"dd_every": "bert -10.0 pt, loss +50% (n=1)"}
     text = "\n".join(A.accounting_table([bert("base", S)], 0.9, costs))
     assert "| bert-base-seq128 | 321 | dd_every | 5.67x * |" in text and "bert -10.0 pt" in text
 
