@@ -334,3 +334,26 @@ def replace_section(results_md, name: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")
+
+
+#: The arms the README's headline table shows, per task, when the records have them.
+HEADLINE_ARMS = ("dense", "dense+dropout (tuned)", "floor", "dd element 0.9", "dd element 0.99",
+                 "dd row 0.9", "dd block32 0.9", "random_k 0.9", "random_k 0.9 rescaled")
+
+
+def readme_headline(study, folder, arms=HEADLINE_ARMS) -> str:
+    """The README's headline: for each task, the chosen arms' score, paired difference to dense,
+    R and verdict, from the study's committed records in ``folder`` (a generated section)."""
+    tune, runs = load(study, folder)
+    score, unit = _units(study)
+    lines = [BEGIN.format(name="headline"),
+             f"| task | arm | {score} (mean ± std) | paired diff vs dense ({unit}) | R mean (min) | "
+             f"{study.criterion.describe().split(':')[0]} |", "|---|---|---|---|---|---|"]
+    for task in dict.fromkeys(r.task for r in runs):
+        for row in (r for r in arm_rows(study, tune, runs, task) if r["arm"] in arms):
+            p, r, pct = row["paired"], row["R"], row["pct"]
+            diff = f"{_fmt(p.mean, pct, sign=True)} ± {_fmt(p.std, pct)}" if p else ""
+            rr = f"{statistics.fmean(r.values()):.2f} ({min(r.values()):.2f})" if r else ""
+            lines.append(f"| {task} | {row['arm']} | {_fmt(row['mean'], pct)} ± {_fmt(row['std'], pct)} | "
+                         f"{diff} | {rr} | {row['verdict']} |")
+    return "\n".join(lines + [END.format(name="headline")]) + "\n"

@@ -33,3 +33,10 @@ def test_the_check_catches_one_changed_number():
     assert altered != text
     assert _published(altered, "mnist1d") != study_report.results_section(
         STUDIES["mnist1d"], ROOT / "docs" / "results" / "mnist1d")
+
+
+def test_the_readme_headline_is_what_the_stored_records_give():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert _published(text, "headline") == study_report.readme_headline(
+        STUDIES["mnist1d"], ROOT / "docs" / "results" / "mnist1d"), (
+        "README.md's headline table differs from docs/results/mnist1d; regenerate it: python docs/update_results.py")
