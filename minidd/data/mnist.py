@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _check
 from .checks import check_file
-from .errors import READ_ERRORS, DataFileError
+from .errors import READ_ERRORS, DataFileError, open_npz
 from .files import find
 from .split import stratified_split
 
@@ -32,15 +32,7 @@ def read_mnist(path):
     """``(images uint8 (N, 28, 28), labels int64 (N,))`` from an .npz file with those entries;
     a :class:`DataFileError` naming the file and the problem otherwise."""
     check_file(path, "read_mnist")
-    try:
-        f = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except READ_ERRORS as e:
-        raise DataFileError(path, f"not a readable .npz archive ({type(e).__name__}: {e}); it may be "
-                                  "truncated or corrupt") from None
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise DataFileError(path, "holds a single .npy array; expected an .npz archive with 'images' and 'labels'")
+    f = open_npz(path, "'images' and 'labels'")
     with f:
         missing = [k for k in ("images", "labels") if k not in f.files]
         if missing:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _check
 from .checks import check_file
-from .errors import READ_ERRORS, DataFileError
+from .errors import READ_ERRORS, DataFileError, open_npz
 from .files import find
 from .split import stratified_split
 
@@ -45,16 +45,7 @@ def read_mnist1d(path) -> dict:
     (N, 40), labels (N,) in 0..9, labels as int64); a :class:`DataFileError` naming the file
     and the problem otherwise."""
     check_file(path, "read_mnist1d")
-    try:
-        f = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except READ_ERRORS as e:
-        raise DataFileError(path, f"not a readable .npz archive ({type(e).__name__}: {e}); it may be "
-                                  "truncated or corrupt") from None
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise DataFileError(path, "holds a single .npy array; expected an .npz archive with 'x', 'y', "
-                                  "'x_test' and 'y_test'")
+    f = open_npz(path, "'x', 'y', 'x_test' and 'y_test'")
     with f:
         missing = [k for k in _SHAPES if k not in f.files]
         if missing:
