@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .paired import Criterion
-from .sweep import DEFAULT_RUNNER, EXECUTORS, Arm, SweepConfig, run_sweep
+from .sweep import DEFAULT_RUNNER, EXECUTORS, Arm, SweepConfig, SweepLocked, run_sweep
 
 
 @dataclass(frozen=True)
@@ -285,8 +285,15 @@ def main(argv=None) -> int:
             print(args.results_md)
         return 0
     t0, c0 = time.perf_counter(), time.process_time()
-    results = run_study(study, args.out, args.jobs, args.executor, args.scheduler, not args.no_progress,
-                        args.max_runs)
+    try:
+        results = run_study(study, args.out, args.jobs, args.executor, args.scheduler, not args.no_progress,
+                            args.max_runs)
+    except SweepLocked as e:          # another study holds the folder: the main job's status 3
+        print(f"{ap.prog}: {e}", file=sys.stderr)
+        return 3
+    except (TypeError, ValueError) as e:   # a bad option or folder, named by the message: status 2
+        print(f"{ap.prog}: error: {e}", file=sys.stderr)
+        return 2
     path = write_report(study, args.out)
     if args.results_md:
         update_results_md(study, args.out, args.results_md)

@@ -187,3 +187,10 @@ def test_a_runner_that_returns_the_wrong_thing_is_a_failed_run_naming_it(tmp_pat
 def test_a_folder_that_is_not_a_path_is_named():
     with pytest.raises(TypeError, match="folder must be a path"):
         run_sweep(SweepConfig(("mlp",), ("dense",), (0,)), 5, progress=False)
+
+
+def test_a_study_command_names_a_bad_option_without_a_traceback(tmp_path, capsys):
+    from minidd.study import studies
+    assert studies.main(["mnist1d", "--out", str(tmp_path / "s"), "--max-runs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "error: max_runs must be a positive int, got 0" in err and "Traceback" not in err
