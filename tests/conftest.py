@@ -35,3 +35,14 @@ def temporary_op():
     yield make
     for name in made:
         minidd.Function.registry.pop(name, None)
+
+
+@pytest.fixture
+def tiny_mlp():
+    """A seeded 20-32-32-4 MLP and a closure ``loss(model)`` on one fixed batch of 16."""
+    from minidd import Tensor, functional as F
+    from minidd.nn import MLP
+    rng = np.random.default_rng(0)
+    net = MLP((20, 32, 32, 4), rng=rng)
+    x, y = rng.standard_normal((16, 20)).astype(np.float32), rng.integers(0, 4, 16)
+    return net, lambda m: F.cross_entropy(m(Tensor(x)), y)

@@ -3,17 +3,7 @@ import numpy as np
 import pytest
 
 from minidd import stash
-from minidd import functional as F
-from minidd.autograd import Tensor
-from minidd.nn import MLP
 from minidd.stash import PackInfo, RandomK, as_policy, format_spec
-
-
-def _net_and_loss():
-    rng = np.random.default_rng(0)
-    net = MLP((20, 32, 32, 4), rng=rng)
-    x, y = rng.standard_normal((16, 20)).astype(np.float32), rng.integers(0, 4, 16)
-    return net, lambda m: F.cross_entropy(m(Tensor(x)), y)
 
 
 def test_random_k_is_a_registered_policy_like_the_rest():
@@ -30,8 +20,8 @@ def test_random_k_is_a_registered_policy_like_the_rest():
         RandomK(1.0)
 
 
-def test_random_k_keeps_as_many_as_deferred_dropout_but_not_the_largest():
-    net, loss = _net_and_loss()
+def test_random_k_keeps_as_many_as_deferred_dropout_but_not_the_largest(tiny_mlp):
+    net, loss = tiny_mlp
     counts = {}
     for pol in (stash.DeferredDropout(0.9), RandomK(0.9, seed=3)):
         with stash.use(pol):

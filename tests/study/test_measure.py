@@ -1,26 +1,15 @@
 """The measurement harness: run results, step overhead against Dense."""
 import time
 
-import numpy as np
 
 from minidd import stash
 from minidd.study.measure import run, step_overhead
-from minidd.nn import MLP
 from minidd.study.results import RunResult
-from minidd import functional as F
-from minidd.autograd import Tensor
 
 
 
-def _net_and_loss():
-    rng = np.random.default_rng(0)
-    net = MLP((20, 32, 32, 4), rng=rng)
-    x, y = rng.standard_normal((16, 20)).astype(np.float32), rng.integers(0, 4, 16)
-    return net, lambda m: F.cross_entropy(m(Tensor(x)), y)
-
-
-def test_dense_step_overhead_is_zero_by_construction():
-    net, loss = _net_and_loss()
+def test_dense_step_overhead_is_zero_by_construction(tiny_mlp):
+    net, loss = tiny_mlp
     t = step_overhead(net, loss, stash.Dense(), repeats=3)
     assert t["step_overhead"] == 0.0 and t["step_seconds"] == t["step_seconds_dense"] > 0
 
@@ -36,8 +25,8 @@ class _SlowDense(stash.Dense):
         return {"policy": self.name}
 
 
-def test_a_slower_policy_reads_a_positive_overhead():
-    net, loss = _net_and_loss()
+def test_a_slower_policy_reads_a_positive_overhead(tiny_mlp):
+    net, loss = tiny_mlp
     t = step_overhead(net, loss, _SlowDense(), repeats=3)
     assert t["step_overhead"] > 0.1 and t["step_seconds"] > t["step_seconds_dense"]
 
